@@ -1,0 +1,1 @@
+//! api: owned by its issue; see DESIGN.md's layout.

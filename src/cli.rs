@@ -1,0 +1,153 @@
+//! The command line: clap definitions only. Doc comments are the help text.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Validate, dispatch and resume DialNexa outbound-call campaigns.
+///
+/// A plan (YAML) names the caller number, the agent version, variable
+/// defaults and pacing; recipients live in a CSV. callplan checks every row
+/// before anyone is dialled, dials under a concurrency cap and a rate limit,
+/// and keeps a durable results file so that a rerun dials only what is left.
+#[derive(Debug, Parser)]
+#[command(name = "callplan", version, verbatim_doc_comment)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Validate(ValidateArgs),
+    Run(RunArgs),
+    Status(StatusArgs),
+    Sandbox(SandboxArgs),
+}
+
+/// Output format of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Check a plan and its recipients; report every problem in one pass.
+///
+/// Examples:
+///   callplan validate plans/appointment-reminders.yaml
+///   callplan validate plans/appointment-reminders.yaml --recipients fixed.csv
+///   callplan validate plans/appointment-reminders.yaml --format json
+///   callplan validate plans/appointment-reminders.yaml --errors-out to-fix.csv
+///
+/// Exit codes: 0 no errors (warnings allowed), 1 errors, 2 unreadable input.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ValidateArgs {
+    /// The plan file (YAML).
+    pub plan: PathBuf,
+    /// Recipients CSV to use instead of the plan's `recipients`.
+    #[arg(long, value_name = "CSV")]
+    pub recipients: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write every finding as `row,to_number,column,problem` to this CSV.
+    #[arg(long, value_name = "CSV")]
+    pub errors_out: Option<PathBuf>,
+}
+
+/// Validate, then dial every row not yet settled by the results file.
+///
+/// Examples:
+///   callplan run plans/appointment-reminders.yaml --sandbox
+///   callplan run plans/appointment-reminders.yaml --dry-run
+///   callplan run plans/appointment-reminders.yaml --limit 20
+///   DIALNEXA_API_KEY=... callplan run plans/appointment-reminders.yaml
+///
+/// Exit codes: 0 done, 1 validation errors (nobody dialled), 2 usage,
+/// 3 stopped on a workspace-wide API error, 4 some rows rejected or in doubt,
+/// 130 interrupted. After 3 or 130, the same command resumes.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RunArgs {
+    /// The plan file (YAML).
+    pub plan: PathBuf,
+    /// Recipients CSV to use instead of the plan's `recipients`.
+    #[arg(long, value_name = "CSV")]
+    pub recipients: Option<PathBuf>,
+    /// Results file to use instead of the plan's `results`.
+    #[arg(long, value_name = "CSV")]
+    pub results: Option<PathBuf>,
+    /// Create requests in flight at most (overrides dispatch.concurrency).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<NonZeroU32>,
+    /// Requests per second at most (overrides dispatch.rate_per_second).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// Dial at most N rows this run (a pilot before the whole list).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Validate and show what would be sent; send nothing.
+    #[arg(long, conflicts_with = "sandbox")]
+    pub dry_run: bool,
+    /// Run against the embedded DialNexa simulator: no key, no network.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Record rows that fail validation as `invalid` and dial the rest.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Dial again rows whose earlier call could not be confirmed or ruled out.
+    #[arg(long)]
+    pub redial_in_doubt: bool,
+    /// No progress bar; a plain log line every few seconds.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Summarize a results file: counts per status, rows left, in-doubt rows.
+///
+/// Examples:
+///   callplan status plans/appointment-reminders.results.csv
+///   callplan status plans/appointment-reminders.results.csv --format json
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct StatusArgs {
+    /// The results file (CSV).
+    pub results: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Serve the DialNexa simulator on loopback.
+///
+/// Prints `listening on http://ADDR` once it accepts connections and serves
+/// until Ctrl-C or SIGTERM.
+///
+/// Examples:
+///   callplan sandbox
+///   callplan sandbox --listen 127.0.0.1:0 --config sandbox.yaml
+///   callplan sandbox --print-config > sandbox.yaml
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct SandboxArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub listen: String,
+    /// Simulator configuration (YAML); see --print-config.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the default configuration as commented YAML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Allow listening on a non-loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+}

@@ -1,0 +1,1 @@
+//! dispatch: owned by its issue; see DESIGN.md's layout.

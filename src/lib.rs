@@ -1,0 +1,27 @@
+//! callplan: a declarative campaign runner for the DialNexa outbound-call API.
+//!
+//! The binary is thin; everything lives here so tests can call it directly.
+//! Modules, top to bottom (arrows point down: `dispatch` uses `api` and
+//! `results`, never the reverse; `sandbox` uses nothing of the runner but
+//! [`wire`]):
+//!
+//! - [`cli`], [`commands`], [`exit`]: the command line and its exit codes;
+//! - [`plan`]: the plan file; [`recipients`]: the CSV, streamed;
+//!   [`phone`]: E.164 rules; [`validate`]: findings;
+//! - [`api`]: the DialNexa client; [`results`]: the durable results log;
+//!   [`dispatch`]: the engine; [`progress`]: what the user sees;
+//! - [`sandbox`]: the simulator; [`wire`]: the API's bodies.
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod dispatch;
+pub mod exit;
+pub mod phone;
+pub mod plan;
+pub mod progress;
+pub mod recipients;
+pub mod results;
+pub mod sandbox;
+pub mod validate;
+pub mod wire;

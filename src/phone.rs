@@ -1,0 +1,1 @@
+//! phone: owned by its issue; see DESIGN.md's layout.

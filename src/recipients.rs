@@ -1,0 +1,1 @@
+//! recipients: owned by its issue; see DESIGN.md's layout.

@@ -1,0 +1,1 @@
+//! results: owned by its issue; see DESIGN.md's layout.

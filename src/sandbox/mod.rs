@@ -1,0 +1,1 @@
+//! The DialNexa simulator; see DESIGN.md "Simulator".

@@ -1,0 +1,1 @@
+//! validate: owned by its issue; see DESIGN.md's layout.
