@@ -1,0 +1,1 @@
+//! Redials (being written).

@@ -1,0 +1,1 @@
+//! Do-not-call lists (being written).
