@@ -66,6 +66,23 @@ impl Hours {
         })
     }
 
+    /// Local time the window opens.
+    pub fn start(&self) -> Time {
+        self.start
+    }
+
+    /// Local time the window closes (00:00 with [`Hours::ends_next_day`]
+    /// for `24:00`).
+    pub fn end(&self) -> Time {
+        self.end
+    }
+
+    /// True when the window closes on the day after it opens: `24:00` ends
+    /// and windows crossing midnight.
+    pub fn ends_next_day(&self) -> bool {
+        self.end_next_day
+    }
+
     /// True for windows that close on the day after they open (`22:00-02:00`).
     pub fn crosses_midnight(&self) -> bool {
         self.end_next_day && self.end != Time::midnight()
