@@ -502,3 +502,141 @@ pub fn display_path(path: &Path) -> String {
     }
     path.display().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MINIMAL: &str = "name: june\nfrom_number: \"+14155550100\"\nagent_version_id: av_1\nrecipients: ../lists/june.csv\n";
+
+    fn yaml_err(text: &str) -> YamlProblem {
+        match from_yaml(text, Path::new("/plans/p.yaml")) {
+            Err(PlanError::Yaml { problem, .. }) => problem,
+            other => panic!("expected a YAML problem, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn paths_resolve_against_the_plan_folder() {
+        let p = from_yaml(MINIMAL, Path::new("/srv/plans/june.yaml")).unwrap();
+        assert_eq!(p.path, Path::new("/srv/plans/june.yaml"));
+        assert_eq!(p.recipients, Path::new("/srv/lists/june.csv"));
+        assert_eq!(p.results_path(), Path::new("/srv/plans/june.results.csv"));
+        let text = format!("{MINIMAL}results: out/r.csv\n");
+        let p = from_yaml(&text, Path::new("/srv/plans/june.yaml")).unwrap();
+        assert_eq!(p.results_path(), Path::new("/srv/plans/out/r.csv"));
+        let text = MINIMAL.replace("../lists/june.csv", "/abs/x.csv");
+        let p = from_yaml(&text, Path::new("/srv/plans/june.yaml")).unwrap();
+        assert_eq!(p.recipients, Path::new("/abs/x.csv"));
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let p = from_yaml(MINIMAL, Path::new("/p/x.yaml")).unwrap();
+        assert_eq!(p.columns.to_number, "to_number");
+        assert_eq!(p.dispatch.concurrency, 8);
+        assert_eq!(p.api.api_key_env, "DIALNEXA_API_KEY");
+        assert!(p.check().is_empty(), "{:?}", p.check());
+    }
+
+    #[test]
+    fn a_bom_and_an_unquoted_plus_number_are_fine() {
+        let text = format!(
+            "\u{feff}{}",
+            MINIMAL.replace("\"+14155550100\"", "+14155550100")
+        );
+        let p = from_yaml(&text, Path::new("/p/x.yaml")).unwrap();
+        assert_eq!(p.from_number, "+14155550100");
+    }
+
+    #[test]
+    fn typos_get_a_did_you_mean_with_line_and_column() {
+        let e = yaml_err(&format!("{MINIMAL}dispatch:\n  rate_per_secnd: 3\n"));
+        assert_eq!((e.line, e.column), (6, 3));
+        assert!(
+            e.message.contains("did you mean `rate_per_second`?"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("in `dispatch`"), "{}", e.message);
+        let e = yaml_err(&format!("{MINIMAL}zzz: 1\n"));
+        assert!(!e.message.contains("did you mean"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_and_the_type() {
+        let e = yaml_err(&format!(
+            "{MINIMAL}dispatch:\n  max_attempts: lots # comment\n"
+        ));
+        assert_eq!(
+            e.message,
+            "`dispatch.max_attempts` must be a whole number of at least 1, not `lots`"
+        );
+        let e = yaml_err(&format!("{MINIMAL}columns:\n  metadata: crm\n"));
+        assert!(
+            e.message.starts_with("`columns.metadata` must be a list"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for name in ["\"\"", "a/b", "..", "\" x\""] {
+            let text = MINIMAL.replace("name: june", &format!("name: {name}"));
+            assert!(
+                matches!(
+                    from_yaml(&text, Path::new("/p/x.yaml")),
+                    Err(PlanError::BadName { .. })
+                ),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn clean_removes_dots_lexically() {
+        assert_eq!(clean(Path::new("/a/b/../c/./d")), Path::new("/a/c/d"));
+        assert_eq!(clean(Path::new("/../a")), Path::new("/../a"));
+        assert_eq!(clean(Path::new("../a")), Path::new("../a"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_never_panics_the_loader(text in "\\PC{0,200}") {
+            if let Ok(p) = from_yaml(&text, Path::new("/p/x.yaml")) {
+                let _ = p.check();
+            }
+        }
+
+        #[test]
+        fn yaml_shaped_text_never_panics_the_loader(
+            lines in proptest::collection::vec(
+                "( {0,4})(name|from_number|dispatch|concurrency|variables|columns|metadata|x|-)(: ?)([\\[\\]{}\"'a-z0-9+., -]{0,12})",
+                0..12)
+        ) {
+            let text = lines.join("\n");
+            match from_yaml(&text, Path::new("/p/x.yaml")) {
+                Ok(p) => { let _ = p.check(); }
+                Err(e) => { let _ = e.to_string(); }
+            }
+        }
+
+        #[test]
+        fn any_plan_values_never_panic_the_checks(
+            from in "\\PC{0,20}", agent in "\\PC{0,10}", region in "\\PC{0,4}",
+            conc in 0u32..3, rate in proptest::num::f64::ANY
+        ) {
+            let mut p = from_yaml(MINIMAL, Path::new("/p/x.yaml")).unwrap();
+            p.from_number = from;
+            p.agent_version_id = agent;
+            p.default_region = Some(region);
+            p.dispatch.concurrency = conc;
+            p.dispatch.rate_per_second = rate;
+            let _ = p.check();
+        }
+    }
+}

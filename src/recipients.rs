@@ -179,19 +179,26 @@ pub struct Reader<R> {
 }
 
 impl Reader<File> {
-    /// Opens a file; sniffs it for workbooks, UTF-16 and binary data.
+    /// Opens a file; the first read sniffs it for workbooks, UTF-16 and
+    /// binary data.
     pub fn open(path: &Path) -> Result<Self, InputError> {
+        Self::open_as(path, path)
+    }
+
+    /// [`open`](Self::open), naming the file `shown` in errors (the path as
+    /// the user wrote it).
+    pub fn open_as(path: &Path, shown: &Path) -> Result<Self, InputError> {
         let file = File::open(path).map_err(|source| InputError::Open {
-            path: path.to_path_buf(),
+            path: shown.to_path_buf(),
             source,
         })?;
         if file.metadata().is_ok_and(|m| m.is_dir()) {
             return Err(InputError::Open {
-                path: path.to_path_buf(),
+                path: shown.to_path_buf(),
                 source: io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
             });
         }
-        Ok(Reader::new(file, path))
+        Ok(Reader::new(file, shown))
     }
 }
 

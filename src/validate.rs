@@ -181,13 +181,14 @@ fn run<F: FnMut(Row)>(
     }
     let plan_errors = u32::try_from(sink.errors).unwrap_or(u32::MAX);
 
-    let mut reader = Reader::open(recipients)?;
+    let shown = Path::new(&recipients_file);
+    let mut reader = Reader::open_as(recipients, shown)?;
     let mut rec = Record::default();
     let header = if reader.read_record(&mut rec)? {
         let mut cells = Vec::with_capacity(rec.len());
         for c in rec.iter() {
             let s = std::str::from_utf8(c).map_err(|_| InputError::HeaderNotUtf8 {
-                path: recipients.to_path_buf(),
+                path: shown.to_path_buf(),
             })?;
             cells.push(s.to_string());
         }
@@ -583,5 +584,132 @@ impl<'p> RowChecker<'p> {
             metadata,
             errors: 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn plan(extra: &str) -> Plan {
+        let text = format!(
+            "name: t\nfrom_number: \"+14155550100\"\nagent_version_id: av_t\nrecipients: r.csv\n\
+             required_variables: [name]\n{extra}"
+        );
+        crate::plan::from_yaml(&text, Path::new("/t/p.yaml")).unwrap()
+    }
+
+    fn try_bytes(plan: &Plan, data: &[u8]) -> Result<(Report, Vec<Row>, u64), InputError> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, data).unwrap();
+        let mut rows = Vec::new();
+        let mut seen = 0u64;
+        let report = validate_with(plan, file.path(), &mut |_| seen += 1, |r| rows.push(r))?;
+        Ok((report, rows, seen))
+    }
+
+    fn check_bytes(plan: &Plan, data: &[u8]) -> (Report, Vec<Row>, u64) {
+        try_bytes(plan, data).expect("readable")
+    }
+
+    fn invariants(report: &Report, rows: &[Row], seen: u64) {
+        assert_eq!(report.ready + report.with_errors, report.rows_read);
+        assert!(report.with_warnings <= report.ready);
+        assert_eq!(rows.len() as u64, report.rows_read);
+        assert_eq!(
+            rows.iter().filter(|r| r.errors == 0).count() as u64,
+            report.ready
+        );
+        assert_eq!(seen, report.errors + report.warnings);
+        assert_eq!(
+            report.counts.values().sum::<u64>(),
+            report.findings.len() as u64 + report.findings_omitted
+        );
+        assert!(rows.windows(2).all(|w| w[0].row < w[1].row));
+    }
+
+    #[test]
+    fn a_clean_file() {
+        let p = plan("variables:\n  clinic: Sunrise\n");
+        let (report, rows, _) = check_bytes(
+            &p,
+            b"to_number,name,clinic\n+12125550142,Ann,\n+442079460123,Bo,Leeds\n",
+        );
+        assert!(!report.has_errors(), "{:?}", report.findings);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].variables["clinic"], "Sunrise");
+        assert_eq!(rows[1].variables["clinic"], "Leeds");
+    }
+
+    #[test]
+    fn duplicates_name_the_first_row() {
+        let p = plan("");
+        let (report, rows, _) = check_bytes(
+            &p,
+            b"to_number,name\n+12125550142,A\n+12125550143,B\n+12125550142,C\n+12125550142,D\n",
+        );
+        let dups: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == Kind::DuplicateNumber)
+            .map(|f| (f.row, f.problem.contains("row 2")))
+            .collect();
+        assert_eq!(dups, vec![(Some(4), true), (Some(5), true)]);
+        assert_eq!(
+            rows.iter().map(|r| r.errors).collect::<Vec<_>>(),
+            [0, 0, 1, 1]
+        );
+    }
+
+    #[test]
+    fn runs_of_blank_rows_are_one_warning_and_trailing_ones_none() {
+        let p = plan("");
+        let (report, _, _) = check_bytes(
+            &p,
+            b"to_number,name\n+12125550142,A\n\n,\n+12125550143,B\n\n,\n\n",
+        );
+        let blanks: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == Kind::BlankRow)
+            .map(|f| (f.row, f.problem.clone()))
+            .collect();
+        assert_eq!(
+            blanks,
+            vec![(Some(3), "rows 3 to 4 are blank: skipped".to_string())]
+        );
+        assert_eq!(report.rows_read, 2);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn any_bytes_never_panic_and_counts_add_up(
+            data in proptest::collection::vec(any::<u8>(), 0..300)
+        ) {
+            // Unreadable input is an error, never a panic.
+            if let Ok((report, rows, seen)) = try_bytes(&plan(""), &data) {
+                invariants(&report, &rows, seen);
+            }
+        }
+
+        #[test]
+        fn csv_shaped_input_never_panics_and_counts_add_up(
+            lines in proptest::collection::vec(
+                "(\\+?[0-9 ()'=.E+-]{0,14}|to_number|\"[a-z ,\r\n]{0,6}\"?)(,[a-zA-Z \"]{0,6}){0,3}",
+                0..20),
+            keyed in any::<bool>(),
+        ) {
+            let mut data = String::from("to_number,name,id\n");
+            data.push_str(&lines.join("\r\n"));
+            let p = plan(if keyed { "columns:\n  key: id\ndefault_region: GB\n" } else { "" });
+            let (report, rows, seen) = check_bytes(&p, data.as_bytes());
+            invariants(&report, &rows, seen);
+            for r in rows.iter().filter(|r| r.errors == 0) {
+                prop_assert!(phone::e164_key(&r.to_number).is_some(), "{:?}", r);
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Kind, Sink, finding::Finding, truncate};
+use super::{Kind, Sink, finding::Finding};
 use crate::phone;
 use crate::plan::Plan;
 
@@ -120,13 +120,16 @@ impl Layout {
                 }
             });
 
+        let mut usable = true;
         if all_blank {
+            usable = false;
             sink.push(f(
                 Kind::NoHeader,
                 "row 1 is blank: the header must be the first row".into(),
                 "delete the blank rows above the header".into(),
             ));
         } else if let Some(d) = delimiter {
+            usable = false;
             sink.push(
                 f(
                     Kind::WrongDelimiter,
@@ -147,6 +150,7 @@ impl Layout {
                 .enumerate()
                 .find(|(_, h)| looks_like_number(h))
         {
+            usable = false;
             sink.push(
                 f(
                     Kind::NoHeader,
@@ -177,29 +181,54 @@ impl Layout {
                 if index.contains_key(name) {
                     continue;
                 }
-                let fix = match near(name, &header) {
+                let guess = near(name, &header).or_else(|| {
+                    (key == "columns.to_number")
+                        .then(|| {
+                            header.iter().find(|h| {
+                                let h = fold(h);
+                                ["phone", "mobile", "cell", "tel", "number", "msisdn"]
+                                    .iter()
+                                    .any(|w| h.contains(w))
+                            })
+                        })
+                        .flatten()
+                        .cloned()
+                });
+                let fix = match guess {
                     Some(h) => format!(
                         "did you mean `{h}`? Rename the header to `{name}`, or set `{key}: {h}` \
                          in the plan (names match exactly)"
                     ),
                     None => format!("add a `{name}` column, or change `{key}` in the plan"),
                 };
-                let shown: Vec<&str> = header.iter().take(12).map(String::as_str).collect();
+                let mut shown: String = header
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    .chars()
+                    .take(160)
+                    .collect();
+                if shown.chars().count() == 160 {
+                    shown.push('…');
+                }
                 sink.push(
                     f(
                         Kind::MissingColumn,
-                        format!(
-                            "the header has no `{name}` column ({key}); it has: {}",
-                            truncate(&shown.join(", "))
-                        ),
+                        format!("the header has no `{name}` column ({key}); it has: {shown}"),
                         fix,
                     )
                     .column(name),
                 );
             }
         }
-        if layout.number.is_some() || !(all_blank || delimiter.is_some()) {
+        if usable {
             layout.place_columns(plan, &index, sink);
+        } else {
+            // Without a header, cells cannot be named: only the header
+            // finding is reported, and it blocks every row.
+            layout.header.clear();
+            layout.number = None;
         }
         layout.errors = sink.errors.saturating_sub(errors_before) as u32;
         layout
@@ -287,6 +316,9 @@ impl Layout {
             }
         }
         for r in &plan.required_variables {
+            if r.trim().is_empty() {
+                continue; // a plan finding already
+            }
             let has_default = plan.variables.contains_key(r);
             match index.get(r.as_str()) {
                 Some(&i) if !special.contains(r.as_str()) => {
