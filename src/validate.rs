@@ -17,6 +17,7 @@ mod finding;
 mod layout;
 mod number;
 mod output;
+mod pipeline;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -207,19 +208,22 @@ fn run<F: FnMut(Row)>(
         ..Report::default()
     };
     let mut blanks: Option<(u64, u64)> = None;
-    while reader.read_record(&mut rec)? {
-        if rec.is_blank() {
+    let number_col = checker.layout.number;
+    let rules = checker.rules;
+    let build = on_row.is_some();
+    pipeline::for_each_prepared(reader, number_col, rules, |rec, prepared| {
+        if prepared.blank {
             blanks = Some(match blanks {
                 Some((first, _)) => (first, rec.row()),
                 None => (rec.row(), rec.row()),
             });
-            continue;
+            return;
         }
         if let Some((first, last)) = blanks.take() {
             sink.push(checker.blank_rows(first, last));
         }
         let (errors_before, warnings_before) = (sink.errors, sink.warnings);
-        let row = checker.check(&rec, &mut sink, on_row.is_some());
+        let row = checker.check(rec, prepared, &mut sink, build);
         let own_errors = u32::try_from(sink.errors - errors_before).unwrap_or(u32::MAX);
         let errors = own_errors.saturating_add(base_errors);
         report.rows_read += 1;
@@ -235,7 +239,7 @@ fn run<F: FnMut(Row)>(
             row.errors = errors;
             f(row);
         }
-    }
+    })?;
     if had_header && report.rows_read == 0 {
         sink.push(Finding::new(
             Kind::NoRows,
@@ -252,6 +256,14 @@ fn run<F: FnMut(Row)>(
     Ok(report)
 }
 
+/// A column's header, or its letter when the header is blank.
+fn column_name(header: &[String], i: usize) -> String {
+    match header.get(i) {
+        Some(h) if !h.trim().is_empty() => h.clone(),
+        _ => column_letters(i),
+    }
+}
+
 /// The per-row checks and the cross-row memory (duplicates).
 struct RowChecker<'p> {
     plan: &'p Plan,
@@ -260,8 +272,11 @@ struct RowChecker<'p> {
     rules: Rules,
     region: Option<String>,
     from_number: Option<String>,
-    /// Normalized number -> (first row, hash of its key).
-    numbers: FxHashMap<u64, (u64, u64)>,
+    /// Normalized number -> first row.
+    numbers: FxHashMap<u64, u64>,
+    /// Normalized number -> hash of its first row's key (only with
+    /// `columns.key`; apart so the common case stays at 16 bytes a number).
+    number_keys: FxHashMap<u64, u64>,
     /// Key -> first row (only with `columns.key`).
     keys: FxHashMap<Box<str>, u64>,
 }
@@ -287,6 +302,7 @@ impl<'p> RowChecker<'p> {
             rules,
             from_number,
             numbers: FxHashMap::default(),
+            number_keys: FxHashMap::default(),
             keys: FxHashMap::default(),
         }
     }
@@ -307,20 +323,20 @@ impl<'p> RowChecker<'p> {
     }
 
     fn column_name(&self, i: usize) -> String {
-        match self.layout.header.get(i) {
-            Some(h) if !h.trim().is_empty() => h.clone(),
-            _ => column_letters(i),
-        }
+        column_name(&self.layout.header, i)
     }
 
-    /// Checks one non-blank row; builds its [`Row`] when `build`.
-    fn check(&mut self, rec: &Record, sink: &mut Sink, build: bool) -> Option<Row> {
+    /// Checks one non-blank row, given what a worker prepared (UTF-8, the
+    /// number); builds its [`Row`] when `build`.
+    fn check(
+        &mut self,
+        rec: &Record,
+        prepared: pipeline::Prepared,
+        sink: &mut Sink,
+        build: bool,
+    ) -> Option<Row> {
         let row = rec.row();
-        let cell = |i: usize| -> Cow<'_, str> {
-            rec.get(i)
-                .map(String::from_utf8_lossy)
-                .unwrap_or(Cow::Borrowed(""))
-        };
+        let cell = |i: usize| -> Cow<'_, str> { rec.text(i) };
         let raw_number = self.layout.number.map(&cell);
         let shown_number = raw_number.as_deref().map(str::trim).unwrap_or_default();
         let new = |kind, problem: String, fix: String| {
@@ -344,7 +360,7 @@ impl<'p> RowChecker<'p> {
                 .value(&format!("{} cells", rec.len())),
             );
         }
-        if let Some(i) = rec.iter().position(|c| std::str::from_utf8(c).is_err()) {
+        if let Some(i) = prepared.non_utf8 {
             sink.push(
                 new(
                     Kind::NotUtf8,
@@ -403,10 +419,11 @@ impl<'p> RowChecker<'p> {
 
         // The number.
         let mut number_key = None;
-        let mut to_number = shown_number.to_string();
-        if let (Some(i), Some(raw)) = (self.layout.number, raw_number.as_deref()) {
-            let column = self.column_name(i);
-            let checked = self.rules.check(raw);
+        let mut normalized = None;
+        if let (Some(i), Some(raw), Some(checked)) =
+            (self.layout.number, raw_number.as_deref(), prepared.number)
+        {
+            let column = || self.column_name(i);
             match checked.outcome {
                 Ok(n) => {
                     if checked.trimmed {
@@ -417,7 +434,7 @@ impl<'p> RowChecker<'p> {
                                 "remove the spaces in the sheet (nothing to do for this run)"
                                     .into(),
                             )
-                            .column(column.clone())
+                            .column(column())
                             .value(raw),
                         );
                     }
@@ -431,7 +448,7 @@ impl<'p> RowChecker<'p> {
                                 ),
                                 format!("check that it is a {region} number, or write it as {}", n.e164),
                             )
-                            .column(column.clone())
+                            .column(column())
                             .value(raw),
                         );
                     }
@@ -444,17 +461,17 @@ impl<'p> RowChecker<'p> {
                                     .into(),
                                 "delete the row, or correct the number".into(),
                             )
-                            .column(column.clone())
+                            .column(column())
                             .value(raw),
                         );
                     }
                     number_key = phone::e164_key(&n.e164);
-                    to_number = n.e164;
+                    normalized = Some(n.e164);
                 }
                 Err(p) => {
                     let (kind, problem, fix) =
                         number::explain(&p, &truncate(shown_number), self.region.as_deref());
-                    let f = new(kind, problem, fix).column(column);
+                    let f = new(kind, problem, fix).column(column());
                     sink.push(if shown_number.is_empty() {
                         f
                     } else {
@@ -464,18 +481,24 @@ impl<'p> RowChecker<'p> {
             }
         }
 
+        let to_number = || match &normalized {
+            Some(n) => n.clone(),
+            None => shown_number.to_string(),
+        };
+
         // The key, and duplicates.
         let key_cell = self.layout.key.map(|i| cell(i).trim().to_string());
         if let (Some(k), Some(i)) = (&key_cell, self.layout.key) {
-            let column = self.column_name(i);
+            let header = &self.layout.header;
+            let column = || column_name(header, i);
             if k.is_empty() {
                 sink.push(
                     new(
                         Kind::MissingKey,
-                        format!("the key (`{column}`, columns.key) is empty"),
+                        format!("the key (`{}`, columns.key) is empty", column()),
                         "fill in the key: it is what a rerun recognises the row by".into(),
                     )
-                    .column(column),
+                    .column(column()),
                 );
             } else {
                 match self.keys.entry(k.clone().into_boxed_str()) {
@@ -486,7 +509,7 @@ impl<'p> RowChecker<'p> {
                             "each row needs its own key: delete the duplicate or correct the key"
                                 .into(),
                         )
-                        .column(column)
+                        .column(column())
                         .value(k),
                     ),
                     Entry::Vacant(e) => {
@@ -496,42 +519,50 @@ impl<'p> RowChecker<'p> {
             }
         }
         if let Some(nk) = number_key {
-            let column = self
-                .layout
-                .number
-                .map(|i| self.column_name(i))
-                .unwrap_or_default();
+            let header = &self.layout.header;
+            let number_col = self.layout.number;
+            let column = || {
+                number_col
+                    .map(|i| column_name(header, i))
+                    .unwrap_or_default()
+            };
             let kh = key_cell.as_deref().map(key_hash).unwrap_or(0);
             match self.numbers.entry(nk) {
                 Entry::Vacant(e) => {
-                    e.insert((row, kh));
+                    e.insert(row);
+                    if key_cell.is_some() {
+                        self.number_keys.insert(nk, kh);
+                    }
                 }
                 Entry::Occupied(e) => {
-                    let (first, first_kh) = *e.get();
+                    let first = *e.get();
+                    let first_kh = self.number_keys.get(&nk).copied().unwrap_or(0);
                     match &key_cell {
                         None => sink.push(
                             new(
                                 Kind::DuplicateNumber,
                                 format!(
-                                    "{to_number} is also on row {first}: it would be called twice"
+                                    "{} is also on row {first}: it would be called twice",
+                                    to_number()
                                 ),
                                 format!("delete one of rows {first} and {row}"),
                             )
-                            .column(column)
+                            .column(column())
                             .value(shown_number),
                         ),
                         Some(k) if !k.is_empty() && kh != first_kh => sink.push(
                             new(
                                 Kind::SharedNumber,
                                 format!(
-                                    "{to_number} is also on row {first} under another key: both \
-                                     rows will be called"
+                                    "{} is also on row {first} under another key: both rows will \
+                                     be called",
+                                    to_number()
                                 ),
                                 "nothing to do if that is intended (two people, one phone); else \
                                  delete one row"
                                     .into(),
                             )
-                            .column(column)
+                            .column(column())
                             .value(shown_number),
                         ),
                         Some(_) => {}
@@ -576,6 +607,7 @@ impl<'p> RowChecker<'p> {
             .iter()
             .map(|(name, i)| (name.clone(), cell(*i).trim().to_string()))
             .collect();
+        let to_number = to_number();
         Some(Row {
             row,
             key: key_cell.unwrap_or_else(|| to_number.clone()),
