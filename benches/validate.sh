@@ -23,6 +23,7 @@ if [ ! -s "$OUT/recipients.csv" ]; then
 fi
 cargo build --release --locked --quiet
 
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); threads: ${CALLPLAN_THREADS:-default}"
 echo "input: $OUT/recipients.csv ($(du -h "$OUT/recipients.csv" | cut -f1), $(wc -l < "$OUT/recipients.csv") lines)"
 # One untimed run: warms the page cache and shows what validate found.
 set +e
@@ -35,15 +36,16 @@ tail -n 1 "$OUT/report.txt"
 : > "$OUT/runs.txt"
 for i in $(seq "$RUNS"); do
     # GNU time adds "Command exited with non-zero status 1" first: keep the last line.
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN" validate "$OUT/plan.yaml" > /dev/null || true
-    read -r wall rss < <(tail -n 1 "$OUT/time.txt")
-    echo "$wall $rss" >> "$OUT/runs.txt"
-    echo "run $i: $wall s wall, $(( rss / 1024 )) MiB peak RSS"
+    /usr/bin/time -f "%e %M %U %S" -o "$OUT/time.txt" "$BIN" validate "$OUT/plan.yaml" > /dev/null || true
+    read -r wall rss user sys < <(tail -n 1 "$OUT/time.txt")
+    echo "$wall $rss $user $sys" >> "$OUT/runs.txt"
+    echo "run $i: $wall s wall, $user s user + $sys s sys, $(( rss / 1024 )) MiB peak RSS"
 done
 python3 - "$OUT/runs.txt" <<'PY'
 import statistics, sys
 runs = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 wall = statistics.median(r[0] for r in runs)
 rss = max(r[1] for r in runs) / 1024
-print(f"median wall {wall:.2f} s over {len(runs)} runs; peak RSS {rss:.0f} MiB")
+cpu = statistics.median(r[2] + r[3] for r in runs)
+print(f"median wall {wall:.2f} s over {len(runs)} runs (median CPU {cpu:.2f} s); peak RSS {rss:.0f} MiB")
 PY
