@@ -252,6 +252,27 @@ pub fn e164_key(e164: &str) -> Option<u64> {
     e164.get(1..)?.parse().ok()
 }
 
+/// Country calling codes in use (1 to 999), looked up once: the same
+/// answer as `get_region_for_country_code(cc).is_some()`, without its
+/// search on every number.
+static CALLING_CODES: std::sync::LazyLock<[bool; 1000]> = std::sync::LazyLock::new(|| {
+    let mut table = [false; 1000];
+    for cc in PHONE_NUMBER_UTIL.get_supported_calling_codes() {
+        if let Some(slot) = usize::try_from(cc).ok().and_then(|i| table.get_mut(i)) {
+            *slot = PHONE_NUMBER_UTIL.get_region_for_country_code(cc).is_some();
+        }
+    }
+    table
+});
+
+fn is_calling_code(cc: i32) -> bool {
+    usize::try_from(cc)
+        .ok()
+        .and_then(|i| CALLING_CODES.get(i))
+        .copied()
+        .unwrap_or(false)
+}
+
 /// The number a strict E.164 string spells, built directly: the country
 /// calling code (the shortest 1 to 3 digit prefix in use, as libphonenumber
 /// reads it), then the national number with its leading zeros recorded.
@@ -262,7 +283,7 @@ fn from_e164_digits(t: &str) -> Option<PhoneNumber> {
     for i in 1..=3 {
         let (cc, nsn) = (digits.get(..i)?, digits.get(i..)?);
         let cc: i32 = cc.parse().ok()?;
-        if PHONE_NUMBER_UTIL.get_region_for_country_code(cc).is_none() {
+        if !is_calling_code(cc) {
             continue;
         }
         if nsn.is_empty() {
@@ -626,6 +647,18 @@ mod tests {
             assert_eq!(direct, parsed, "{n}");
         }
         assert_eq!(from_e164_digits("+999123"), None);
+    }
+
+    #[test]
+    fn the_calling_code_table_matches_the_metadata() {
+        for cc in -1..1001 {
+            assert_eq!(
+                is_calling_code(cc),
+                PHONE_NUMBER_UTIL.get_region_for_country_code(cc).is_some(),
+                "+{cc}"
+            );
+        }
+        assert!(is_calling_code(1) && is_calling_code(44) && is_calling_code(800));
     }
 
     #[test]
