@@ -32,7 +32,7 @@ use serde::Serialize;
 
 pub use crate::recipients::InputError;
 pub use finding::{Finding, Kind, Severity, VALUE_CHARS, truncate};
-pub use output::{ErrorsOut, write_report};
+pub use output::{ErrorsOut, summary_line, write_report};
 
 use crate::plan::{Plan, display_path};
 use crate::recipients::{Reader, Record};
