@@ -16,6 +16,8 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 
 use crate::phone;
+use crate::redial::Redial;
+use crate::schedule::Schedule;
 use crate::validate::{Finding, Kind};
 
 pub use yaml_error::YamlProblem;
@@ -91,6 +93,21 @@ pub struct Plan {
     pub metadata: BTreeMap<String, String>,
     #[serde(default)]
     pub dispatch: Dispatch,
+    /// Calling windows in each recipient's own time (`schedule:`), checked
+    /// while the plan is read; `None`: any time. With a schedule, every
+    /// dialable row must resolve to a time zone ([`crate::validate::Row::timezone`]).
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    /// Redials of calls that reached nobody (`redial:`), checked while the
+    /// plan is read; `None`: every row is dialled once.
+    #[serde(default)]
+    pub redial: Option<Redial>,
+    /// Do-not-call CSV files (`suppress:`); absolute after [`load`]
+    /// (relative paths resolve against the plan's folder, like
+    /// `recipients`). Read by [`crate::validate::load_suppressions`], again
+    /// on every run.
+    #[serde(default)]
+    pub suppress: Vec<PathBuf>,
 }
 
 /// `api:` section.
@@ -147,6 +164,12 @@ pub struct Columns {
     /// Columns sent as metadata, not as variables.
     #[serde(default)]
     pub metadata: Vec<String>,
+    /// Header of the per-row time zone column (IANA names). `None` means
+    /// the default, `timezone`, which is optional; a name set here must be
+    /// in the header. Either way the zone column is never a variable. See
+    /// [`Columns::timezone_column`].
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 impl Default for Columns {
@@ -155,7 +178,20 @@ impl Default for Columns {
             to_number: default_to_number(),
             key: None,
             metadata: Vec::new(),
+            timezone: None,
         }
+    }
+}
+
+/// Header of the time zone column when the plan does not name one.
+pub const DEFAULT_TIMEZONE_COLUMN: &str = "timezone";
+
+impl Columns {
+    /// The header of the time zone column: `columns.timezone`, else
+    /// [`DEFAULT_TIMEZONE_COLUMN`]. A column of that header, when present,
+    /// holds each row's zone and is not sent as a variable.
+    pub fn timezone_column(&self) -> &str {
+        self.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE_COLUMN)
     }
 }
 
@@ -176,6 +212,12 @@ pub struct Dispatch {
     /// Attempts per row for transient errors.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// Calls ringing or in progress at most (known from polling), so a
+    /// campaign leaves room for inbound calls and stays under the
+    /// workspace's limit; `None`: no cap. `Some(0)` is a `not_positive`
+    /// finding, so a plan that validated never carries it.
+    #[serde(default)]
+    pub max_active_calls: Option<u32>,
 }
 
 impl Default for Dispatch {
@@ -184,6 +226,7 @@ impl Default for Dispatch {
             concurrency: default_concurrency(),
             rate_per_second: default_rate(),
             max_attempts: default_attempts(),
+            max_active_calls: None,
         }
     }
 }
@@ -262,16 +305,29 @@ impl Plan {
         }
 
         let positive_ints = [
-            ("dispatch.concurrency", self.dispatch.concurrency),
-            ("dispatch.max_attempts", self.dispatch.max_attempts),
+            (
+                "dispatch.concurrency",
+                Some(self.dispatch.concurrency),
+                "use a whole number of at least 1",
+            ),
+            (
+                "dispatch.max_attempts",
+                Some(self.dispatch.max_attempts),
+                "use a whole number of at least 1",
+            ),
+            (
+                "dispatch.max_active_calls",
+                self.dispatch.max_active_calls,
+                "use a whole number of at least 1, or remove the key for no cap on live calls",
+            ),
         ];
-        for (key, v) in positive_ints {
-            if v == 0 {
+        for (key, v, fix) in positive_ints {
+            if v == Some(0) {
                 out.push(
                     f(
                         Kind::NotPositive,
                         format!("{key} is 0: nothing would ever be sent"),
-                        "use a whole number of at least 1",
+                        fix,
                     )
                     .column(key)
                     .value("0"),
@@ -421,6 +477,9 @@ pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
     let abs = absolute(path);
     let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
     plan.recipients = clean(&dir.join(&plan.recipients));
+    for p in &mut plan.suppress {
+        *p = clean(&dir.join(&*p));
+    }
     plan.results = if plan.results.as_os_str().is_empty() {
         dir.join(format!("{}.results.csv", plan.name))
     } else {
@@ -581,6 +640,192 @@ mod tests {
         );
     }
 
+    const WINDOWS: &str = "schedule:\n  timezone: America/New_York\n  hours: \"09:00-20:00\"\n  days: [mon, tue, wed, thu, fri]\n  start_at: 2026-06-01T09:00\n  end_at: 2026-06-30T20:00-04:00\nredial:\n  on: [no_answer, busy, voicemail]\n  max: 2\n  after: 2h\nsuppress: [dnc.csv, ../shared/unsubscribed.csv]\ncolumns:\n  timezone: tz\ndispatch:\n  max_active_calls: 20\n";
+
+    #[test]
+    fn schedule_redial_suppress_and_the_live_call_cap_load() {
+        let p = from_yaml(
+            &format!("{MINIMAL}{WINDOWS}"),
+            Path::new("/srv/plans/june.yaml"),
+        )
+        .unwrap();
+        let s = p.schedule.as_ref().expect("schedule");
+        assert_eq!(
+            s.timezone().and_then(|z| z.iana_name()),
+            Some("America/New_York")
+        );
+        assert_eq!(s.hours().to_string(), "09:00-20:00");
+        assert!(s.start_at().is_some() && s.end_at().is_some());
+        let r = p.redial.as_ref().expect("redial");
+        assert_eq!(r.max(), 2);
+        assert_eq!(r.after(), std::time::Duration::from_secs(7200));
+        assert_eq!(
+            p.suppress,
+            [
+                PathBuf::from("/srv/plans/dnc.csv"),
+                PathBuf::from("/srv/shared/unsubscribed.csv")
+            ]
+        );
+        assert_eq!(p.columns.timezone_column(), "tz");
+        assert_eq!(p.dispatch.max_active_calls, Some(20));
+        assert!(p.check().is_empty(), "{:?}", p.check());
+    }
+
+    #[test]
+    fn the_new_keys_default_to_off() {
+        let p = from_yaml(MINIMAL, Path::new("/p/x.yaml")).unwrap();
+        assert!(p.schedule.is_none() && p.redial.is_none() && p.suppress.is_empty());
+        assert_eq!(p.dispatch.max_active_calls, None);
+        assert_eq!(p.columns.timezone_column(), DEFAULT_TIMEZONE_COLUMN);
+    }
+
+    #[test]
+    fn a_zero_live_call_cap_is_a_finding() {
+        let p = from_yaml(
+            &format!("{MINIMAL}dispatch:\n  max_active_calls: 0\n"),
+            Path::new("/p/x.yaml"),
+        )
+        .unwrap();
+        let found = p.check();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, Kind::NotPositive);
+        assert_eq!(
+            found[0].column.as_deref(),
+            Some("dispatch.max_active_calls")
+        );
+        assert!(found[0].fix.contains("no cap"), "{}", found[0].fix);
+    }
+
+    #[test]
+    fn bad_schedule_and_redial_values_point_at_their_key() {
+        // (extra YAML after MINIMAL's 4 lines, line, column, words in the message)
+        let cases: &[(&str, u32, u32, &str)] = &[
+            (
+                "schedule:\n  timezone: America/New_York\n  hours: \"9-17\"\n",
+                7,
+                10,
+                "schedule.hours `9-17`",
+            ),
+            (
+                "schedule:\n  hours: 09:00-17:00\n  timezone: Mars/Base\n",
+                7,
+                13,
+                "schedule.timezone `Mars/Base` is not an IANA time zone name",
+            ),
+            (
+                "schedule:\n  days: [mon, funday]\n",
+                6,
+                9,
+                "`funday` is not a day of the week",
+            ),
+            (
+                "schedule:\n  timezone: UTC\n  start_at: 2026-06-02T09:00Z\n  end_at: 2026-06-01T09:00Z\n",
+                8,
+                11,
+                "schedule.end_at (2026-06-01T09:00:00Z) is not after",
+            ),
+            (
+                "schedule:\n  hours: 09:00-17:00\n  dayz: [mon]\n",
+                7,
+                3,
+                "unknown key `dayz` in `schedule`: did you mean `days`?",
+            ),
+            (
+                "schedule: 12\n",
+                5,
+                11,
+                "`schedule` must be a mapping of keys, not `12`",
+            ),
+            (
+                "redial:\n  max: 2\n  on: [completed]\n  after: 2h\n",
+                7,
+                7,
+                "`completed` is never redialled: the call reached the person",
+            ),
+            (
+                "redial:\n  max: 2\n  after: soon\n",
+                7,
+                10,
+                "redial.after `soon`",
+            ),
+            (
+                "redial:\n  max: -1\n  after: 2h\n",
+                6,
+                8,
+                "`redial.max` must be a whole number from 0 to 10, not `-1`",
+            ),
+            (
+                "redial:\n  max: 11\n  after: 2h\n",
+                6,
+                8,
+                "redial.max 11 is more than 10",
+            ),
+            ("redial:\n  after: 2h\n", 6, 3, "missing required key `max`"),
+            (
+                "redial:\n  max: 1\n  after: 2h\n  of: [busy]\n",
+                8,
+                3,
+                "unknown key `of` in `redial`: did you mean `on`?",
+            ),
+            (
+                "suppress: dnc.csv\n",
+                5,
+                11,
+                "`suppress` must be a list of file paths, e.g. [dnc.csv], not `dnc.csv`",
+            ),
+            (
+                "supress: [dnc.csv]\n",
+                5,
+                1,
+                "unknown key `supress`: did you mean `suppress`?",
+            ),
+            (
+                "dispatch:\n  max_active_calls: -3\n",
+                6,
+                21,
+                "`dispatch.max_active_calls` must be a whole number of at least 1, not `-3`",
+            ),
+            (
+                "dispatch:\n  max_active_call: 3\n",
+                6,
+                3,
+                "did you mean `max_active_calls`?",
+            ),
+            (
+                "columns:\n  timezone: [a]\n",
+                6,
+                13,
+                "`columns.timezone` must be text, not `[a]`",
+            ),
+            (
+                "columns:\n  time_zone: tz\n",
+                6,
+                3,
+                "did you mean `timezone`?",
+            ),
+        ];
+        for (extra, line, column, words) in cases {
+            let e = yaml_err(&format!("{MINIMAL}{extra}"));
+            assert!(e.message.contains(words), "{extra:?}: {}", e.message);
+            assert_eq!(
+                (e.line, e.column),
+                (*line, *column),
+                "{extra:?}: {}",
+                e.message
+            );
+            assert!(!e.snippet.is_empty(), "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn a_flow_style_section_keeps_the_library_location() {
+        let e = yaml_err(&format!(
+            "{MINIMAL}redial: {{on: [busy], max: 1, after: x}}\n"
+        ));
+        assert!(e.message.starts_with("redial.after `x`"), "{}", e.message);
+        assert_eq!(e.line, 5);
+    }
+
     #[test]
     fn bad_names_are_refused() {
         for name in ["\"\"", "a/b", "..", "\" x\""] {
@@ -636,7 +881,7 @@ mod tests {
         #[test]
         fn yaml_shaped_text_never_panics_the_loader(
             lines in proptest::collection::vec(
-                "( {0,4})(name|from_number|dispatch|concurrency|variables|columns|metadata|x|-)(: ?)([\\[\\]{}\"'a-z0-9+., -]{0,12})",
+                "( {0,4})(name|from_number|dispatch|concurrency|max_active_calls|variables|columns|timezone|metadata|schedule|hours|days|start_at|end_at|redial|on|max|after|suppress|x|-)(: ?)([\\[\\]{}\"'a-zA-Z0-9+.,:/ -]{0,16})",
                 0..12)
         ) {
             let text = lines.join("\n");

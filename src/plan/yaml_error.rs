@@ -34,14 +34,26 @@ fn expected_type(path: &str) -> Option<&'static str> {
     Some(match path {
         "name" | "from_number" | "agent_version_id" | "recipients" | "results"
         | "default_region" | "api.base_url" | "api.api_key_env" | "columns.to_number"
-        | "columns.key" => "text",
-        "dispatch.concurrency" | "dispatch.max_attempts" => "a whole number of at least 1",
+        | "columns.key" | "columns.timezone" => "text",
+        "dispatch.concurrency" | "dispatch.max_attempts" | "dispatch.max_active_calls" => {
+            "a whole number of at least 1"
+        }
+        "schedule.timezone" => "an IANA time zone name, e.g. America/New_York",
+        "schedule.hours" => "text such as \"09:00-20:00\"",
+        "schedule.days" => "a list of week days, e.g. [mon, tue, wed, thu, fri]",
+        "schedule.start_at" | "schedule.end_at" => {
+            "a date and time, e.g. 2026-06-01T09:00 or 2026-06-01T09:00-04:00"
+        }
+        "redial.on" => "a list of endings, e.g. [no_answer, busy]",
+        "redial.max" => "a whole number from 0 to 10",
+        "redial.after" => "a duration such as 90m, 2h or 1day",
+        "suppress" => "a list of file paths, e.g. [dnc.csv]",
         "dispatch.rate_per_second" | "api.connect_timeout_s" | "api.request_timeout_s" => {
             "a positive number"
         }
         "required_variables" | "columns.metadata" => "a list of names, e.g. [a, b]",
         "variables" | "metadata" => "a mapping of names to text values",
-        "api" | "columns" | "dispatch" => "a mapping of keys",
+        "api" | "columns" | "dispatch" | "schedule" | "redial" => "a mapping of keys",
         p if p.starts_with("variables.") || p.starts_with("metadata.") => "a text value",
         _ => return None,
     })
@@ -69,6 +81,20 @@ impl YamlProblem {
             .unwrap_or((0, 0));
         let path = key_path_at(text, line);
         let inner = err.without_snippet();
+        if let Error::Message { msg, .. } = inner
+            && let Some(key) = own_section_key(msg)
+        {
+            // A `schedule:` or `redial:` section refused by its own checks
+            // (serde's try_from): the message is complete and names the
+            // key; point at that key rather than the section's first line.
+            let (line, column) = locate_key(text, key).unwrap_or((line, column));
+            return YamlProblem {
+                line,
+                column,
+                message: library_message(inner),
+                snippet: snippet(text, line, column),
+            };
+        }
         let message = match inner {
             Error::SerdeUnknownField {
                 field, expected, ..
@@ -115,6 +141,51 @@ impl YamlProblem {
     }
 }
 
+/// The `schedule.hours`-style key a message of the schedule or redial
+/// checks starts with, if it is one of theirs.
+fn own_section_key(msg: &str) -> Option<&str> {
+    if !(msg.starts_with("schedule.") || msg.starts_with("redial.")) {
+        return None;
+    }
+    let end = msg
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(msg.len());
+    msg.get(..end)
+}
+
+/// Line and column (1-based) of the value of the block-style key at dotted
+/// `path`, or of the key when its value is on the next lines. One forward
+/// pass, so hostile plans cost linear time.
+pub(crate) fn locate_key(text: &str, path: &str) -> Option<(u32, u32)> {
+    let mut stack: Vec<(usize, &str)> = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let Some((indent, key)) = key_of(l) else {
+            continue;
+        };
+        while stack.last().is_some_and(|(d, _)| *d >= indent) {
+            stack.pop();
+        }
+        stack.push((indent, key));
+        let matches = path.split('.').eq(stack.iter().map(|(_, k)| *k));
+        if !matches {
+            continue;
+        }
+        let line = u32::try_from(i + 1).ok()?;
+        let content = l.get(indent..).unwrap_or_default();
+        let value_at = content
+            .find(": ")
+            .map(|c| {
+                let rest = content.get(c + 2..).unwrap_or_default();
+                indent + c + 2 + (rest.len() - rest.trim_start().len())
+            })
+            .filter(|&at| at < l.len())
+            .unwrap_or(indent);
+        let column = l.get(..value_at).map_or(0, |s| s.chars().count());
+        return Some((line, u32::try_from(column + 1).ok()?));
+    }
+    None
+}
+
 /// serde-saphyr's own words, without its trailing "at line X, column Y".
 fn library_message(err: &Error) -> String {
     let s = err.to_string();
@@ -149,6 +220,14 @@ fn unknown_key(field: &str, expected: &[&str], section: Option<&str>) -> String 
                 .iter()
                 .filter(|e| e.eq_ignore_ascii_case(field.trim()))
                 .map(|e| (2.0, *e)),
+        )
+        // Short keys (`on`) are too short for Jaro-Winkler: one edit away
+        // is near enough.
+        .chain(
+            expected
+                .iter()
+                .filter(|e| field.len() >= 2 && strsim::damerau_levenshtein(field, e) == 1)
+                .map(|e| (0.9, *e)),
         )
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .filter(|(score, _)| *score >= 0.8);
@@ -251,6 +330,19 @@ mod tests {
         assert_eq!(key_path_at(text, 3), None);
         assert_eq!(key_path_at(text, 0), None);
         assert_eq!(key_path_at(text, 99), None);
+    }
+
+    #[test]
+    fn keys_are_located_by_path() {
+        let text =
+            "name: x\nschedule:\n  # when\n  hours: 9-5\n  days:\n    - mon\nredial:\n  hours: 1\n";
+        assert_eq!(locate_key(text, "schedule.hours"), Some((4, 10)));
+        assert_eq!(locate_key(text, "schedule.days"), Some((5, 3)));
+        assert_eq!(locate_key(text, "redial.hours"), Some((8, 10)));
+        assert_eq!(locate_key(text, "name"), Some((1, 7)));
+        assert_eq!(locate_key(text, "hours"), None);
+        assert_eq!(locate_key(text, "schedule.end_at"), None);
+        assert_eq!(locate_key("", "a"), None);
     }
 
     #[test]
