@@ -50,6 +50,57 @@ pub struct Normalized {
     /// `Some(region)` when the cell was written nationally and read as a
     /// number of the plan's `default_region` (a warning: check the guess).
     pub national_in: Option<String>,
+    /// The country the number belongs to, as libphonenumber assigns it
+    /// (`US`, `CA` and `JM` share +1); `None` for non-geographic numbers
+    /// (+800, +882...). Validity needs this lookup anyway, so it is free;
+    /// calling windows use it to pick a recipient's time zone.
+    pub region: Option<RegionCode>,
+}
+
+/// An ISO 3166 alpha-2 region code, stored inline so that carrying one
+/// with every number costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RegionCode([u8; 2]);
+
+impl RegionCode {
+    /// The code, e.g. `FR`.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// Two ASCII letters (any case) as a code; no check that the region
+    /// exists.
+    pub fn new(code: &str) -> Option<RegionCode> {
+        match code.as_bytes() {
+            &[a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                Some(RegionCode([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => None,
+        }
+    }
+
+    /// libphonenumber's region as a code; `None` for its "world" pseudo
+    /// region (001) of non-geographic numbers.
+    fn of(region: Region) -> Option<RegionCode> {
+        match region.as_region_str().as_str().as_bytes() {
+            &[a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => Some(RegionCode([a, b])),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RegionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The region of a valid E.164 number (as [`Rules::check`] returns it):
+/// for callers that hold a normalized number but not its [`Normalized`],
+/// such as `run` re-deriving a zone. `None` for a number that is not
+/// valid E.164 or is non-geographic.
+pub fn region_of(e164: &str) -> Option<RegionCode> {
+    validate_e164(e164).ok().and_then(|(_, region)| region)
 }
 
 /// Why a cell is not a dialable number.
@@ -119,6 +170,30 @@ impl Rules {
         self.region.map(region_name)
     }
 
+    /// The E.164 number a do-not-call list entry stands for, or `None` when
+    /// the text holds none. The same rules and canonical form as recipients
+    /// ([`Rules::check`]), so a listed number matches the recipient's
+    /// normalized number with one lookup; but where a recipient cell would
+    /// be an error with an exact fix (`+1 (415) 555-0100`, a lost `+`, a
+    /// spreadsheet formula or text marker around a valid number), the list
+    /// takes the fixed number: a DNC entry skipped over formatting would
+    /// mean calling someone who asked not to be called.
+    pub fn normalize_listed(&self, cell: &str) -> Option<String> {
+        match self.check(cell).outcome {
+            Ok(n) => Some(n.e164),
+            Err(
+                Problem::LostPlus { e164: n, .. }
+                | Problem::NotE164 {
+                    suggestion: Some(n),
+                    ..
+                }
+                | Problem::Formula { inner: Some(n) }
+                | Problem::TextPrefix { inner: Some(n) },
+            ) => Some(n),
+            Err(_) => None,
+        }
+    }
+
     /// Checks one cell. Never panics, whatever the input.
     pub fn check(&self, cell: &str) -> Checked {
         let t = cell.trim();
@@ -134,9 +209,10 @@ impl Rules {
             return Err(Problem::Missing);
         }
         if is_e164_syntax(t) {
-            return validate_e164(t).map(|e164| Normalized {
+            return validate_e164(t).map(|(e164, region)| Normalized {
                 e164,
                 national_in: None,
+                region,
             });
         }
         if let Some(rest) = t.strip_prefix('=') {
@@ -166,7 +242,7 @@ impl Rules {
             return Err(Problem::NotE164 {
                 reason: "starts with the international prefix 00 instead of +",
                 suggestion: is_e164_syntax(&candidate)
-                    .then(|| validate_e164(&candidate).ok())
+                    .then(|| validate_e164(&candidate).ok().map(|(e, _)| e))
                     .flatten(),
             });
         }
@@ -184,12 +260,15 @@ impl Rules {
             return Ok(Normalized {
                 e164: e164_of(&n),
                 national_in: Some(region_name(region)),
+                region: PHONE_NUMBER_UTIL
+                    .get_region_for_number(&n)
+                    .and_then(RegionCode::of),
             });
         }
         if t.bytes().all(|b| b.is_ascii_digit()) && !t.starts_with('0') {
             let candidate = format!("+{t}");
             if is_e164_syntax(&candidate)
-                && let Ok(e164) = validate_e164(&candidate)
+                && let Ok((e164, _)) = validate_e164(&candidate)
             {
                 let region = PhoneNumber::parse(&e164, None)
                     .ok()
@@ -306,13 +385,16 @@ fn from_e164_digits(t: &str) -> Option<PhoneNumber> {
 /// Valid only when it is also libphonenumber's canonical form of the
 /// number: `+4402079460958` (a trunk 0 after the country code) is a
 /// [`Problem::NotE164`] suggesting `+442079460958`.
-fn validate_e164(t: &str) -> Result<String, Problem> {
+fn validate_e164(t: &str) -> Result<(String, Option<RegionCode>), Problem> {
+    // `is_valid_number` is exactly this: the region, then validity there.
+    // Done in two steps to keep the region.
     if let Some(n) = from_e164_digits(t)
-        && PHONE_NUMBER_UTIL.is_valid_number(&n)
+        && let Some(region) = PHONE_NUMBER_UTIL.get_region_for_number(&n)
+        && PHONE_NUMBER_UTIL.is_valid_number_for_region(&n, region)
     {
         let e164 = e164_of(&n);
         if e164 == t {
-            return Ok(e164);
+            return Ok((e164, RegionCode::of(region)));
         }
     }
     // The general parser: slower, and it explains what is wrong.
@@ -342,7 +424,10 @@ fn validate_e164(t: &str) -> Result<String, Problem> {
     if PHONE_NUMBER_UTIL.is_valid_number(&n) {
         let e164 = e164_of(&n);
         if e164 == t {
-            return Ok(e164);
+            let region = PHONE_NUMBER_UTIL
+                .get_region_for_number(&n)
+                .and_then(RegionCode::of);
+            return Ok((e164, region));
         }
         return Err(Problem::NotE164 {
             reason: "has a trunk prefix or extra digits after the country code",
@@ -406,7 +491,7 @@ fn not_e164_international(t: &str) -> Problem {
     let suggestion = if is_national_shape(&t[1..]) {
         let candidate = format!("+{digits}");
         is_e164_syntax(&candidate)
-            .then(|| validate_e164(&candidate).ok())
+            .then(|| validate_e164(&candidate).ok().map(|(e, _)| e))
             .flatten()
     } else {
         None
@@ -437,7 +522,7 @@ fn salvage(rest: &str) -> Option<String> {
         .trim();
     let inner = inner.strip_prefix('\'').unwrap_or(inner);
     if is_e164_syntax(inner) {
-        validate_e164(inner).ok()
+        validate_e164(inner).ok().map(|(e, _)| e)
     } else {
         None
     }
@@ -659,6 +744,61 @@ mod tests {
             );
         }
         assert!(is_calling_code(1) && is_calling_code(44) && is_calling_code(800));
+    }
+
+    #[test]
+    fn regions_come_with_valid_numbers() {
+        let region = |r: &Rules, s: &str| {
+            r.check(s)
+                .outcome
+                .ok()
+                .and_then(|n| n.region)
+                .map(|c| c.to_string())
+        };
+        assert_eq!(region(&intl(), "+33142685300").as_deref(), Some("FR"));
+        assert_eq!(region(&intl(), "+14155552671").as_deref(), Some("US"));
+        // +1 is shared: the area code decides.
+        assert_eq!(region(&intl(), "+14165550123").as_deref(), Some("CA"));
+        assert_eq!(region(&intl(), "+18762345678").as_deref(), Some("JM"));
+        let us = Rules::new(Some("US")).unwrap();
+        assert_eq!(region(&us, "(416) 555-0123").as_deref(), Some("CA"));
+        // Non-geographic: no country, so no zone from it.
+        assert_eq!(region(&intl(), "+80012345678"), None);
+        assert_eq!(
+            region_of("+33142685300").map(|c| c.to_string()).as_deref(),
+            Some("FR")
+        );
+        assert_eq!(region_of("+80012345678"), None);
+        assert_eq!(region_of("33142685300"), None);
+        assert_eq!(region_of(""), None);
+    }
+
+    #[test]
+    fn listed_numbers_normalize_like_recipients() {
+        let us = Rules::new(Some("US")).unwrap();
+        for (cell, want) in [
+            ("+14155552671", Some("+14155552671")),
+            (" (415) 555-2671 ", Some("+14155552671")),
+            ("+1 (415) 555-2671", Some("+14155552671")),
+            ("14155552671", Some("+14155552671")),
+            ("=\"+14155552671\"", Some("+14155552671")),
+            ("'+14155552671", Some("+14155552671")),
+            ("0044 20 7946 0958", Some("+442079460958")),
+            ("+4402079460958", Some("+442079460958")),
+            ("not a number", None),
+            ("", None),
+            ("1.4155552671E+10", None),
+        ] {
+            let got = us.normalize_listed(cell);
+            assert_eq!(got.as_deref(), want, "{cell:?}");
+            // Whatever the list reads, a recipient written canonically
+            // normalizes to the very same string.
+            if let Some(n) = got {
+                assert_eq!(us.check(&n).outcome.map(|c| c.e164), Ok(n));
+            }
+        }
+        // Without default_region, national entries are not guessed.
+        assert_eq!(intl().normalize_listed("(415) 555-2671"), None);
     }
 
     #[test]

@@ -242,6 +242,14 @@ fn default_attempts() -> u32 {
 }
 
 impl Plan {
+    /// The phone rules of this plan (its `default_region`; international
+    /// only when that is missing or unknown, which [`Plan::check`]
+    /// reports). Recipients and do-not-call lists are read with the same
+    /// rules, so their normalized numbers compare equal.
+    pub fn phone_rules(&self) -> phone::Rules {
+        phone::Rules::new(self.default_region.as_deref()).unwrap_or_default()
+    }
+
     /// Where results are written: `results` from the plan (resolved against
     /// the plan's folder) or `<name>.results.csv` beside the plan.
     pub fn results_path(&self) -> &Path {

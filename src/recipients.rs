@@ -81,6 +81,17 @@ pub enum InputError {
         MAX_RECORD_BYTES >> 20
     )]
     RowTooLong { path: PathBuf, row: u64 },
+    /// A do-not-call file of the plan's `suppress` list cannot be honoured
+    /// (missing, empty, no number column): going on would call people who
+    /// asked not to be. Its message already carries the I/O cause.
+    #[error("{0}")]
+    Suppress(crate::suppress::SuppressError),
+}
+
+impl From<crate::suppress::SuppressError> for InputError {
+    fn from(e: crate::suppress::SuppressError) -> Self {
+        InputError::Suppress(e)
+    }
 }
 
 /// Something the reader tolerated in a record's quoting.

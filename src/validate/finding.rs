@@ -73,6 +73,9 @@ kinds! {
     BadDefaultRegion => "bad_default_region", Error, "default_region is not a known region";
     /// `api.base_url` is not an http(s) URL.
     BadBaseUrl => "bad_base_url", Error, "api.base_url is not an http:// or https:// URL";
+    // Do-not-call lists.
+    /// A line of a `suppress` file holds no readable number and was skipped.
+    SuppressFileRow => "suppress_file_row", Warning, "a do-not-call list line was skipped";
     // The header row.
     /// The first row looks like data, not a header.
     NoHeader => "no_header", Error, "the file has no header row";
@@ -133,6 +136,10 @@ kinds! {
     MissingKey => "missing_key", Error, "the key is missing";
     /// A required variable is empty and has no default.
     MissingVariable => "missing_variable", Error, "a required variable is empty and has no default";
+    /// The time zone cell is not an IANA time zone name.
+    BadTimezone => "bad_timezone", Error, "the time zone is not an IANA time zone name";
+    /// The plan has a schedule and nothing gives this row a time zone.
+    NoTimezone => "no_timezone", Error, "a row of a scheduled plan has no time zone";
 }
 
 /// Longest offending value shown, in characters.

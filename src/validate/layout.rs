@@ -18,6 +18,9 @@ pub(crate) struct Layout {
     pub number: Option<usize>,
     /// The key column, when the plan sets `columns.key` and it exists.
     pub key: Option<usize>,
+    /// The time zone column (`columns.timezone`, default `timezone`), when
+    /// present. Never a variable.
+    pub timezone: Option<usize>,
     /// Metadata columns that exist: (name, index).
     pub metadata: Vec<(String, usize)>,
     /// Variable columns: (name, index). First of duplicates only.
@@ -177,6 +180,11 @@ impl Layout {
             for m in &cols.metadata {
                 wanted.push((m.as_str(), "columns.metadata"));
             }
+            // The default `timezone` column is optional; one the plan names
+            // must be there.
+            if let Some(t) = &cols.timezone {
+                wanted.push((t.as_str(), "columns.timezone"));
+            }
             for (name, key) in wanted {
                 if index.contains_key(name) {
                     continue;
@@ -241,12 +249,15 @@ impl Layout {
         let f = |kind, problem: String, fix: String| Finding::new(kind, &file, problem, fix).row(1);
         let cols = &plan.columns;
         self.key = cols.key.as_deref().and_then(|k| index.get(k).copied());
+        let timezone = cols.timezone_column();
+        self.timezone = index.get(timezone).copied();
         self.metadata = cols
             .metadata
             .iter()
             .filter_map(|m| Some((m.clone(), *index.get(m.as_str())?)))
             .collect();
         let special: HashSet<&str> = std::iter::once(cols.to_number.as_str())
+            .chain(std::iter::once(timezone))
             .chain(cols.key.as_deref())
             .chain(cols.metadata.iter().map(String::as_str))
             .collect();
@@ -325,6 +336,21 @@ impl Layout {
                     self.required.push((r.clone(), i, has_default))
                 }
                 _ if has_default || mismatched.contains(r.as_str()) => {}
+                Some(_) if r == timezone => sink.push(
+                    f(
+                        Kind::MissingVariableColumn,
+                        format!(
+                            "required variable `{r}` names the time zone column, which callplan \
+                             reads to pick calling hours and does not send as a variable"
+                        ),
+                        format!(
+                            "to send the zone to the agent too, copy the column under another \
+                             header and require that; or set columns.timezone to another column \
+                             so `{r}` is a variable again"
+                        ),
+                    )
+                    .column(r.clone()),
+                ),
                 _ => sink.push(
                     f(
                         Kind::MissingVariableColumn,

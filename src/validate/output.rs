@@ -129,13 +129,19 @@ fn write_grouped(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// `50 rows read: 44 ready (3 with warnings), 6 with errors; 9 errors, 4 warnings`.
+/// `50 rows read: 44 ready (3 with warnings), 6 with errors; 9 errors, 4
+/// warnings in all`; with do-not-call lists, `..., 2 suppressed (do-not-call),
+/// 4 with errors; ...`.
 pub fn summary_line(r: &Report) -> String {
     let plural = |n: u64, one: &str, many: &str| {
         format!("{} {}", thousands(n), if n == 1 { one } else { many })
     };
+    let suppressed = match r.suppress_numbers {
+        Some(_) => format!(", {} suppressed (do-not-call)", thousands(r.suppressed)),
+        None => String::new(),
+    };
     format!(
-        "{} read: {} ready ({} with warnings), {} with errors; {}, {} in all",
+        "{} read: {} ready ({} with warnings){suppressed}, {} with errors; {}, {} in all",
         plural(r.rows_read, "row", "rows"),
         thousands(r.ready),
         thousands(r.with_warnings),
@@ -149,6 +155,8 @@ pub fn summary_line(r: &Report) -> String {
 struct JsonSummary {
     rows_read: u64,
     ready: u64,
+    suppressed: u64,
+    suppress_numbers: Option<u64>,
     with_errors: u64,
     with_warnings: u64,
     errors: u64,
@@ -174,6 +182,8 @@ fn write_json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         summary: JsonSummary {
             rows_read: r.rows_read,
             ready: r.ready,
+            suppressed: r.suppressed,
+            suppress_numbers: r.suppress_numbers,
             with_errors: r.with_errors,
             with_warnings: r.with_warnings,
             errors: r.errors,

@@ -1,6 +1,7 @@
 //! The per-row checks and the cross-row memory they need (duplicate
-//! numbers and keys): one row in, its findings pushed to the [`Sink`] and,
-//! when asked, the [`Row`] that `run` dials.
+//! numbers and keys, the do-not-call set, cached time zones): one row in,
+//! its findings pushed to the [`Sink`] and, when asked, the [`Row`] that
+//! `run` dials.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -10,10 +11,12 @@ use std::hash::BuildHasher;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::layout::{Layout, column_letters};
+use super::zones::{CellZone, Zones};
 use super::{Finding, Kind, Row, Sink, number, pipeline, truncate};
 use crate::phone::{self, Rules};
 use crate::plan::Plan;
 use crate::recipients::{QuoteProblem, Record};
+use crate::suppress::SuppressList;
 
 /// A column's header, or its letter when the header is blank.
 fn column_name(header: &[String], i: usize) -> String {
@@ -38,6 +41,10 @@ pub(crate) struct RowChecker<'p> {
     number_keys: FxHashMap<u64, u64>,
     /// Key -> first row (only with `columns.key`).
     keys: FxHashMap<Box<str>, u64>,
+    /// The plan's do-not-call numbers (normalized).
+    dnc: SuppressList,
+    /// Zone cells and, with a schedule, each row's zone.
+    zones: Zones,
 }
 
 fn key_hash(key: &str) -> u64 {
@@ -45,10 +52,10 @@ fn key_hash(key: &str) -> u64 {
 }
 
 impl<'p> RowChecker<'p> {
-    pub(crate) fn new(plan: &'p Plan, layout: Layout, file: String) -> Self {
+    pub(crate) fn new(plan: &'p Plan, layout: Layout, file: String, dnc: SuppressList) -> Self {
         // An unknown default_region is a plan finding; rows are then read
         // as international only.
-        let rules = Rules::new(plan.default_region.as_deref()).unwrap_or_default();
+        let rules = plan.phone_rules();
         let from_number = match Rules::default().check(&plan.from_number).outcome {
             Ok(n) => Some(n.e164),
             Err(_) => None,
@@ -63,6 +70,8 @@ impl<'p> RowChecker<'p> {
             numbers: FxHashMap::default(),
             number_keys: FxHashMap::default(),
             keys: FxHashMap::default(),
+            dnc,
+            zones: Zones::new(plan.schedule.as_ref()),
         }
     }
 
@@ -86,14 +95,15 @@ impl<'p> RowChecker<'p> {
     }
 
     /// Checks one non-blank row, given what a worker prepared (UTF-8, the
-    /// number); builds its [`Row`] when `build`.
+    /// number); builds its [`Row`] when `build`. Returns whether the row's
+    /// number is on a do-not-call list, and the row.
     pub(crate) fn check(
         &mut self,
         rec: &Record,
         prepared: pipeline::Prepared,
         sink: &mut Sink,
         build: bool,
-    ) -> Option<Row> {
+    ) -> (bool, Option<Row>) {
         let row = rec.row();
         let cell = |i: usize| -> Cow<'_, str> { rec.text(i) };
         let raw_number = self.layout.number.map(&cell);
@@ -166,19 +176,23 @@ impl<'p> RowChecker<'p> {
                 "the header row appears again here (files pasted together?)".into(),
                 "delete this row".into(),
             ));
-            return build.then(|| Row {
+            let row = build.then(|| Row {
                 row,
                 key: String::new(),
                 to_number: shown_number.to_string(),
                 variables: BTreeMap::new(),
                 metadata: BTreeMap::new(),
                 errors: 0,
+                suppressed: false,
+                timezone: None,
             });
+            return (false, row);
         }
 
         // The number.
         let mut number_key = None;
         let mut normalized = None;
+        let mut region = None;
         if let (Some(i), Some(raw), Some(checked)) =
             (self.layout.number, raw_number.as_deref(), prepared.number)
         {
@@ -225,6 +239,7 @@ impl<'p> RowChecker<'p> {
                         );
                     }
                     number_key = phone::e164_key(&n.e164);
+                    region = n.region;
                     normalized = Some(n.e164);
                 }
                 Err(p) => {
@@ -349,8 +364,74 @@ impl<'p> RowChecker<'p> {
             }
         }
 
+        // Do-not-call: one probe, skipped when there are no lists.
+        let suppressed =
+            !self.dnc.is_empty() && normalized.as_deref().is_some_and(|n| self.dnc.contains(n));
+
+        // Time zones: the cell is checked whenever the column exists; a
+        // zone is worked out only when the plan has a schedule, and only
+        // for rows that would be dialled (a bad number already blocks its
+        // row; a suppressed one is never called).
+        let mut zone = None;
+        let mut zone_cell_bad = false;
+        if let Some(i) = self.layout.timezone {
+            let text = cell(i);
+            match self.zones.cell(&text) {
+                CellZone::Blank => {}
+                CellZone::Zone(z) => zone = Some(z),
+                CellZone::Bad { fix } => {
+                    zone_cell_bad = true;
+                    sink.push(
+                        new(
+                            Kind::BadTimezone,
+                            format!(
+                                "`{}` is not an IANA time zone name (Area/City, as in the tz \
+                                 database)",
+                                truncate(text.trim())
+                            ),
+                            fix,
+                        )
+                        .column(self.column_name(i))
+                        .value(text.trim()),
+                    );
+                }
+            }
+        }
+        let zone = if !self.zones.scheduled() {
+            None
+        } else if zone.is_some() {
+            zone
+        } else if zone_cell_bad || normalized.is_none() || suppressed {
+            None
+        } else {
+            match self.zones.for_region(region) {
+                Ok(z) => Some(z),
+                Err(no) => {
+                    let column = self.plan.columns.timezone_column().to_string();
+                    sink.push(
+                        new(
+                            Kind::NoTimezone,
+                            format!(
+                                "no time zone for this row: {}; the plan has a schedule, and \
+                                 callplan does not guess the hour at which to ring someone",
+                                no.why
+                            ),
+                            format!(
+                                "add a `{column}` column with the recipient's IANA zone (e.g. \
+                                 {}; cells may stay empty where the number's country has one \
+                                 zone), or set schedule.timezone in the plan for rows without one",
+                                no.example
+                            ),
+                        )
+                        .column(column),
+                    );
+                    None
+                }
+            }
+        };
+
         if !build {
-            return None;
+            return (suppressed, None);
         }
         let mut variables = self.plan.variables.clone();
         for (name, i) in &self.layout.variables {
@@ -367,13 +448,16 @@ impl<'p> RowChecker<'p> {
             .map(|(name, i)| (name.clone(), cell(*i).trim().to_string()))
             .collect();
         let to_number = to_number();
-        Some(Row {
+        let row = Row {
             row,
             key: key_cell.unwrap_or_else(|| to_number.clone()),
             to_number,
             variables,
             metadata,
             errors: 0,
-        })
+            suppressed,
+            timezone: zone,
+        };
+        (suppressed, Some(row))
     }
 }
