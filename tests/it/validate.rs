@@ -307,6 +307,7 @@ fn every_kind_is_covered_by_these_fixtures() {
         &["header.yaml", "--recipients", "header-none.csv"],
         &["header.yaml", "--recipients", "header-semicolon.csv"],
         &["header.yaml", "--recipients", "header-only.csv"],
+        &["windows/plan.yaml"],
     ];
     for args in runs {
         let (_, doc) = json(args);
@@ -653,4 +654,243 @@ fn plan_errors_block_every_row() {
     let (report, rows) = rows_of("plan-values.yaml");
     assert!(report.has_errors());
     assert!(rows.values().all(|r| r.errors >= 12), "{rows:?}");
+}
+
+// Calling windows, redials and do-not-call lists (tests/fixtures/validate/windows/).
+
+#[test]
+fn a_plan_with_schedule_redial_and_suppress_validates_its_rows() {
+    let (code, doc) = json(&["windows/plan.yaml"]);
+    assert_eq!(code, 1, "{doc:#}");
+    let tz = Some("timezone");
+    assert_eq!(
+        found(&doc),
+        expect(&[
+            ("suppress_file_row", Some(3), None),
+            ("no_timezone", Some(4), tz),
+            ("bad_timezone", Some(5), tz),
+        ])
+    );
+    // rows 2, 3, 7 ready; 6 and 8 suppressed (not errors); 4 and 5 errors.
+    assert_eq!(summary(&doc), [7, 3, 2, 0]);
+    assert_eq!(doc["summary"]["suppressed"], 2);
+    assert_eq!(doc["summary"]["suppress_numbers"], 2);
+    let findings = doc["findings"].as_array().unwrap();
+    let dnc = &findings[0];
+    assert_eq!(dnc["severity"], "warning");
+    assert_eq!(dnc["file"], "windows/dnc.csv");
+    assert!(
+        dnc["problem"].as_str().unwrap().contains("`not-a-number`"),
+        "{dnc}"
+    );
+    let no_zone = &findings[1];
+    assert!(
+        no_zone["problem"].as_str().unwrap().contains("US has"),
+        "{no_zone}"
+    );
+    assert!(
+        no_zone["fix"]
+            .as_str()
+            .unwrap()
+            .contains("schedule.timezone"),
+        "{no_zone}"
+    );
+    let bad = &findings[2];
+    assert_eq!(bad["value"], "America/New York");
+    assert!(
+        bad["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("did you mean America/New_York?"),
+        "{bad}"
+    );
+}
+
+#[test]
+fn the_summary_line_counts_suppressed_rows() {
+    let out = run(&["windows/plan.yaml"]);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(
+        text.trim_end().ends_with(
+            "7 rows read: 3 ready (0 with warnings), 2 suppressed (do-not-call), 2 with errors; \
+             2 errors, 1 warning in all"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning[suppress_file_row]: windows/dnc.csv, row 3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_plan_zone_covers_rows_without_one() {
+    let (code, doc) = json(&["windows/plan-zone.yaml"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        found(&doc),
+        expect(&[
+            ("suppress_file_row", Some(3), None),
+            ("bad_timezone", Some(5), Some("timezone")),
+        ])
+    );
+    assert_eq!(summary(&doc), [7, 4, 1, 0]);
+    assert_eq!(doc["summary"]["suppressed"], 2);
+}
+
+#[test]
+fn without_a_schedule_zone_cells_are_checked_and_nothing_is_suppressed() {
+    let (code, doc) = json(&["windows/no-schedule.yaml"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        found(&doc),
+        expect(&[("bad_timezone", Some(5), Some("timezone"))])
+    );
+    assert_eq!(summary(&doc), [7, 6, 1, 0]);
+    assert_eq!(doc["summary"]["suppressed"], 0);
+    assert_eq!(doc["summary"]["suppress_numbers"], Value::Null);
+    // No lists, no mention of them.
+    let out = run(&["windows/no-schedule.yaml"]);
+    assert!(!stdout(&out).contains("suppressed"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_zero_live_call_cap_is_a_plan_finding() {
+    let (code, doc) = json(&["windows/zero-cap.yaml"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        found(&doc),
+        expect(&[("not_positive", None, Some("dispatch.max_active_calls"))])
+    );
+}
+
+#[test]
+fn bad_schedule_redial_and_suppress_values_exit_2_with_line_and_column() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "bad-hours.yaml",
+            "bad-hours.yaml:7:10: schedule.hours `9-17`",
+        ),
+        (
+            "bad-zone.yaml",
+            "bad-zone.yaml:7:13: schedule.timezone `America/NewYork` is not an IANA time zone name",
+        ),
+        (
+            "bad-days.yaml",
+            "bad-days.yaml:6:9: schedule.days: `funday` is not a day of the week",
+        ),
+        (
+            "bad-window.yaml",
+            "bad-window.yaml:8:11: schedule.end_at (2026-06-01T09:00:00Z) is not after",
+        ),
+        (
+            "bad-redial-on.yaml",
+            "bad-redial-on.yaml:6:7: redial.on: `completed` is never redialled",
+        ),
+        (
+            "bad-redial-after.yaml",
+            "bad-redial-after.yaml:7:10: redial.after `two hours`",
+        ),
+        (
+            "bad-redial-max.yaml",
+            "bad-redial-max.yaml:6:8: redial.max 50 is more than 10",
+        ),
+        (
+            "bad-suppress.yaml",
+            "bad-suppress.yaml:5:11: `suppress` must be a list of file paths",
+        ),
+        (
+            "bad-cap.yaml",
+            "bad-cap.yaml:6:21: `dispatch.max_active_calls` must be a whole number of at least 1, not `lots`",
+        ),
+        (
+            "bad-zone-column.yaml",
+            "bad-zone-column.yaml:6:13: `columns.timezone` must be text",
+        ),
+        (
+            "typo-schedule.yaml",
+            "typo-schedule.yaml:5:1: unknown key `schedul`: did you mean `schedule`?",
+        ),
+        (
+            "missing-dnc.yaml",
+            "cannot read do-not-call file windows/no-such-list.csv",
+        ),
+        (
+            "dnc-no-column.yaml",
+            "do-not-call file windows/recipients-as-dnc.csv has no column named to_number",
+        ),
+    ];
+    for (plan, needle) in cases {
+        let path = format!("windows/{plan}");
+        let out = run(&[&path]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{plan}: {err}");
+        assert!(err.starts_with("error: "), "{plan}: {err}");
+        assert!(err.contains(needle), "{plan}: expected {needle:?} in {err}");
+        assert!(stdout(&out).is_empty(), "{plan}");
+    }
+}
+
+#[test]
+fn a_number_added_to_a_list_between_two_runs_is_suppressed_on_the_second() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["recipients.csv", "dnc.csv", "plan-zone.yaml"] {
+        std::fs::copy(dir().join("windows").join(name), tmp.path().join(name)).unwrap();
+    }
+    std::fs::create_dir(tmp.path().join("lists")).unwrap();
+    let unsubscribed = tmp.path().join("lists/unsubscribed.csv");
+    std::fs::write(&unsubscribed, "phone\n").unwrap();
+    let count = |tmp: &Path| {
+        let out = run_in(tmp, &["plan-zone.yaml", "--format", "json"]);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["summary"]["suppressed"].as_u64().unwrap()
+    };
+    assert_eq!(count(tmp.path()), 1);
+    // Written nationally with an international prefix: read as the same number.
+    std::fs::write(
+        &unsubscribed,
+        "phone\n001 212 555 0146\n\"+44 20 7946 0123\"\n",
+    )
+    .unwrap();
+    assert_eq!(count(tmp.path()), 3);
+    let plan = callplan::plan::load(&tmp.path().join("plan-zone.yaml")).unwrap();
+    let (list, findings) = callplan::validate::load_suppressions(&plan).unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(findings.len(), 1, "the bad line of dnc.csv");
+    assert!(list.contains("+12125550146") && list.contains("+442079460123"));
+}
+
+#[test]
+fn scheduled_rows_carry_their_zone_and_suppressed_rows_their_flag() {
+    let (report, rows) = rows_of("windows/plan-zone.yaml");
+    let zone = |r: u64| {
+        rows[&r]
+            .timezone
+            .as_ref()
+            .and_then(|z| z.iana_name())
+            .map(str::to_string)
+    };
+    assert_eq!(zone(2).as_deref(), Some("Europe/Paris"), "France: one zone");
+    assert_eq!(zone(3).as_deref(), Some("America/New_York"), "the cell");
+    assert_eq!(zone(4).as_deref(), Some("America/New_York"), "the plan's");
+    assert_eq!(zone(5), None, "a bad cell: an error, no zone");
+    assert_eq!(zone(7).as_deref(), Some("Europe/London"));
+    for r in [6, 8] {
+        assert!(rows[&r].suppressed, "row {r}");
+        assert_eq!(rows[&r].errors, 0, "row {r}: listed is not an error");
+    }
+    assert!(
+        rows.values()
+            .filter(|r| r.row != 6 && r.row != 8)
+            .all(|r| !r.suppressed)
+    );
+    assert!(
+        rows.values().all(|r| !r.variables.contains_key("timezone")),
+        "the zone column is not a variable"
+    );
+    assert_eq!(report.suppressed, 2);
+    // Without a schedule no zone is worked out.
+    let (_, rows) = rows_of("windows/no-schedule.yaml");
+    assert!(rows.values().all(|r| r.timezone.is_none() && !r.suppressed));
 }
