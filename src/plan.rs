@@ -768,7 +768,12 @@ mod tests {
                 8,
                 "redial.max 11 is more than 10",
             ),
-            ("redial:\n  after: 2h\n", 6, 3, "missing required key `max`"),
+            (
+                "redial:\n  after: 2h\n",
+                6,
+                3,
+                "missing required key `max`: redial.max, the extra rounds",
+            ),
             (
                 "redial:\n  max: 1\n  after: 2h\n  of: [busy]\n",
                 8,

@@ -68,6 +68,8 @@ fn missing_hint(field: &str) -> &'static str {
         "recipients" => {
             "the recipients CSV, relative to the plan, e.g. recipients: ../examples/list.csv"
         }
+        "max" => "redial.max, the extra rounds after the first dial (0 to 10), e.g. max: 2",
+        "after" => "redial.after, the wait after a round ends, e.g. after: 2h",
         _ => "see the README's plan reference",
     }
 }

@@ -319,6 +319,17 @@ fn every_kind_is_covered_by_these_fixtures() {
 }
 
 #[test]
+fn every_kind_is_in_the_readme() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    for k in Kind::ALL {
+        let row = format!("| `{}` | {} |", k.as_str(), k.severity().as_str());
+        assert!(readme.contains(&row), "README lacks the row {row}");
+    }
+}
+
+#[test]
 fn the_examples_match_their_promise() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = run_in(&root, &["plans/appointment-reminders.yaml"]);
