@@ -20,12 +20,13 @@ pub fn main(args: crate::cli::ValidateArgs) -> anyhow::Result<Exit> {
     if let Some(out) = &args.errors_out
         && let Ok(out) = std::fs::canonicalize(out)
         && [&recipients, &plan.path]
-            .iter()
+            .into_iter()
+            .chain(&plan.suppress)
             .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == out))
     {
         anyhow::bail!(
-            "--errors-out {} is the plan or the recipients file: writing it would destroy it; \
-             choose another file",
+            "--errors-out {} is the plan, the recipients file or a do-not-call list: writing \
+             it would destroy it; choose another file",
             out.display()
         );
     }

@@ -347,6 +347,19 @@ mod tests {
         assert_eq!(locate_key("", "a"), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn locating_any_key_in_any_text_never_panics(
+            text in "[ a-z:#\\-\n\"'é]{0,200}",
+            path in "[a-z.]{0,12}",
+        ) {
+            if let Some((line, column)) = locate_key(&text, &path) {
+                proptest::prop_assert!(line >= 1 && column >= 1);
+                proptest::prop_assert!(line as usize <= text.lines().count());
+            }
+        }
+    }
+
     #[test]
     fn values_lose_comments() {
         assert_eq!(value_on_line("a: b # c\n", 1), "b");

@@ -873,6 +873,31 @@ fn a_number_added_to_a_list_between_two_runs_is_suppressed_on_the_second() {
 }
 
 #[test]
+fn errors_out_never_overwrites_a_do_not_call_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["recipients.csv", "dnc.csv", "plan-zone.yaml"] {
+        std::fs::copy(dir().join("windows").join(name), tmp.path().join(name)).unwrap();
+    }
+    std::fs::create_dir(tmp.path().join("lists")).unwrap();
+    std::fs::write(
+        tmp.path().join("lists/unsubscribed.csv"),
+        "phone\n+12125550146\n",
+    )
+    .unwrap();
+    let before = std::fs::read(tmp.path().join("dnc.csv")).unwrap();
+    for target in ["dnc.csv", "lists/../lists/unsubscribed.csv"] {
+        let out = run_in(tmp.path(), &["plan-zone.yaml", "--errors-out", target]);
+        assert_eq!(code(&out), 2, "{target}");
+        assert!(
+            stderr(&out).contains("do-not-call list"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(std::fs::read(tmp.path().join("dnc.csv")).unwrap(), before);
+}
+
+#[test]
 fn scheduled_rows_carry_their_zone_and_suppressed_rows_their_flag() {
     let (report, rows) = rows_of("windows/plan-zone.yaml");
     let zone = |r: u64| {
