@@ -271,7 +271,7 @@ impl Client {
         Err(LookupError {
             http_status: Some(status),
             message: error_message(status, &body),
-            fatal: matches!(status, 401 | 402 | 403),
+            fatal: matches!(status, 401..=403),
         })
     }
 }
