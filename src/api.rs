@@ -277,7 +277,7 @@ impl Client {
 }
 
 /// A failed `GET /v1/calls`: the lookup cannot tell whether a call exists.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct LookupError {
     pub http_status: Option<u16>,
