@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod dispatch;
 pub mod exit;
@@ -21,7 +22,10 @@ pub mod phone;
 pub mod plan;
 pub mod progress;
 pub mod recipients;
+pub mod redial;
 pub mod results;
 pub mod sandbox;
+pub mod schedule;
+pub mod suppress;
 pub mod validate;
 pub mod wire;
