@@ -122,9 +122,37 @@ impl CallRequest {
     }
 }
 
-/// `<campaign>:<key>:<round>`.
+/// Longest `Idempotency-Key` sent (the common limit of APIs that honour one).
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// `<campaign>:<key>:<round>`. A header carries visible ASCII only, so other
+/// bytes (spaces, accents) are percent-encoded; a key still longer than
+/// [`MAX_IDEMPOTENCY_KEY`] is replaced by a stable 128-bit hash of it. The
+/// result is the same for the same row in every run and every version.
 pub fn idempotency_key(campaign: &str, key: &str, round: u32) -> String {
-    format!("{campaign}:{key}:{round}")
+    let raw = format!("{campaign}:{key}:{round}");
+    let mut enc = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if enc.len() <= MAX_IDEMPOTENCY_KEY {
+        return enc;
+    }
+    let fnv = |basis: u64| {
+        raw.bytes().fold(basis, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let prefix: String = enc.chars().take(100).collect();
+    format!(
+        "{prefix}:h{:016x}{:016x}:{round}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
 }
 
 /// Resolves the base URL: parsed, https unless loopback, `/v1` added to a
@@ -628,6 +656,23 @@ mod tests {
         assert_eq!(m["callplan_round"], "2");
         let dry = r.dry_run_json("https://x/v1/calls").to_string();
         assert!(dry.contains("Bearer ********") && dry.contains("june:p-7:2"));
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii_and_bounded() {
+        assert_eq!(idempotency_key("june", "p-7", 1), "june:p-7:1");
+        assert_eq!(
+            idempotency_key("june", "José García", 2),
+            "june:Jos%C3%A9%20Garc%C3%ADa:2"
+        );
+        assert_eq!(idempotency_key("june", "100%", 1), "june:100%25:1");
+        let long = "x".repeat(1000);
+        let a = idempotency_key("june", &long, 1);
+        assert!(a.len() <= MAX_IDEMPOTENCY_KEY, "{}", a.len());
+        assert!(a.bytes().all(|b| b.is_ascii_graphic()));
+        assert_eq!(a, idempotency_key("june", &long, 1), "stable");
+        assert_ne!(a, idempotency_key("june", &long, 2));
+        assert_ne!(a, idempotency_key("june", &format!("{long}y"), 1));
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct Identity {
     pub campaign: String,
     pub from_number: String,
     pub agent_version_id: String,
+    /// Written by a `--sandbox` rehearsal: its call_ids are not real calls,
+    /// so a real run must never take its rows as settled.
+    pub sandbox: bool,
 }
 
 impl fmt::Display for Identity {
@@ -77,7 +80,11 @@ impl fmt::Display for Identity {
             f,
             "campaign `{}`, from_number {}, agent version {}",
             self.campaign, self.from_number, self.agent_version_id
-        )
+        )?;
+        if self.sandbox {
+            f.write_str(", a --sandbox rehearsal")?;
+        }
+        Ok(())
     }
 }
 
@@ -661,6 +668,7 @@ fn parse_identity(path: &Path, rec: &csv::ByteRecord) -> Result<Header, ResultsE
             campaign: String::new(),
             from_number: String::new(),
             agent_version_id: String::new(),
+            sandbox: false,
         },
         plan: String::new(),
         recipients: None,
@@ -672,6 +680,7 @@ fn parse_identity(path: &Path, rec: &csv::ByteRecord) -> Result<Header, ResultsE
             "campaign" => campaign = Some(v.to_string()),
             "from_number" => from_number = Some(v.to_string()),
             "agent_version_id" => agent = Some(v.to_string()),
+            "target" => h.identity.sandbox = v == "sandbox",
             "plan" => h.plan = v.to_string(),
             "recipients" => h.recipients = Some(v.to_string()),
             "results" => h.results = Some(v.to_string()),
@@ -681,11 +690,9 @@ fn parse_identity(path: &Path, rec: &csv::ByteRecord) -> Result<Header, ResultsE
     }
     match (campaign, from_number, agent) {
         (Some(c), Some(f), Some(a)) => {
-            h.identity = Identity {
-                campaign: c,
-                from_number: f,
-                agent_version_id: a,
-            };
+            h.identity.campaign = c;
+            h.identity.from_number = f;
+            h.identity.agent_version_id = a;
             Ok(h)
         }
         _ => Err(ResultsError::Malformed {
@@ -971,6 +978,28 @@ pub fn compact(
     sync_dir(path).map_err(wr)
 }
 
+/// Counts per status of the file [`compact`] writes for `rows` and `table`
+/// (rows without a record count as `pending`): what the summary shows.
+pub fn tally(rows: &[RowRef], table: &Table) -> std::collections::BTreeMap<String, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
+    for r in rows {
+        if !seen.insert(r.key.as_str()) {
+            continue;
+        }
+        let word = table
+            .get(&r.key)
+            .map_or("pending", |rec| rec.status.as_str());
+        *m.entry(word.to_string()).or_insert(0) += 1;
+    }
+    for rec in table.iter() {
+        if !seen.contains(rec.key.as_str()) {
+            *m.entry(rec.status.as_str().to_string()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
 /// Counts of latest records per status word, sorted by word.
 pub fn counts(table: &Table) -> std::collections::BTreeMap<String, u64> {
     let mut m = std::collections::BTreeMap::new();
@@ -989,6 +1018,7 @@ mod tests {
             campaign: "june".into(),
             from_number: "+14155550100".into(),
             agent_version_id: "av_1".into(),
+            sandbox: false,
         }
     }
 
@@ -1135,12 +1165,13 @@ mod tests {
     fn file_of_another_campaign_is_refused() {
         let d = tempfile::tempdir().unwrap();
         let path = write_log(d.path(), vec![rec("a", Status::Dispatching)]);
-        for change in 0..3 {
+        for change in 0..4 {
             let mut h = header();
             match change {
                 0 => h.identity.campaign = "july".into(),
                 1 => h.identity.from_number = "+14155550101".into(),
-                _ => h.identity.agent_version_id = "av_2".into(),
+                2 => h.identity.agent_version_id = "av_2".into(),
+                _ => h.identity.sandbox = true,
             }
             let log = read(&path).unwrap();
             let err = open(&path, &h, log, CancellationToken::new()).unwrap_err();
@@ -1225,6 +1256,15 @@ mod tests {
             },
         ];
         compact(&path, &log.header, &rows, &log.table).unwrap();
+        let tally = tally(&rows, &log.table);
+        assert_eq!(
+            tally.into_iter().collect::<Vec<_>>(),
+            [
+                ("completed".to_string(), 1),
+                ("pending".to_string(), 1),
+                ("queued".to_string(), 1)
+            ]
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 5, "{text}");
