@@ -502,6 +502,11 @@ pub enum ResultsError {
         reason: String,
     },
     #[error(
+        "another callplan run is using {path}; wait for it to end (two runs at once would \
+         call people twice)"
+    )]
+    Busy { path: PathBuf },
+    #[error(
         "{path} belongs to another campaign ({found}); this plan is {expected}. \
          Results are never mixed: use --results to choose another file, or restore the plan"
     )]
@@ -906,6 +911,55 @@ fn sync_dir(path: &Path) -> io::Result<()> {
         _ => Path::new("."),
     };
     File::open(dir)?.sync_all()
+}
+
+/// Held for a whole run: one process at a time appends to a results file.
+/// Two runs of one campaign at once would each dial the rows the other has
+/// not recorded yet.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+/// Takes the run lock of a results file: an advisory `flock` on
+/// `.<file name>.lock` beside it (the results file itself is replaced by
+/// compaction, so it cannot carry the lock). Released when the process
+/// ends, however it ends; the lock file stays, empty.
+pub fn lock(path: &Path) -> Result<RunLock, ResultsError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "results".into());
+    let lock_path = path.with_file_name(format!(".{name}.lock"));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| ResultsError::Write {
+            path: lock_path.clone(),
+            source,
+        })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a descriptor this function owns; no memory involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            return Err(if err.kind() == io::ErrorKind::WouldBlock {
+                ResultsError::Busy {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                ResultsError::Write {
+                    path: lock_path,
+                    source: err,
+                }
+            });
+        }
+    }
+    Ok(RunLock { _file: file })
 }
 
 /// A recipient of the input, for [`compact`]: its place and identity.
@@ -1365,6 +1419,16 @@ mod tests {
         assert!(failed.is_none());
         assert_eq!(table.len(), 500);
         assert_eq!(read(&path).unwrap().unwrap().lines, 500);
+    }
+
+    #[test]
+    fn one_run_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.csv");
+        let held = lock(&p).unwrap();
+        assert!(matches!(lock(&p), Err(ResultsError::Busy { .. })));
+        drop(held);
+        let _again = lock(&p).unwrap();
     }
 
     #[test]

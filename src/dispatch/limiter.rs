@@ -128,11 +128,11 @@ impl Limiter {
         }
     }
 
-    /// Reports a 409; returns the cap now.
-    pub fn on_conflict(&self) -> u32 {
+    /// Reports a 409; returns the cap now and whether this 409 cut it.
+    pub fn on_conflict(&self) -> (u32, bool) {
         let mut s = self.lock();
-        s.aimd.on_conflict(Instant::now());
-        s.aimd.cap()
+        let cut = s.aimd.on_conflict(Instant::now());
+        (s.aimd.cap(), cut)
     }
 
     /// Reports a success; returns the cap now.
@@ -223,7 +223,7 @@ mod tests {
         let a = l.acquire().await;
         let b = l.acquire().await;
         l.on_conflict();
-        assert_eq!(l.on_conflict(), 2);
+        assert_eq!(l.on_conflict(), (2, true));
         let l2 = l.clone();
         let waiter = tokio::spawn(async move { l2.acquire().await });
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -606,10 +606,13 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                 st.last_error = message;
                 if http_status == 409 {
                     Stats::add(&sh.stats.answers_409, 1);
-                    let cap = sh.limiter.on_conflict();
+                    let (cap, cut) = sh.limiter.on_conflict();
                     sh.stats
                         .cap
                         .store(u64::from(cap), std::sync::atomic::Ordering::Relaxed);
+                    if cut {
+                        tracing::info!("409s keep coming: in-flight cap lowered to {cap}");
+                    }
                 } else {
                     Stats::add(&sh.stats.answers_429, 1);
                 }
