@@ -100,6 +100,9 @@ pub struct Settings {
     pub aimd_cooldown: Duration,
     /// Rows dialled at most this run.
     pub limit: Option<u64>,
+    /// When the command started: the first send is logged relative to it
+    /// (how long a resume takes to start dialling).
+    pub origin: std::time::Instant,
 }
 
 impl Settings {
@@ -117,6 +120,7 @@ impl Settings {
             backoff_cap: Duration::from_secs(30),
             aimd_cooldown: Duration::from_millis(500),
             limit: None,
+            origin: std::time::Instant::now(),
         }
     }
 }
