@@ -145,7 +145,7 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the default configuration as commented YAML and exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "config")]
     pub print_config: bool,
     /// Allow listening on a non-loopback address.
     #[arg(long)]
