@@ -56,6 +56,8 @@ pub struct Breaker {
 impl Breaker {
     /// Feeds one answer: `Some(message)` for a rejection, None for a created
     /// call. Returns the message when this answer trips the breaker.
+    /// Messages are compared with their numbers masked: "destination
+    /// +16502530001 is blocked" and "... +16502530002 ..." are one reason.
     pub fn observe(&mut self, rejection: Option<&str>) -> Option<String> {
         if self.seen >= BREAKER_WINDOW || self.broken {
             return None;
@@ -64,7 +66,7 @@ impl Breaker {
         match (rejection, &self.message) {
             (None, _) => self.broken = true,
             (Some(m), None) => self.message = Some(m.to_string()),
-            (Some(m), Some(first)) if m == first => {}
+            (Some(m), Some(first)) if mask_numbers(m) == mask_numbers(first) => {}
             (Some(_), Some(_)) => self.broken = true,
         }
         if self.seen == BREAKER_WINDOW && !self.broken {
@@ -77,6 +79,24 @@ impl Breaker {
     pub fn tripped(&self) -> bool {
         self.tripped
     }
+}
+
+/// A message with every run of digits (and a leading `+`) replaced by `#`.
+fn mask_numbers(m: &str) -> String {
+    let mut out = String::with_capacity(m.len());
+    let mut in_number = false;
+    for c in m.chars() {
+        if c.is_ascii_digit() || (c == '+' && !in_number) {
+            if !in_number {
+                out.push('#');
+                in_number = true;
+            }
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -118,6 +138,16 @@ mod tests {
             b.observe(Some("x"));
         }
         assert_eq!(b.observe(Some("y")), None, "different messages");
+        let mut b = Breaker::default();
+        for i in 0..9 {
+            b.observe(Some(&format!("destination +1650253{i:04} is blocked")));
+        }
+        assert!(
+            b.observe(Some("destination +16502539999 is blocked"))
+                .is_some(),
+            "one reason, different numbers"
+        );
+        assert_eq!(mask_numbers("a +44 20 7946, b 3"), "a # # #, b #");
         let mut b = Breaker::default();
         b.observe(None);
         for _ in 0..20 {
