@@ -127,6 +127,9 @@ impl Header {
                 "agent_version_id={}",
                 self.identity.agent_version_id
             ));
+            if self.identity.sandbox {
+                f.push("target=sandbox".into());
+            }
         } else {
             f.push(format!("started_at={}", now_rfc3339()));
         }
@@ -1419,6 +1422,24 @@ mod tests {
         assert!(failed.is_none());
         assert_eq!(table.len(), 500);
         assert_eq!(read(&path).unwrap().unwrap().lines, 500);
+    }
+
+    #[test]
+    fn sandbox_identity_is_written_and_read_back() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("r.csv");
+        let mut h = header();
+        h.identity.sandbox = true;
+        let (app, w) = open(&path, &h, None, CancellationToken::new()).unwrap();
+        drop(app);
+        w.finish();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("#callplan results v1,campaign=june,from_number=+14155550100,agent_version_id=av_1,target=sandbox,"), "{text}");
+        let log = read(&path).unwrap().unwrap();
+        assert!(log.header.identity.sandbox);
+        // A real run of the same campaign refuses it.
+        let err = open(&path, &header(), Some(log), CancellationToken::new()).unwrap_err();
+        assert!(err.to_string().contains("a --sandbox rehearsal"), "{err}");
     }
 
     #[test]

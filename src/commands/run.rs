@@ -110,6 +110,24 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
     if args.dry_run {
         return dry_run(&plan, &campaign, &work, &results_path, args.limit);
     }
+    let to_dial = (work.dial.len() as u64).min(args.limit.unwrap_or(u64::MAX));
+    eprintln!(
+        "validated {} rows: {} to dial{}, {} already settled, {} to look up first, {} invalid; results: {}",
+        input.rows_read,
+        to_dial,
+        if to_dial < work.dial.len() as u64 {
+            format!(
+                " (--limit; {} more later)",
+                work.dial.len() as u64 - to_dial
+            )
+        } else {
+            String::new()
+        },
+        work.settled,
+        work.resume.len(),
+        input.invalid.len(),
+        plan::display_path(&results_path)
+    );
 
     let mut settings = Settings::new(
         args.concurrency
@@ -156,7 +174,6 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         outcome,
         write_error,
         compacted,
-        work.settled,
     )
 }
 
@@ -583,7 +600,6 @@ fn finish(
     outcome: Outcome,
     write_error: Option<results::WriteFailed>,
     compacted: bool,
-    _settled: u64,
 ) -> anyhow::Result<Exit> {
     let stats = &outcome.stats;
     let n = |s: &str| counts.get(s).copied().unwrap_or(0);

@@ -501,8 +501,10 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
         ..RowState::default()
     };
     let mut permit = Some(permit);
-    let mut need_intent = true;
-    let mut sent = (Instant::now(), jiff::Timestamp::now());
+    // Every send is preceded by a durable intent, so the time on disk is the
+    // send's time (reconciliation after a crash waits from it). `counted`:
+    // the send is a new attempt, not a resend after 409/429.
+    let mut counted = true;
     let finish = |st: &RowState, status: Status| {
         sh.appender.append(sh.record(t, job.round, status, st));
         Stats::add(&sh.stats.done, 1);
@@ -514,29 +516,36 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                 None => return leave_pending(&sh, &job, &st),
             }
         }
-        if need_intent {
-            if sh.stop.is_cancelled() {
-                return leave_pending(&sh, &job, &st);
-            }
-            st.attempts += 1;
-            st.sends += 1;
-            if st.sends == 1 {
-                sh.dialled
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            let intent = sh.record(t, job.round, Status::Dispatching, &st);
-            sent = (Instant::now(), jiff::Timestamp::now());
-            if let Err(e) = sh.appender.append_durable(intent).await {
-                tracing::error!("{e}; no request is sent without its intent on disk");
-                sh.stop_with(StopReason::WriteFailed);
-                return;
-            }
-            st.open_intent = true;
-            need_intent = false;
-        }
         if sh.stop.is_cancelled() {
             return leave_pending(&sh, &job, &st);
         }
+        let mut first = false;
+        if counted {
+            st.attempts += 1;
+            st.sends += 1;
+            first = st.sends == 1
+                && sh
+                    .dialled
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    == 0;
+        }
+        let intent = sh.record(t, job.round, Status::Dispatching, &st);
+        if let Err(e) = sh.appender.append_durable(intent).await {
+            tracing::error!("{e}; no request is sent without its intent on disk");
+            sh.stop_with(StopReason::WriteFailed);
+            return;
+        }
+        st.open_intent = true;
+        if sh.stop.is_cancelled() {
+            return leave_pending(&sh, &job, &st);
+        }
+        if first {
+            tracing::info!(
+                "first request sent {:.3} s after start",
+                sh.settings.origin.elapsed().as_secs_f64()
+            );
+        }
+        let sent = (Instant::now(), jiff::Timestamp::now());
         Stats::add(&sh.stats.in_flight, 1);
         let answer = sh.client.create_call(&req).await;
         Stats::sub(&sh.stats.in_flight, 1);
@@ -642,6 +651,7 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                 if !paced {
                     return leave_pending(&sh, &job, &st);
                 }
+                counted = false;
             }
             Answer::Transient {
                 http_status,
@@ -663,7 +673,7 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                     return leave_pending(&sh, &job, &st);
                 }
                 drop(permit.take());
-                need_intent = true;
+                counted = true;
             }
             Answer::InDoubt {
                 http_status,
@@ -703,7 +713,7 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                             Stats::add(&sh.stats.errors, 1);
                             return finish(&st, Status::Error);
                         }
-                        need_intent = true;
+                        counted = true;
                     }
                     Lookup::Unknown(_) if sh.stop.is_cancelled() => return,
                     Lookup::Unknown(why) => {
