@@ -45,6 +45,15 @@ use reconcile::{Lookup, Wanted};
 /// was created; a rerun dials it again).
 pub const MAX_WAITS: u32 = 100;
 
+/// The oldest an intent may be when its request leaves (at most; see
+/// [`Settings::max_intent_age`]). A row writes its intent before it waits
+/// for an in-flight permit (so fsyncs overlap with requests); if the wait
+/// was longer, a fresh intent is written first. So every send happens
+/// within this of the time on its latest intent, and a run restarting after
+/// a crash waits `request timeout + max intent age` from that time before
+/// it trusts a lookup.
+pub const MAX_INTENT_AGE: Duration = Duration::from_secs(1);
+
 /// One recipient, as the engine needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -89,6 +98,9 @@ pub struct Settings {
     /// A request is looked up only this long after it was sent, when it can
     /// no longer be in flight (the request timeout).
     pub lookup_after: Duration,
+    /// The oldest an intent may be when its request leaves: half the
+    /// request timeout, at most [`MAX_INTENT_AGE`].
+    pub max_intent_age: Duration,
     /// `start_date` of a lookup is the send time minus this (clock skew).
     pub lookup_margin: Duration,
     /// How long requests in flight may take to finish after a stop.
@@ -113,6 +125,7 @@ impl Settings {
             rate_per_second: rate,
             max_attempts: max_attempts.max(1),
             lookup_after: request_timeout,
+            max_intent_age: (request_timeout / 2).min(MAX_INTENT_AGE),
             lookup_margin: Duration::from_secs(300),
             drain: request_timeout + Duration::from_secs(2),
             redial_in_doubt: false,
@@ -160,6 +173,9 @@ struct Shared {
     settings: Settings,
     stats: Arc<Stats>,
     limiter: Arc<Limiter>,
+    /// Rows between their pacing slot and the end of their request: the
+    /// in-flight cap plus as many writing their intent ahead.
+    ahead: Arc<tokio::sync::Semaphore>,
     pacer: Pacer,
     backoff: Backoff,
     breaker: Mutex<Breaker>,
@@ -198,6 +214,9 @@ impl Engine {
             campaign,
             appender,
             limiter: Limiter::new(settings.concurrency, settings.aimd_cooldown),
+            ahead: Arc::new(tokio::sync::Semaphore::new(
+                2 * settings.concurrency.max(1) as usize,
+            )),
             pacer: Pacer::new(settings.rate_per_second),
             backoff: Backoff::new(settings.backoff_base, settings.backoff_cap, seed),
             settings,
@@ -240,7 +259,7 @@ impl Engine {
                 .iter()
                 .filter_map(|r| sent_at(&r.last))
                 .max()
-                .map(|t| t + sh.settings.lookup_after);
+                .map(|t| t + sh.settings.lookup_after + sh.settings.max_intent_age);
             if let Some(t) = latest.filter(|t| *t > jiff::Timestamp::now()) {
                 tracing::warn!(
                     "{} rows were left open by an earlier run; looking them up once their \
@@ -273,10 +292,10 @@ impl Engine {
                 .chain(jobs)
                 .take(limit.min(usize::MAX as u64) as usize);
             for job in all {
-                let Some(permit) = sh.gate().await else {
+                let Some(slot) = sh.slot().await else {
                     break;
                 };
-                set.spawn(dial(sh.clone(), job, permit));
+                set.spawn(dial(sh.clone(), job, slot));
                 while set.try_join_next().is_some() {}
             }
         }
@@ -329,18 +348,39 @@ impl Shared {
         self.stop.cancel();
     }
 
-    /// A permit and a pacing slot, or None once the run is stopping.
-    async fn gate(&self) -> Option<Permit> {
-        let permit = tokio::select! {
+    /// A place in the pipeline and a pacing slot, or None once the run is
+    /// stopping.
+    async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let slot = tokio::select! {
             biased;
             _ = self.stop.cancelled() => return None,
-            p = self.limiter.acquire() => p,
+            s = self.ahead.clone().acquire_owned() => s.ok()?,
         };
+        self.paced().await.then_some(slot)
+    }
+
+    /// Waits for a pacing slot; false if the run stopped meanwhile.
+    async fn paced(&self) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => false,
+            _ = self.pacer.ready() => true,
+        }
+    }
+
+    /// An in-flight permit (AIMD cap), or None once the run is stopping.
+    async fn permit(&self) -> Option<Permit> {
         tokio::select! {
             biased;
             _ = self.stop.cancelled() => None,
-            _ = self.pacer.ready() => Some(permit),
+            p = self.limiter.acquire() => Some(p),
         }
+    }
+
+    /// A permit and a pacing slot (for lookups), or None once stopping.
+    async fn gate(&self) -> Option<Permit> {
+        let permit = self.permit().await?;
+        self.paced().await.then_some(permit)
     }
 
     /// Sleeps; false if the run stopped meanwhile.
@@ -420,8 +460,10 @@ struct RowState {
 async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
     let now = jiff::Timestamp::now();
     let sent = sent_at(&r.last).unwrap_or(now);
+    // The request left at most max_intent_age after its intent was stamped.
+    let settle = sh.settings.lookup_after + sh.settings.max_intent_age;
     let ready = sent
-        .checked_add(jiff::SignedDuration::try_from(sh.settings.lookup_after).unwrap_or_default())
+        .checked_add(jiff::SignedDuration::try_from(settle).unwrap_or_default())
         .unwrap_or(sent);
     if let Ok(wait) = Duration::try_from(ready.duration_since(now))
         && !sh.sleep(wait).await
@@ -485,7 +527,7 @@ fn leave_pending(sh: &Shared, job: &Job, st: &RowState) {
     }
 }
 
-async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
+async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermit) {
     let t = &job.target;
     let req = CallRequest::new(
         &sh.campaign,
@@ -500,25 +542,18 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
         open_intent: job.open_intent,
         ..RowState::default()
     };
-    let mut permit = Some(permit);
-    // Every send is preceded by a durable intent, so the time on disk is the
-    // send's time (reconciliation after a crash waits from it). `counted`:
-    // the send is a new attempt, not a resend after 409/429.
+    // Held while the request is in flight and while waiting to resend.
+    let mut permit: Option<Permit> = None;
+    // Every send is preceded by a durable intent at most max_intent_age
+    // old. `counted`: the send is a new attempt, not a resend after 409/429.
+    // The pacing slot of each send has been taken before the loop comes
+    // round (by the producer, or by the branch that decided to resend).
     let mut counted = true;
     let finish = |st: &RowState, status: Status| {
         sh.appender.append(sh.record(t, job.round, status, st));
         Stats::add(&sh.stats.done, 1);
     };
     loop {
-        if permit.is_none() {
-            match sh.gate().await {
-                Some(p) => permit = Some(p),
-                None => return leave_pending(&sh, &job, &st),
-            }
-        }
-        if sh.stop.is_cancelled() {
-            return leave_pending(&sh, &job, &st);
-        }
         let mut first = false;
         if counted {
             st.attempts += 1;
@@ -529,13 +564,40 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                     == 0;
         }
-        let intent = sh.record(t, job.round, Status::Dispatching, &st);
-        if let Err(e) = sh.appender.append_durable(intent).await {
-            tracing::error!("{e}; no request is sent without its intent on disk");
-            sh.stop_with(StopReason::WriteFailed);
-            return;
+        let mut written: Option<Instant> = None;
+        loop {
+            if sh.stop.is_cancelled() {
+                return leave_pending(&sh, &job, &st);
+            }
+            let age = sh.settings.max_intent_age;
+            if written.is_none_or(|w| w.elapsed() > age) {
+                let intent = sh.record(t, job.round, Status::Dispatching, &st);
+                if let Err(e) = sh.appender.append_durable(intent).await {
+                    tracing::error!("{e}; no request is sent without its intent on disk");
+                    sh.stop_with(StopReason::WriteFailed);
+                    return;
+                }
+                st.open_intent = true;
+                written = Some(Instant::now());
+            }
+            if permit.is_none() {
+                match sh.permit().await {
+                    Some(p) => permit = Some(p),
+                    None => return leave_pending(&sh, &job, &st),
+                }
+            }
+            // A 429 paused everyone after this row took its pacing slot.
+            if let Some(until) = sh.pacer.held_until(Instant::now())
+                && !sh
+                    .sleep(until.saturating_duration_since(Instant::now()))
+                    .await
+            {
+                return leave_pending(&sh, &job, &st);
+            }
+            if written.is_some_and(|w| w.elapsed() <= age) {
+                break;
+            }
         }
-        st.open_intent = true;
         if sh.stop.is_cancelled() {
             return leave_pending(&sh, &job, &st);
         }
@@ -641,12 +703,7 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                 }
                 Stats::add(&sh.stats.retrying, 1);
                 let slept = sh.sleep(delay).await;
-                let paced = slept
-                    && tokio::select! {
-                        biased;
-                        _ = sh.stop.cancelled() => false,
-                        _ = sh.pacer.ready() => true,
-                    };
+                let paced = slept && sh.paced().await;
                 Stats::sub(&sh.stats.retrying, 1);
                 if !paced {
                     return leave_pending(&sh, &job, &st);
@@ -668,11 +725,11 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                 }
                 Stats::add(&sh.stats.retrying, 1);
                 let slept = sh.sleep(sh.backoff.delay(st.sends)).await;
+                let paced = slept && sh.paced().await;
                 Stats::sub(&sh.stats.retrying, 1);
-                if !slept {
+                if !paced {
                     return leave_pending(&sh, &job, &st);
                 }
-                drop(permit.take());
                 counted = true;
             }
             Answer::InDoubt {
@@ -712,6 +769,9 @@ async fn dial(sh: Arc<Shared>, job: Job, permit: Permit) {
                             );
                             Stats::add(&sh.stats.errors, 1);
                             return finish(&st, Status::Error);
+                        }
+                        if !sh.paced().await {
+                            return leave_pending(&sh, &job, &st);
                         }
                         counted = true;
                     }

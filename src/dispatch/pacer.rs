@@ -21,6 +21,9 @@ pub const TOLERANCE: Duration = Duration::from_millis(10);
 pub struct Pacer {
     period: Duration,
     next: Mutex<Instant>,
+    /// End of the latest [`Pacer::pause_until`]: rows that took their slot
+    /// before the pause honour it too ([`Pacer::held_until`]).
+    hold: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
@@ -34,6 +37,7 @@ impl Pacer {
         Pacer {
             period,
             next: Mutex::new(Instant::now()),
+            hold: Mutex::new(None),
         }
     }
 
@@ -57,10 +61,23 @@ impl Pacer {
     /// Holds every send until `until` (a 429's `Retry-After` applies to the
     /// whole key, not to one row).
     pub fn pause_until(&self, until: Instant) {
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        if *next < until {
-            *next = until;
+        {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            if *next < until {
+                *next = until;
+            }
         }
+        let mut hold = self.hold.lock().unwrap_or_else(|e| e.into_inner());
+        if hold.is_none_or(|h| h < until) {
+            *hold = Some(until);
+        }
+    }
+
+    /// When a pause is in force, its end: a send already paced must still
+    /// wait for it.
+    pub fn held_until(&self, now: Instant) -> Option<Instant> {
+        let hold = self.hold.lock().unwrap_or_else(|e| e.into_inner());
+        hold.filter(|h| *h > now)
     }
 }
 
@@ -112,9 +129,12 @@ mod tests {
     async fn pause_holds_everyone() {
         let p = Pacer::new(1000.0);
         let start = Instant::now();
+        assert_eq!(p.held_until(start), None);
         p.pause_until(start + Duration::from_secs(2));
+        assert_eq!(p.held_until(start), Some(start + Duration::from_secs(2)));
         p.ready().await;
         assert!(Instant::now() - start >= Duration::from_secs(2));
+        assert_eq!(p.held_until(Instant::now()), None);
     }
 
     #[test]
