@@ -252,9 +252,70 @@ pub fn e164_key(e164: &str) -> Option<u64> {
     e164.get(1..)?.parse().ok()
 }
 
-/// Checks a well-formed E.164 string against libphonenumber's metadata and
-/// returns its canonical form.
+/// Country calling codes in use (1 to 999), looked up once: the same
+/// answer as `get_region_for_country_code(cc).is_some()`, without its
+/// search on every number.
+static CALLING_CODES: std::sync::LazyLock<[bool; 1000]> = std::sync::LazyLock::new(|| {
+    let mut table = [false; 1000];
+    for cc in PHONE_NUMBER_UTIL.get_supported_calling_codes() {
+        if let Some(slot) = usize::try_from(cc).ok().and_then(|i| table.get_mut(i)) {
+            *slot = PHONE_NUMBER_UTIL.get_region_for_country_code(cc).is_some();
+        }
+    }
+    table
+});
+
+fn is_calling_code(cc: i32) -> bool {
+    usize::try_from(cc)
+        .ok()
+        .and_then(|i| CALLING_CODES.get(i))
+        .copied()
+        .unwrap_or(false)
+}
+
+/// The number a strict E.164 string spells, built directly: the country
+/// calling code (the shortest 1 to 3 digit prefix in use, as libphonenumber
+/// reads it), then the national number with its leading zeros recorded.
+/// Skips the general parser (its text scanning and national-prefix
+/// stripping), which is most of the cost of a valid number.
+fn from_e164_digits(t: &str) -> Option<PhoneNumber> {
+    let digits = t.strip_prefix('+')?;
+    for i in 1..=3 {
+        let (cc, nsn) = (digits.get(..i)?, digits.get(i..)?);
+        let cc: i32 = cc.parse().ok()?;
+        if !is_calling_code(cc) {
+            continue;
+        }
+        if nsn.is_empty() {
+            return None;
+        }
+        let zeros = nsn.bytes().take_while(|b| *b == b'0').count();
+        let zeros = if zeros == nsn.len() { zeros - 1 } else { zeros };
+        return Some(PhoneNumber {
+            country_code: cc,
+            national_number: nsn.parse().ok()?,
+            italian_leading_zero: (nsn.len() > 1 && zeros > 0).then_some(true),
+            number_of_leading_zeros: (zeros > 1).then(|| i32::try_from(zeros).unwrap_or(1)),
+            ..PhoneNumber::default()
+        });
+    }
+    None
+}
+
+/// Checks a well-formed E.164 string against libphonenumber's metadata.
+/// Valid only when it is also libphonenumber's canonical form of the
+/// number: `+4402079460958` (a trunk 0 after the country code) is a
+/// [`Problem::NotE164`] suggesting `+442079460958`.
 fn validate_e164(t: &str) -> Result<String, Problem> {
+    if let Some(n) = from_e164_digits(t)
+        && PHONE_NUMBER_UTIL.is_valid_number(&n)
+    {
+        let e164 = e164_of(&n);
+        if e164 == t {
+            return Ok(e164);
+        }
+    }
+    // The general parser: slower, and it explains what is wrong.
     let n = match PHONE_NUMBER_UTIL.parse(t, None) {
         Ok(n) => n,
         Err(ParseError::InvalidCountryCode) => {
@@ -279,7 +340,14 @@ fn validate_e164(t: &str) -> Result<String, Problem> {
         }
     };
     if PHONE_NUMBER_UTIL.is_valid_number(&n) {
-        return Ok(e164_of(&n));
+        let e164 = e164_of(&n);
+        if e164 == t {
+            return Ok(e164);
+        }
+        return Err(Problem::NotE164 {
+            reason: "has a trunk prefix or extra digits after the country code",
+            suggestion: Some(e164),
+        });
     }
     let cc = n.country_code;
     let place = match PHONE_NUMBER_UTIL.get_region_for_number(&n).map(region_name) {
@@ -551,6 +619,49 @@ mod tests {
     }
 
     #[test]
+    fn a_trunk_prefix_after_the_country_code_is_not_e164() {
+        assert_eq!(
+            err(&intl(), "+4402079460958"),
+            Problem::NotE164 {
+                reason: "has a trunk prefix or extra digits after the country code",
+                suggestion: Some("+442079460958".into())
+            }
+        );
+    }
+
+    #[test]
+    fn the_direct_reading_agrees_with_the_parser() {
+        for n in [
+            "+14155552671",
+            "+442079460958",
+            "+390612345678",
+            "+3906123456",
+            "+8001234567",
+            "+5511961234567",
+            "+525512345678",
+            "+819012345678",
+            "+79123456789",
+        ] {
+            let direct = from_e164_digits(n).expect("a known country code");
+            let parsed = PhoneNumber::parse(n, None).expect("parses");
+            assert_eq!(direct, parsed, "{n}");
+        }
+        assert_eq!(from_e164_digits("+999123"), None);
+    }
+
+    #[test]
+    fn the_calling_code_table_matches_the_metadata() {
+        for cc in -1..1001 {
+            assert_eq!(
+                is_calling_code(cc),
+                PHONE_NUMBER_UTIL.get_region_for_country_code(cc).is_some(),
+                "+{cc}"
+            );
+        }
+        assert!(is_calling_code(1) && is_calling_code(44) && is_calling_code(800));
+    }
+
+    #[test]
     fn e164_key_is_the_digits() {
         assert_eq!(e164_key("+14155552671"), Some(14155552671));
         assert_eq!(e164_key("+999999999999999"), Some(999_999_999_999_999));
@@ -570,6 +681,22 @@ mod tests {
         fn never_panics_on_phone_like_strings(s in "[ +=('0-9().eE,-]{0,24}") {
             let _ = intl().check(&s);
             let _ = Rules::new(Some("GB")).unwrap().check(&s);
+        }
+
+        #[test]
+        fn the_fast_path_never_disagrees_with_the_parser(cc in prop::sample::select(vec!["1", "44", "49", "33", "61", "91", "55", "34", "52", "81", "39", "7", "86", "800", "979"]), rest in "[0-9]{4,12}") {
+            let n = format!("+{cc}{rest}");
+            prop_assume!(is_e164_syntax(&n));
+            let fast = from_e164_digits(&n)
+                .filter(|p| PHONE_NUMBER_UTIL.is_valid_number(p))
+                .map(|p| e164_of(&p))
+                .filter(|e| *e == n);
+            let slow = PhoneNumber::parse(&n, None)
+                .ok()
+                .filter(|p| PHONE_NUMBER_UTIL.is_valid_number(p))
+                .map(|p| e164_of(&p))
+                .filter(|e| *e == n);
+            prop_assert_eq!(fast, slow, "{}", n);
         }
 
         #[test]

@@ -596,6 +596,27 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_plan_files_are_plan_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; (MAX_PLAN_BYTES + 1) as usize]).unwrap();
+        assert!(matches!(load(&big), Err(PlanError::TooLarge { .. })));
+        let latin1 = dir.path().join("latin1.yaml");
+        std::fs::write(&latin1, b"name: caf\xe9\n").unwrap();
+        assert!(matches!(load(&latin1), Err(PlanError::NotUtf8 { .. })));
+        assert!(matches!(load(dir.path()), Err(PlanError::Read { .. })));
+        assert!(matches!(
+            load(&dir.path().join("missing.yaml")),
+            Err(PlanError::Read { .. })
+        ));
+        let ok = dir.path().join("ok.yaml");
+        std::fs::write(&ok, MINIMAL).unwrap();
+        let p = load(&ok).unwrap();
+        assert_eq!(p.path, absolute(&ok));
+        assert_eq!(p.recipients, clean(&dir.path().join("../lists/june.csv")));
+    }
+
+    #[test]
     fn clean_removes_dots_lexically() {
         assert_eq!(clean(Path::new("/a/b/../c/./d")), Path::new("/a/c/d"));
         assert_eq!(clean(Path::new("/../a")), Path::new("/../a"));

@@ -125,6 +125,32 @@ impl Record {
         self.data.get(start..end)
     }
 
+    /// Cell `i` as text: borrowed when it is UTF-8 (the usual case, checked
+    /// quickly), else with U+FFFD for the bad bytes; empty when missing.
+    pub fn text(&self, i: usize) -> std::borrow::Cow<'_, str> {
+        let bytes = self.get(i).unwrap_or_default();
+        match std::str::from_utf8(bytes) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(bytes),
+        }
+    }
+
+    /// The first cell that is not UTF-8, if any. One pass over the record,
+    /// then a look at each cell boundary (a boundary inside a multi-byte
+    /// character means the cells on either side are broken).
+    pub fn first_non_utf8(&self) -> Option<usize> {
+        let whole_ok = std::str::from_utf8(&self.data).is_ok();
+        if whole_ok
+            && self
+                .ends
+                .iter()
+                .all(|&e| self.data.get(e).is_none_or(|b| (*b as i8) >= -0x40))
+        {
+            return None;
+        }
+        (0..self.len()).find(|&i| std::str::from_utf8(self.get(i).unwrap_or_default()).is_err())
+    }
+
     /// All cells, in order.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.len()).filter_map(|i| self.get(i))
@@ -137,8 +163,17 @@ impl Record {
 
     /// Every cell empty or white space: a blank line or `,,,`.
     pub fn is_blank(&self) -> bool {
-        self.data.iter().all(|b| b.is_ascii_whitespace())
-            || std::str::from_utf8(&self.data).is_ok_and(|s| s.trim().is_empty())
+        for &b in &self.data {
+            if b.is_ascii_whitespace() {
+                continue;
+            }
+            if b.is_ascii() {
+                return false;
+            }
+            // Non-ASCII: could be Unicode white space (a no-break space).
+            return std::str::from_utf8(&self.data).is_ok_and(|s| s.trim().is_empty());
+        }
+        true
     }
 
     /// A quoting problem the reader tolerated, with the index of its cell.
@@ -552,11 +587,34 @@ mod tests {
     }
 
     #[test]
+    fn non_utf8_cells_are_found_even_when_split_across_cells() {
+        let mut r = Reader::new(
+            &b"ok,caf\xc3\xa9\nx,\xc3,\xa9\n\xff,y\n"[..],
+            Path::new("t"),
+        );
+        let mut rec = Record::default();
+        assert!(r.read_record(&mut rec).unwrap());
+        assert_eq!(rec.first_non_utf8(), None);
+        assert_eq!(rec.text(1), "café");
+        // The bytes of one "é" split by a comma: each cell is broken.
+        assert!(r.read_record(&mut rec).unwrap());
+        assert_eq!(rec.first_non_utf8(), Some(1));
+        assert!(r.read_record(&mut rec).unwrap());
+        assert_eq!(rec.first_non_utf8(), Some(0));
+        assert_eq!(rec.text(0), "\u{fffd}");
+        assert_eq!(rec.text(9), "");
+    }
+
+    #[test]
     fn blank_means_only_white_space() {
-        let mut r = Reader::new(&b" , \t,\nx,\n"[..], Path::new("t"));
+        let mut r = Reader::new(&b" , \t,\nx,\n\xc2\xa0,\n\xc3\xa9\n"[..], Path::new("t"));
         let mut rec = Record::default();
         assert!(r.read_record(&mut rec).unwrap());
         assert!(rec.is_blank());
+        assert!(r.read_record(&mut rec).unwrap());
+        assert!(!rec.is_blank());
+        assert!(r.read_record(&mut rec).unwrap());
+        assert!(rec.is_blank(), "a no-break space is white space");
         assert!(r.read_record(&mut rec).unwrap());
         assert!(!rec.is_blank());
     }

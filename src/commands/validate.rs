@@ -17,6 +17,18 @@ pub fn main(args: crate::cli::ValidateArgs) -> anyhow::Result<Exit> {
         Some(p) => plan::absolute(p),
         None => plan.recipients.clone(),
     };
+    if let Some(out) = &args.errors_out
+        && let Ok(out) = std::fs::canonicalize(out)
+        && [&recipients, &plan.path]
+            .iter()
+            .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == out))
+    {
+        anyhow::bail!(
+            "--errors-out {} is the plan or the recipients file: writing it would destroy it; \
+             choose another file",
+            out.display()
+        );
+    }
     let mut errors_out = match &args.errors_out {
         Some(p) => Some(
             ErrorsOut::create(p)

@@ -432,6 +432,25 @@ fn errors_out_has_a_header_even_when_all_is_well() {
 }
 
 #[test]
+fn errors_out_never_overwrites_the_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["ok.csv", "agent-prefix.yaml"] {
+        std::fs::copy(dir().join(name), tmp.path().join(name)).unwrap();
+    }
+    let before = std::fs::read(tmp.path().join("ok.csv")).unwrap();
+    for target in ["ok.csv", "./agent-prefix.yaml"] {
+        let out = run_in(tmp.path(), &["agent-prefix.yaml", "--errors-out", target]);
+        assert_eq!(code(&out), 2, "{target}");
+        assert!(
+            stderr(&out).contains("would destroy it"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(std::fs::read(tmp.path().join("ok.csv")).unwrap(), before);
+}
+
+#[test]
 fn errors_out_in_a_missing_folder_is_a_usage_error() {
     let out = run(&["rows.yaml", "--errors-out", "/nonexistent-dir/x.csv"]);
     assert_eq!(code(&out), 2);
