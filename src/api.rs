@@ -419,7 +419,7 @@ pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Answ
             fix: "check agent_version_id and from_number exist in this workspace, and that the \
                   base URL ends in the API version (…/v1)",
         },
-        408 | 425 | 500 | 502 | 503 | 504 | 507..=599 => Answer::Transient {
+        408 | 425 | 500 | 502..=504 | 506..=599 => Answer::Transient {
             http_status: Some(status),
             message: message(),
         },
@@ -812,7 +812,7 @@ mod tests {
                 "{s}"
             );
         }
-        for s in [408, 500, 502, 503, 504] {
+        for s in [408, 425, 500, 502, 503, 504, 506, 599] {
             assert!(
                 matches!(classify(s, None, b""), Answer::Transient { .. }),
                 "{s}"
