@@ -51,11 +51,14 @@ start() {
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # recipients: distinct valid US numbers, one variable each.
+# Up to 2,000,000 distinct numbers (20 area codes x 10 exchanges x 10,000).
 gen_csv() {
   awk -v n="$1" 'BEGIN {
     split("650 415 212 312 617 206 303 512 646 718 202 305 404 503 602 702 713 801 919 971", area, " ");
+    split("253 254 256 257 258 259 262 263 264 265", ex, " ");
     print "to_number,customer_name";
-    for (i = 0; i < n; i++) printf "+1%s253%04d,Customer %d\n", area[int(i / 10000) % 20 + 1], i % 10000, i;
+    for (i = 0; i < n; i++)
+      printf "+1%s%s%04d,Customer %d\n", area[int(i / 100000) % 20 + 1], ex[int(i / 10000) % 10 + 1], i % 10000, i;
   }'
 }
 

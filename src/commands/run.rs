@@ -9,7 +9,7 @@
 //! and wait. At the end the log is compacted, the summary printed, and the
 //! exit code says how it ended.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,10 +58,36 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         None => plan.results_path().to_path_buf(),
     };
 
-    let input = read_input(&plan, &recipients, args.skip_invalid)?;
+    // One run per results file at a time, held until the process ends.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(results::lock(&results_path)?)
+    };
+    // Validation and reading the log are independent: do both at once (a
+    // resume of a long campaign starts dialling sooner).
+    let (input, existing) = std::thread::scope(|s| {
+        let log = s.spawn(|| {
+            let t = Instant::now();
+            let log = results::read(&results_path);
+            tracing::debug!("results file read in {:?}", t.elapsed());
+            log
+        });
+        let t = Instant::now();
+        let input = read_input(&plan, &recipients, args.skip_invalid);
+        tracing::debug!("recipients validated in {:?}", t.elapsed());
+        let log = log.join().unwrap_or_else(|_| {
+            Err(results::ResultsError::NotResults {
+                path: results_path.clone(),
+            })
+        });
+        (input, log)
+    });
+    let input = input?;
     if let Some(exit) = input.blocked {
         return Ok(exit);
     }
+    let existing = existing?;
 
     let identity = Identity {
         campaign: plan.name.clone(),
@@ -82,13 +108,6 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
             .map(|p| plan::absolute(p).display().to_string()),
         rows: Some(input.rows_read),
     };
-    // One run per results file at a time, held until the process ends.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(results::lock(&results_path)?)
-    };
-    let existing = results::read(&results_path)?;
     if let Some(log) = &existing
         && log.header.identity != identity
     {
@@ -99,7 +118,9 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         }
         .into());
     }
+    let t = Instant::now();
     let work = sort_work(&input, existing.as_ref().map(|l| &l.table));
+    tracing::debug!("work sorted in {:?}", t.elapsed());
     let campaign = Campaign {
         name: plan.name.clone(),
         from_number: plan.from_number.clone(),
@@ -506,7 +527,8 @@ fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
         settled: 0,
     };
     // A key is dialled for its first row only; validate reports duplicates.
-    let mut seen: HashSet<&str> = HashSet::with_capacity(input.targets.len());
+    let mut seen: rustc_hash::FxHashSet<&str> =
+        rustc_hash::FxHashSet::with_capacity_and_hasher(input.targets.len(), Default::default());
     for t in &input.targets {
         if !seen.insert(t.key.as_str()) {
             tracing::warn!(row = t.row, "key {} appears twice; dialled once", t.key);
