@@ -386,8 +386,13 @@ fn push_line<'a>(buf: &mut Vec<u8>, fields: impl IntoIterator<Item = &'a str>, r
         if i > 0 {
             buf.push(b',');
         }
+        let special = f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
         let needs_quotes =
             (record && i == 0 && f.starts_with('#')) || f.bytes().any(|b| b == b',' || b == b'"');
+        if !special && !needs_quotes {
+            buf.extend_from_slice(f.as_bytes());
+            continue;
+        }
         if needs_quotes {
             buf.push(b'"');
         }

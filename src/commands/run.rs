@@ -176,8 +176,10 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
     };
     let (outcome, writer) =
         runtime.block_on(execute(ctx, existing, work.invalid, work.resume, work.dial))?;
-    let (table, write_error) = writer.finish();
+    // Every task (and with it every handle on the log) is gone after the
+    // runtime; then the writer has written all it was sent.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    let (table, write_error) = writer.finish();
 
     // Compact: one line per recipient, in input order.
     let compacted = if write_error.is_none() {

@@ -322,6 +322,8 @@ impl Engine {
             }
         }
         watcher.abort();
+        // Its handle on the log must be gone before the writer is joined.
+        let _ = watcher.await;
         let stop = sh.reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
         RunEnd {
             stop,
