@@ -45,6 +45,12 @@ impl Write for LogWriter {
     }
 }
 
+/// Prints a line on stderr, above the progress bar when one is shown.
+pub fn eprintln(line: &str) {
+    let mut w = LogWriter;
+    let _ = w.write_all(format!("{line}\n").as_bytes());
+}
+
 /// What the engine has done so far in this run. Counters only grow, except
 /// the gauges (`in_flight`, `retrying`, `cap`).
 #[derive(Debug, Default)]

@@ -299,14 +299,14 @@ fn spawn_signal_handler(interrupt: CancellationToken) {
             }
             count += 1;
             if count == 1 {
-                eprintln!(
-                    "\ninterrupted: no new calls; waiting for requests in flight, then saving \
-                     (press Ctrl-C again to quit at once)"
+                crate::progress::eprintln(
+                    "interrupted: no new calls; waiting for requests in flight, then saving \
+                     (press Ctrl-C again to quit at once)",
                 );
                 interrupt.cancel();
             } else {
-                eprintln!(
-                    "\ninterrupted twice: quitting now; the results file is safe, rerun to resume"
+                crate::progress::eprintln(
+                    "interrupted twice: quitting now; the results file is safe, rerun to resume",
                 );
                 std::process::exit(i32::from(Exit::Interrupted.code()));
             }
