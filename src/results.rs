@@ -984,6 +984,34 @@ pub fn lock(path: &Path) -> Result<RunLock, ResultsError> {
     Ok(RunLock { _file: file })
 }
 
+/// Name prefix of [`compact`]'s temp files for one results file.
+fn compact_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "results".into());
+    format!(".{name}.compact-")
+}
+
+/// Removes temp files a compaction of this results file left behind when
+/// it was killed. Only call with the run lock held: then no other process
+/// is compacting this file.
+pub fn remove_stale_temp_files(path: &Path) {
+    let prefix = compact_prefix(path);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// A recipient of the input, for [`compact`]: its place and identity.
 #[derive(Debug, Clone)]
 pub struct RowRef {
@@ -1012,7 +1040,7 @@ pub fn compact(
         _ => Path::new("."),
     };
     let mut tmp = tempfile::Builder::new()
-        .prefix(".callplan-compact-")
+        .prefix(&compact_prefix(path))
         .tempfile_in(dir)
         .map_err(wr)?;
     if let Ok(meta) = std::fs::metadata(path) {
@@ -1374,6 +1402,17 @@ mod tests {
             csv::ReaderBuilder::new().from_reader(text.split_once('\n').unwrap().1.as_bytes());
         assert_eq!(csv.headers().unwrap().len(), 13);
         assert_eq!(csv.records().count(), 3);
+    }
+
+    #[test]
+    fn stale_compaction_temp_files_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("r.csv");
+        std::fs::write(d.path().join(".r.csv.compact-abc123"), "half").unwrap();
+        std::fs::write(d.path().join(".other.csv.compact-abc123"), "theirs").unwrap();
+        remove_stale_temp_files(&path);
+        assert!(!d.path().join(".r.csv.compact-abc123").exists());
+        assert!(d.path().join(".other.csv.compact-abc123").exists());
     }
 
     #[test]

@@ -62,7 +62,9 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
     let _lock = if args.dry_run {
         None
     } else {
-        Some(results::lock(&results_path)?)
+        let lock = results::lock(&results_path)?;
+        results::remove_stale_temp_files(&results_path);
+        Some(lock)
     };
     // Validation and reading the log are independent: do both at once (a
     // resume of a long campaign starts dialling sooner).
