@@ -114,6 +114,9 @@ impl Header {
             cmd.push_str(" --results ");
             cmd.push_str(&shell_quote(r));
         }
+        if self.identity.sandbox {
+            cmd.push_str(" --sandbox");
+        }
         cmd
     }
 
@@ -1495,6 +1498,7 @@ mod tests {
         assert!(text.starts_with("#callplan results v1,campaign=june,from_number=+14155550100,agent_version_id=av_1,target=sandbox,"), "{text}");
         let log = read(&path).unwrap().unwrap();
         assert!(log.header.identity.sandbox);
+        assert!(log.header.resume_command().ends_with(" --sandbox"));
         // A real run of the same campaign refuses it.
         let err = open(&path, &header(), Some(log), CancellationToken::new()).unwrap_err();
         assert!(err.to_string().contains("a --sandbox rehearsal"), "{err}");
