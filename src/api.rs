@@ -247,7 +247,7 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
-        match resp.bytes().await {
+        match read_body(resp).await {
             Ok(body) => classify(status, retry_after, &body),
             // The status line came, the body did not: a 2xx means a call may
             // exist; anything else created nothing and is classified as is.
@@ -284,7 +284,7 @@ impl Client {
                 fatal: false,
             })?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| LookupError {
+        let body = read_body(resp).await.map_err(|e| LookupError {
             http_status: Some(status),
             message: error_chain(&e),
             fatal: false,
@@ -302,6 +302,24 @@ impl Client {
             fatal: matches!(status, 401..=403),
         })
     }
+}
+
+/// Largest answer body read; the rest is dropped (an answer this big is
+/// not one the API gives, and is read as unreadable).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Reads an answer's body, at most [`MAX_BODY`] bytes of it.
+async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = MAX_BODY - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A failed `GET /v1/calls`: the lookup cannot tell whether a call exists.
@@ -960,6 +978,31 @@ mod tests {
             matches!(a, Answer::InDoubt { ref message, .. } if message.contains("timeout")),
             "{a:?}"
         );
+    }
+
+    /// A 201 whose body never ends is cut at MAX_BODY and read as
+    /// unreadable: in doubt, never a crash or an unbounded buffer.
+    #[tokio::test]
+    async fn endless_body_is_cut_and_in_doubt() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await;
+            let chunk = format!("{:x}\r\n{}\r\n", 65536, "x".repeat(65536));
+            for _ in 0..64 {
+                if s.write_all(chunk.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let a = client(port, 5000).create_call(&req()).await;
+        assert!(matches!(a, Answer::InDoubt { .. }), "{a:?}");
     }
 
     proptest::proptest! {
