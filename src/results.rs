@@ -25,7 +25,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -330,10 +330,16 @@ impl Record {
                 rec.len()
             ));
         }
-        let text = |i: usize| -> Result<&str, String> {
-            std::str::from_utf8(rec.get(i).unwrap_or_default())
-                .map_err(|_| format!("column `{}` is not UTF-8", COLUMNS[i]))
-        };
+        let mut fields = [""; COLUMNS.len()];
+        for (i, (f, raw)) in fields.iter_mut().zip(rec.iter()).enumerate() {
+            *f = std::str::from_utf8(raw)
+                .map_err(|_| format!("column `{}` is not UTF-8", COLUMNS[i]))?;
+        }
+        Record::from_strs(&fields)
+    }
+
+    fn from_strs(fields: &[&str; COLUMNS.len()]) -> Result<Record, String> {
+        let text = |i: usize| -> Result<&str, String> { Ok(fields[i]) };
         let owned = |i: usize| text(i).map(str::to_string);
         let number = |i: usize| -> Result<u64, String> {
             let t = text(i)?;
@@ -575,39 +581,94 @@ pub fn read(path: &Path) -> Result<Option<Log>, ResultsError> {
         };
     }
     file.seek(SeekFrom::Start(0)).map_err(rd)?;
-    let reader = BufReader::with_capacity(1 << 16, file.take(valid_len));
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(reader);
+    let mut reader = BufReader::with_capacity(1 << 20, file.take(valid_len));
     let malformed = |line: u64, reason: String| ResultsError::Malformed {
         path: path.to_path_buf(),
         line,
         reason,
     };
 
+    // One record per physical line (the writer guarantees it), so lines
+    // are split here; a line with a quote goes through the CSV parser.
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
     let mut rec = csv::ByteRecord::new();
     let mut header: Option<Header> = None;
     let mut has_columns = false;
     // About two lines per key (intent, outcome) of about 80 bytes each.
     let mut table = Table::with_capacity((valid_len / 160) as usize);
     let mut lines = 0u64;
+    let mut line = 0u64;
     loop {
-        let line = csv.position().line();
-        match csv.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                if header.is_none() {
-                    return Err(ResultsError::NotResults {
-                        path: path.to_path_buf(),
-                    });
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(rd)? == 0 {
+            break;
+        }
+        line += 1;
+        let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // A spreadsheet that saved the file may have put a BOM first.
+        let raw = if line == 1 {
+            raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+        } else {
+            raw
+        };
+        if raw.is_empty() {
+            continue; // a blank line (a hand edit): nothing to read
+        }
+        // The common line: no quote, not a comment. Split it in one pass.
+        let mut fields = [""; COLUMNS.len()];
+        let mut n = 0;
+        let mut plain = header.is_some() && !raw.starts_with(b"#");
+        if plain {
+            let text = std::str::from_utf8(raw)
+                .map_err(|_| malformed(line, "the line is not UTF-8".into()))?;
+            let mut start = 0;
+            for (i, &b) in raw.iter().enumerate() {
+                if b == b',' {
+                    if n < fields.len() {
+                        fields[n] = &text[start..i];
+                    }
+                    n += 1;
+                    start = i + 1;
+                } else if b == b'"' {
+                    plain = false;
+                    break;
                 }
-                return Err(match e.kind() {
-                    csv::ErrorKind::Io(_) => rd(io::Error::other(e.to_string())),
-                    _ => malformed(line, format!("not CSV ({e})")),
+            }
+            if n < fields.len() {
+                fields[n] = &text[start..];
+            }
+            n += 1;
+        }
+        if plain {
+            if !has_columns {
+                if n != COLUMNS.len() || fields != COLUMNS {
+                    return Err(malformed(
+                        line,
+                        format!("expected the column header `{}`", COLUMNS.join(",")),
+                    ));
+                }
+                has_columns = true;
+                continue;
+            }
+            if n != COLUMNS.len() {
+                return Err(malformed(
+                    line,
+                    format!("expected {} fields, found {n}", COLUMNS.len()),
+                ));
+            }
+            let r = Record::from_strs(&fields).map_err(|reason| malformed(line, reason))?;
+            lines += 1;
+            table.upsert(r);
+            continue;
+        }
+        if let Err(e) = csv_line(raw, &mut rec) {
+            if header.is_none() {
+                return Err(ResultsError::NotResults {
+                    path: path.to_path_buf(),
                 });
             }
+            return Err(malformed(line, format!("not CSV ({e})")));
         }
         let first = rec.get(0).unwrap_or_default();
         let Some(h) = header.as_mut() else {
@@ -650,6 +711,24 @@ pub fn read(path: &Path) -> Result<Option<Log>, ResultsError> {
         has_columns,
         valid_len,
     }))
+}
+
+/// Parses one line as CSV (quoted fields, doubled quotes). A CSV reader
+/// drops a byte-order mark at the start of its input, so the line is read
+/// behind a dummy first field: a key may start with U+FEFF.
+fn csv_line(line: &[u8], rec: &mut csv::ByteRecord) -> Result<(), csv::Error> {
+    let mut rd = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(Read::chain(&b"-,"[..], line));
+    let mut full = csv::ByteRecord::new();
+    rec.clear();
+    if rd.read_byte_record(&mut full)? {
+        for f in full.iter().skip(1) {
+            rec.push_field(f);
+        }
+    }
+    Ok(())
 }
 
 /// Offset just past the last `\n` of the file (0 when it has none).
@@ -1224,6 +1303,20 @@ mod tests {
     }
 
     #[test]
+    fn a_bom_and_blank_lines_from_a_spreadsheet_are_tolerated() {
+        let d = tempfile::tempdir().unwrap();
+        let path = write_log(d.path(), vec![rec("a", Status::Dispatching)]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            format!("\u{feff}{}\r\n\r\n", text.trim_end().replace('\n', "\r\n")),
+        )
+        .unwrap();
+        let log = read(&path).unwrap().unwrap();
+        assert_eq!(log.table.get("a").unwrap().status, Status::Dispatching);
+    }
+
+    #[test]
     fn malformed_line_is_an_error_naming_it() {
         let d = tempfile::tempdir().unwrap();
         let path = write_log(
@@ -1557,6 +1650,24 @@ mod tests {
             let back = Record::from_fields(&br).unwrap();
             proptest::prop_assert_eq!(back.key, key);
             proptest::prop_assert_eq!(back.error, err.replace(['\r', '\n'], " "));
+        }
+
+        #[test]
+        fn records_read_back_through_the_file(key in "[^\r\n]{1,20}", err in "\\PC{0,40}", call in "[a-z0-9_\",]{0,12}") {
+            let d = tempfile::tempdir().unwrap();
+            let path = d.path().join("r.csv");
+            let mut r = rec(&key, Status::Call(CallStatus::Queued));
+            r.error = err.clone();
+            r.call_id = call.clone();
+            let mut content = header().line(MAGIC);
+            push_line(&mut content, COLUMNS, false);
+            r.write_to(&mut content);
+            std::fs::write(&path, &content).unwrap();
+            let log = read(&path).unwrap().unwrap();
+            let back = log.table.get(&key).unwrap();
+            proptest::prop_assert_eq!(&back.error, &err.replace(['\r', '\n'], " "));
+            proptest::prop_assert_eq!(&back.call_id, &call);
+            proptest::prop_assert_eq!(back.status.clone(), Status::Call(CallStatus::Queued));
         }
 
         #[test]
