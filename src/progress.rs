@@ -81,12 +81,15 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds to a counter (relaxed: counts, not synchronization).
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
     }
+    /// Takes from a gauge.
     pub fn sub(c: &AtomicU64, n: u64) {
         c.fetch_sub(n, Ordering::Relaxed);
     }
+    /// Reads a counter.
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
     }

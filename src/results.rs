@@ -481,10 +481,12 @@ impl Table {
         self.records.iter()
     }
 
+    /// Keys in the table.
     pub fn len(&self) -> usize {
         self.records.len()
     }
 
+    /// True when no key has a record.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

@@ -34,6 +34,7 @@ const DRY_RUN_SHOWN: usize = 3;
 /// The environment variable that overrides the plan's base URL.
 pub const BASE_URL_ENV: &str = "DIALNEXA_BASE_URL";
 
+/// Runs `callplan run`; see the module doc and the README.
 pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
     let origin = Instant::now();
     let plan = plan::load(&args.plan)?;

@@ -39,6 +39,7 @@ pub struct StatusReport {
     pub resume: String,
 }
 
+/// One row left in doubt, to look into.
 #[derive(Debug, Serialize)]
 pub struct InDoubtRow {
     pub row: u64,
@@ -158,6 +159,7 @@ impl StatusReport {
     }
 }
 
+/// Runs `callplan status`: exit 0 when the file could be read.
 pub fn main(args: StatusArgs) -> anyhow::Result<Exit> {
     let report = report(&args.results)?;
     let stdout = std::io::stdout();

@@ -17,6 +17,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Waits from `base` doubling up to `cap`; `seed` feeds the jitter.
     pub fn new(base: Duration, cap: Duration, seed: u64) -> Backoff {
         Backoff {
             base,
@@ -76,6 +77,7 @@ impl Breaker {
         None
     }
 
+    /// True once it has tripped.
     pub fn tripped(&self) -> bool {
         self.tripped
     }

@@ -24,6 +24,7 @@ pub struct Aimd {
 const STREAK: u32 = 2;
 
 impl Aimd {
+    /// Starts at the plan's cap `max`; cuts at most once per `cooldown`.
     pub fn new(max: u32, cooldown: Duration) -> Aimd {
         let max = max.max(1);
         Aimd {
@@ -95,6 +96,7 @@ impl Drop for Permit {
 }
 
 impl Limiter {
+    /// A limiter of at most `max` permits (see [`Aimd::new`]).
     pub fn new(max: u32, cooldown: Duration) -> Arc<Limiter> {
         Arc::new(Limiter {
             state: Mutex::new(State {
@@ -148,6 +150,7 @@ impl Limiter {
         after
     }
 
+    /// The cap now.
     pub fn cap(&self) -> u32 {
         self.lock().aimd.cap()
     }

@@ -18,10 +18,10 @@
 //! waiting to resend are written back as `pending`, requests in flight get
 //! a bounded time to finish.
 
-pub mod backoff;
-pub mod limiter;
-pub mod pacer;
-pub mod reconcile;
+pub mod backoff; // waits before resends, and the breaker
+pub mod limiter; // the in-flight cap (AIMD)
+pub mod pacer; // the steady rate
+pub mod reconcile; // did a lost request create a call?
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
