@@ -1,7 +1,175 @@
-//! `callplan status`.
+//! `callplan status`: what a results file says, without touching it.
+//!
+//! Counts per status (last record of each key), what a rerun would do with
+//! the rest (dial, look up, leave in doubt), the in-doubt rows one by one,
+//! and the exact command that resumes. Safe while a run is writing the
+//! file: a torn last line is ignored.
 
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::cli::{Format, StatusArgs};
 use crate::exit::Exit;
+use crate::results::{self, Disposition, Status};
 
-pub fn main(_args: crate::cli::StatusArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("`callplan status` is not built yet")
+/// The report, as JSON prints it.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub results: String,
+    pub campaign: String,
+    pub from_number: String,
+    pub agent_version_id: String,
+    /// Latest status of every key in the file.
+    pub counts: BTreeMap<String, u64>,
+    /// Recipient rows in the input of the last run, when known.
+    pub rows: Option<u64>,
+    /// Rows with a call or refused for good (rejected, suppressed).
+    pub settled: u64,
+    /// Rows a rerun dials: pending, error, and input rows not yet in the file.
+    pub to_dial: u64,
+    /// Rows a rerun looks up first (left `dispatching` by a stopped run).
+    pub to_look_up: u64,
+    /// Rows that failed validation (dialled once they validate).
+    pub invalid: u64,
+    pub in_doubt: Vec<InDoubtRow>,
+    /// The command that resumes the campaign.
+    pub resume: String,
+}
+
+/// One row left in doubt, to look into.
+#[derive(Debug, Serialize)]
+pub struct InDoubtRow {
+    pub row: u64,
+    pub key: String,
+    pub to_number: String,
+    pub attempts: u32,
+    pub error: String,
+    pub updated_at: String,
+}
+
+/// Builds the report for one results file.
+pub fn report(path: &std::path::Path) -> anyhow::Result<StatusReport> {
+    let log = results::read(path)?.with_context(|| {
+        format!(
+            "{} does not exist or holds no results yet; `callplan run PLAN` creates it",
+            path.display()
+        )
+    })?;
+    let mut settled = 0;
+    let mut to_dial = 0;
+    let mut to_look_up = 0;
+    let mut invalid = 0;
+    let mut in_doubt = Vec::new();
+    for r in log.table.iter() {
+        match (&r.status, r.status.disposition()) {
+            (Status::Invalid, _) => invalid += 1,
+            (Status::InDoubt, _) => in_doubt.push(InDoubtRow {
+                row: r.row,
+                key: r.key.clone(),
+                to_number: r.to_number.clone(),
+                attempts: r.attempts,
+                error: r.error.clone(),
+                updated_at: r.updated_at.clone(),
+            }),
+            (_, Disposition::Settled) => settled += 1,
+            (_, Disposition::Dial) => to_dial += 1,
+            (_, Disposition::Reconcile) => to_look_up += 1,
+        }
+    }
+    in_doubt.sort_by_key(|r| r.row);
+    // Rows of the input that no record mentions yet (a log cut short).
+    if let Some(rows) = log.header.rows {
+        to_dial += rows.saturating_sub(log.table.len() as u64);
+    }
+    let id = &log.header.identity;
+    Ok(StatusReport {
+        results: path.display().to_string(),
+        campaign: id.campaign.clone(),
+        from_number: id.from_number.clone(),
+        agent_version_id: id.agent_version_id.clone(),
+        counts: results::counts(&log.table),
+        rows: log.header.rows,
+        settled,
+        to_dial,
+        to_look_up,
+        invalid,
+        in_doubt,
+        resume: log.header.resume_command(),
+    })
+}
+
+impl StatusReport {
+    /// The text form.
+    pub fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "campaign {} (from {}, agent version {})",
+            self.campaign, self.from_number, self.agent_version_id
+        )?;
+        writeln!(out, "results  {}", self.results)?;
+        let width = self
+            .counts
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let mut total = 0;
+        for (s, n) in &self.counts {
+            writeln!(out, "  {s:<width$}  {n:>8}")?;
+            total += n;
+        }
+        writeln!(out, "  {:<width$}  {total:>8}", "total")?;
+        if let Some(rows) = self.rows {
+            writeln!(out, "input rows at the last run: {rows}")?;
+        }
+        writeln!(
+            out,
+            "settled {}; a rerun dials {}, looks up {} first; in doubt {}; invalid {}",
+            self.settled,
+            self.to_dial,
+            self.to_look_up,
+            self.in_doubt.len(),
+            self.invalid
+        )?;
+        if !self.in_doubt.is_empty() {
+            writeln!(
+                out,
+                "in doubt (sent, answer lost, call not found nor ruled out; not dialled again \
+                 unless you pass --redial-in-doubt):"
+            )?;
+            for r in &self.in_doubt {
+                writeln!(
+                    out,
+                    "  row {} key {} {} ({} attempts, {}): {}",
+                    r.row, r.key, r.to_number, r.attempts, r.updated_at, r.error
+                )?;
+            }
+        }
+        let left = self.to_dial + self.to_look_up + self.in_doubt.len() as u64;
+        if left == 0 && self.invalid == 0 {
+            writeln!(out, "nothing left to dial")?;
+        } else {
+            writeln!(out, "resume: {}", self.resume)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `callplan status`: exit 0 when the file could be read.
+pub fn main(args: StatusArgs) -> anyhow::Result<Exit> {
+    let report = report(&args.results)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        Format::Text => report.write_text(&mut out)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(Exit::Ok)
 }

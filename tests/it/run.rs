@@ -1,1 +1,1161 @@
-//! Integration tests: run.
+//! Integration tests: `callplan run` and `callplan status`, through the
+//! binary, against the sandbox (in this test process, so that killing the
+//! runner never kills the server that counts its calls).
+//!
+//! What they hold the runner to: each recipient called at most once per
+//! round (the ledger), every call_id the API returned in the results file,
+//! no call without a durable intent, every answer classified as the README
+//! says, and the key never written anywhere.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use callplan::sandbox::{Config, Faults, RateLimit, VersionState};
+use serde_json::Value;
+
+use crate::common::{TestSandbox, bin};
+
+const KEY: &str = "sk_test_9f8e7d6c5b4a_SUPERSECRET";
+
+/// A campaign in a temp folder: plan, recipients, results.
+struct Camp {
+    dir: tempfile::TempDir,
+    plan: PathBuf,
+    results: PathBuf,
+}
+
+/// Plan settings a test may change.
+#[derive(Clone)]
+struct PlanOpts {
+    name: &'static str,
+    rows: usize,
+    from_number: &'static str,
+    agent: &'static str,
+    concurrency: u32,
+    rate: f64,
+    max_attempts: u32,
+    request_timeout_s: f64,
+    /// Extra rows appended as raw CSV lines (after the generated ones).
+    extra_rows: Vec<String>,
+}
+
+impl Default for PlanOpts {
+    fn default() -> Self {
+        PlanOpts {
+            name: "itest",
+            rows: 50,
+            from_number: "+14155550100",
+            agent: "av_sandbox",
+            concurrency: 16,
+            rate: 5000.0,
+            max_attempts: 3,
+            request_timeout_s: 1.0,
+            extra_rows: Vec::new(),
+        }
+    }
+}
+
+/// The n-th test number: valid US numbers, all distinct.
+fn number(i: usize) -> String {
+    let area = ["650", "415", "212", "312", "617", "206", "303", "512"][i / 10_000 % 8];
+    format!("+1{area}253{:04}", i % 10_000)
+}
+
+fn camp(o: &PlanOpts) -> Camp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = dir.path().join("plan.yaml");
+    let yaml = format!(
+        "name: {}\n\
+         from_number: \"{}\"\n\
+         agent_version_id: {}\n\
+         recipients: recipients.csv\n\
+         api:\n  request_timeout_s: {}\n  connect_timeout_s: 1\n\
+         variables:\n  clinic_name: Sunrise Dental\n\
+         metadata:\n  source: itest\n\
+         dispatch:\n  concurrency: {}\n  rate_per_second: {}\n  max_attempts: {}\n",
+        o.name, o.from_number, o.agent, o.request_timeout_s, o.concurrency, o.rate, o.max_attempts
+    );
+    std::fs::write(&plan, yaml).expect("write plan");
+    let mut csv = String::from("to_number,customer_name\n");
+    for i in 0..o.rows {
+        csv.push_str(&format!("{},Customer {i}\n", number(i)));
+    }
+    for r in &o.extra_rows {
+        csv.push_str(r);
+        csv.push('\n');
+    }
+    std::fs::write(dir.path().join("recipients.csv"), csv).expect("write csv");
+    let results = dir.path().join(format!("{}.results.csv", o.name));
+    Camp { dir, plan, results }
+}
+
+/// A sandbox config for `PlanOpts::default()`'s workspace: no limits, no
+/// faults, a fast clock, idempotency as asked.
+fn sandbox_config(idempotency: bool) -> Config {
+    let mut c = Config::unlimited();
+    c.idempotency = idempotency;
+    c.time_scale = 600.0;
+    c.numbers = vec!["+14155550100".into()];
+    c.agent_versions = BTreeMap::from([
+        ("av_sandbox".into(), VersionState::Published),
+        ("av_draft".into(), VersionState::Draft),
+    ]);
+    c
+}
+
+fn runner(c: &Camp, base_url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("run")
+        .arg(&c.plan)
+        .args(args)
+        .current_dir(c.dir.path())
+        .env("DIALNEXA_API_KEY", KEY)
+        .env("DIALNEXA_BASE_URL", base_url)
+        .env("NO_PROXY", "127.0.0.1")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(c: &Camp, base_url: &str, args: &[&str]) -> Output {
+    runner(c, base_url, args).output().expect("run callplan")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        text(&o.stdout),
+        text(&o.stderr)
+    )
+}
+
+/// The results file's records (line 1 is the identity comment, line 2 the
+/// column header), as maps. Comment lines of a log are skipped.
+fn records(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).expect("results file");
+    let mut lines = text.lines();
+    let first = lines.next().expect("identity line");
+    assert!(first.starts_with("#callplan results v1,"), "{first}");
+    let rest: Vec<&str> = lines.filter(|l| !l.starts_with("#callplan")).collect();
+    let body = rest.join("\n");
+    let mut rd = csv::Reader::from_reader(body.as_bytes());
+    let headers = rd.headers().expect("column header").clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        [
+            "key",
+            "row",
+            "to_number",
+            "round",
+            "status",
+            "call_id",
+            "attempts",
+            "http_status",
+            "error",
+            "end_reason",
+            "duration_s",
+            "next_at",
+            "updated_at"
+        ]
+    );
+    rd.records()
+        .map(|r| {
+            let r = r.expect("CSV record");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Last record per key (the log rule).
+fn latest(path: &Path) -> HashMap<String, HashMap<String, String>> {
+    let mut m = HashMap::new();
+    for r in records(path) {
+        m.insert(r["key"].clone(), r);
+    }
+    m
+}
+
+fn status_counts(path: &Path) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for r in latest(path).values() {
+        *m.entry(r["status"].clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Ledger calls per `callplan_key` (of every campaign; see [`of_campaign`]).
+fn ledger_by_key(calls: &[Value]) -> HashMap<String, Vec<String>> {
+    let mut m: HashMap<String, Vec<String>> = HashMap::new();
+    for c in calls {
+        let key = c["metadata"]["callplan_key"]
+            .as_str()
+            .expect("every call carries callplan_key")
+            .to_string();
+        m.entry(key)
+            .or_default()
+            .push(c["call_id"].as_str().expect("call_id").to_string());
+    }
+    m
+}
+
+/// The two promises: nobody called twice, and every call_id the API
+/// created is in the results file under its key.
+fn assert_once_and_recorded(sb: &TestSandbox, results: &Path) -> usize {
+    assert_calls_once_and_recorded(&sb.ledger_calls(), results)
+}
+
+/// The calls of one campaign.
+fn of_campaign(calls: &[Value], name: &str) -> Vec<Value> {
+    calls
+        .iter()
+        .filter(|c| c["metadata"]["callplan_campaign"] == name)
+        .cloned()
+        .collect()
+}
+
+fn assert_calls_once_and_recorded(calls: &[Value], results: &Path) -> usize {
+    let by_key = ledger_by_key(calls);
+    for (k, ids) in &by_key {
+        assert_eq!(
+            ids.len(),
+            1,
+            "key {k} was called {} times: {ids:?}",
+            ids.len()
+        );
+    }
+    let latest = latest(results);
+    for (k, ids) in &by_key {
+        let rec = latest
+            .get(k)
+            .unwrap_or_else(|| panic!("ledger key {k} missing from results"));
+        assert_eq!(&rec["call_id"], &ids[0], "key {k}: {rec:?}");
+    }
+    calls.len()
+}
+
+/// Right after a crash: nobody called twice, and every call the API
+/// created has at least its intent on disk (its outcome may be missing:
+/// the next run reconciles it).
+fn assert_no_call_without_intent(calls: &[Value], results: &Path) {
+    let by_key = ledger_by_key(calls);
+    for (k, ids) in &by_key {
+        assert_eq!(
+            ids.len(),
+            1,
+            "key {k} was called {} times: {ids:?}",
+            ids.len()
+        );
+    }
+    if by_key.is_empty() {
+        return;
+    }
+    let latest = latest(results);
+    for (k, ids) in &by_key {
+        let rec = latest
+            .get(k)
+            .unwrap_or_else(|| panic!("a call for {k} without any record"));
+        assert!(
+            rec["call_id"] == ids[0]
+                || ["dispatching", "in_doubt"].contains(&rec["status"].as_str()),
+            "key {k}: {rec:?}"
+        );
+    }
+}
+
+/// Counts printed in the summary table (`  status   n`), up to `total`.
+fn summary_counts(stdout: &str) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    let mut inside = false;
+    for line in stdout.lines() {
+        if line == "summary" {
+            inside = true;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("total"), Some(_), None) => break,
+            (Some(s), Some(n), None) if line.starts_with("  ") => {
+                m.insert(s.to_string(), n.parse().expect("count"));
+            }
+            _ => break,
+        }
+    }
+    m
+}
+
+#[test]
+fn clean_run_of_1000_rows() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 1000,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 1000);
+    let recs = records(&c.results);
+    assert_eq!(recs.len(), 1000, "compacted: one line per recipient");
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(r["row"], (i + 2).to_string(), "input order");
+        assert_eq!(r["to_number"], number(i));
+        assert_eq!(r["key"], number(i), "the key defaults to the number");
+        assert_eq!(r["status"], "queued");
+        assert_eq!(r["http_status"], "201");
+        assert_eq!(r["attempts"], "1");
+    }
+    let text = std::fs::read_to_string(&c.results).unwrap();
+    assert!(
+        !text.contains("#callplan run"),
+        "compaction drops run lines"
+    );
+    let summary = summary_counts(&text_out(&o));
+    assert_eq!(summary, status_counts(&c.results));
+    // The request carried plan and row data, metadata and the idempotency key.
+    let calls = sb.ledger_calls();
+    let first = &calls
+        .iter()
+        .find(|c| c["to_number"] == number(0).as_str())
+        .expect("row 2's call");
+    assert_eq!(first["variables"]["customer_name"], "Customer 0");
+    assert_eq!(first["variables"]["clinic_name"], "Sunrise Dental");
+    assert_eq!(first["metadata"]["source"], "itest");
+    assert_eq!(first["metadata"]["callplan_campaign"], "itest");
+    assert_eq!(first["metadata"]["callplan_round"], "1");
+    assert_eq!(
+        first["idempotency_key"],
+        format!("itest:{}:1", number(0)).as_str()
+    );
+    // A rerun dials nobody.
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(sb.ledger_calls().len(), 1000);
+}
+
+fn text_out(o: &Output) -> String {
+    text(&o.stdout)
+}
+
+#[test]
+fn limit_then_resume_and_status() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 100,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &["--limit", "30"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 30);
+    let counts = status_counts(&c.results);
+    assert_eq!(counts.get("queued"), Some(&30), "{counts:?}");
+    assert_eq!(counts.get("pending"), Some(&70), "{counts:?}");
+    // The first 30 rows in input order were dialled.
+    let recs = records(&c.results);
+    assert!(recs[..30].iter().all(|r| r["status"] == "queued"));
+    assert!(
+        text_out(&o).contains("resume: callplan run"),
+        "{}",
+        show(&o)
+    );
+
+    let st = Command::new(bin())
+        .args(["status", "--format", "json"])
+        .arg(&c.results)
+        .output()
+        .unwrap();
+    assert_eq!(code(&st), 0, "{}", show(&st));
+    let j: Value = serde_json::from_slice(&st.stdout).expect("status JSON");
+    assert_eq!(j["counts"]["queued"], 30);
+    assert_eq!(j["to_dial"], 70);
+    assert_eq!(j["campaign"], "itest");
+    let resume = j["resume"].as_str().unwrap();
+    assert!(
+        resume.starts_with("callplan run ") && resume.contains("plan.yaml"),
+        "{resume}"
+    );
+    let st = Command::new(bin())
+        .arg("status")
+        .arg(&c.results)
+        .output()
+        .unwrap();
+    let out = text_out(&st);
+    assert!(out.contains("a rerun dials 70"), "{out}");
+    assert!(out.contains("resume: callplan run"), "{out}");
+
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 100);
+    assert_eq!(status_counts(&c.results).get("queued"), Some(&100));
+}
+
+#[test]
+fn blocked_destination_is_rejected_and_the_run_goes_on() {
+    let mut cfg = sandbox_config(true);
+    cfg.blocked_prefixes = vec!["+44".into()];
+    let sb = TestSandbox::start(cfg);
+    let c = camp(&PlanOpts {
+        rows: 20,
+        extra_rows: vec!["+442079460000,Uk One".into(), "+442079460001,Uk Two".into()],
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 20);
+    let latest = latest(&c.results);
+    let uk = &latest["+442079460000"];
+    assert_eq!(uk["status"], "rejected");
+    assert_eq!(uk["http_status"], "403");
+    assert!(!uk["error"].is_empty(), "the API's message is kept: {uk:?}");
+    // A rerun does not send rejected rows again.
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert_eq!(
+        sb.stats()["answers"]["403"].as_u64(),
+        Some(2),
+        "rejected rows are not retried"
+    );
+}
+
+#[test]
+fn oversized_row_is_rejected() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let big = "x".repeat(70 * 1024);
+    let c = camp(&PlanOpts {
+        rows: 5,
+        extra_rows: vec![format!("+16502530999,{big}")],
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let latest = latest(&c.results);
+    assert_eq!(latest["+16502530999"]["status"], "rejected");
+    assert_eq!(latest["+16502530999"]["http_status"], "413");
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 5);
+}
+
+/// Workspace-wide answers stop the run with exit 3, the API's message and
+/// what to fix; nothing more is sent and a rerun resumes.
+#[test]
+fn workspace_wide_answers_stop_with_exit_3() {
+    let cases: [(PlanOpts, Option<Vec<String>>, &str, &str); 3] = [
+        (
+            PlanOpts {
+                from_number: "+14155550199",
+                ..PlanOpts::default()
+            },
+            None,
+            "403",
+            "from_number",
+        ),
+        (
+            PlanOpts {
+                agent: "av_draft",
+                ..PlanOpts::default()
+            },
+            None,
+            "403",
+            "publish",
+        ),
+        (
+            PlanOpts::default(),
+            Some(vec!["another-key".to_string()]),
+            "401",
+            "API key",
+        ),
+    ];
+    for (opts, keys, http, fix) in cases {
+        let mut cfg = sandbox_config(true);
+        if let Some(k) = keys {
+            cfg.api_keys = k;
+        }
+        let sb = TestSandbox::start(cfg);
+        let c = camp(&PlanOpts {
+            rows: 200,
+            concurrency: 2,
+            rate: 200.0,
+            ..opts
+        });
+        let o = run(&c, &sb.base_url(), &[]);
+        assert_eq!(code(&o), 3, "{}", show(&o));
+        let out = text_out(&o);
+        assert!(out.contains(&format!("HTTP {http}")), "{out}");
+        assert!(out.contains("fix: ") && out.contains(fix), "{out}");
+        assert!(out.contains("resume: callplan run"), "{out}");
+        assert_eq!(sb.ledger_calls().len(), 0);
+        let sent = sb.stats()["requests"].as_u64().unwrap();
+        assert!(sent <= 4, "stopped at once, not after {sent} requests");
+        let counts = status_counts(&c.results);
+        assert_eq!(counts.get("pending"), Some(&200), "{counts:?}");
+        assert!(!text(&o.stderr).contains(KEY));
+    }
+}
+
+#[test]
+fn breaker_stops_after_ten_identical_rejections() {
+    let mut cfg = sandbox_config(true);
+    cfg.blocked_prefixes = vec!["+1".into()];
+    let sb = TestSandbox::start(cfg);
+    let c = camp(&PlanOpts {
+        rows: 300,
+        concurrency: 1,
+        rate: 500.0,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 3, "{}", show(&o));
+    assert!(
+        text_out(&o).contains("first 10 answers were all the same rejection"),
+        "{}",
+        show(&o)
+    );
+    let counts = status_counts(&c.results);
+    assert_eq!(counts.get("rejected"), Some(&10), "{counts:?}");
+    assert_eq!(counts.get("pending"), Some(&290), "{counts:?}");
+}
+
+#[test]
+fn server_errors_are_retried_then_recorded_as_error() {
+    let mut cfg = sandbox_config(true);
+    cfg.faults = Faults {
+        server_error_rate: 1.0,
+        ..Faults::default()
+    };
+    let sb = TestSandbox::start(cfg);
+    let c = camp(&PlanOpts {
+        rows: 6,
+        max_attempts: 3,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert_eq!(
+        sb.stats()["requests"].as_u64(),
+        Some(18),
+        "3 attempts per row"
+    );
+    for r in latest(&c.results).values() {
+        assert_eq!(r["status"], "error", "{r:?}");
+        assert_eq!(r["attempts"], "3");
+        assert!(r["error"].contains("gave up after 3 attempts"), "{r:?}");
+    }
+    // `error` rows are dialled again by a rerun.
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert_eq!(sb.stats()["requests"].as_u64(), Some(36));
+}
+
+#[test]
+fn refused_connection_is_retried_then_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = camp(&PlanOpts {
+        rows: 3,
+        max_attempts: 2,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &format!("http://127.0.0.1:{port}/v1"), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    for r in latest(&c.results).values() {
+        assert_eq!(r["status"], "error", "{r:?}");
+        assert!(r["error"].contains("could not connect"), "{r:?}");
+    }
+}
+
+/// Answers lost after the call was created (and answers too slow to wait
+/// for) are reconciled within the run: the call is found and adopted,
+/// never dialled again, even where the API ignores idempotency keys.
+#[test]
+fn lost_and_slow_answers_are_reconciled_not_resent() {
+    for faults in [
+        Faults {
+            lost_response_rate: 1.0,
+            ..Faults::default()
+        },
+        Faults {
+            slow_rate: 1.0,
+            slow_ms: 2500,
+            ..Faults::default()
+        },
+    ] {
+        let mut cfg = sandbox_config(false);
+        cfg.faults = faults;
+        let sb = TestSandbox::start(cfg);
+        let c = camp(&PlanOpts {
+            rows: 20,
+            request_timeout_s: 0.5,
+            ..PlanOpts::default()
+        });
+        let o = run(&c, &sb.base_url(), &[]);
+        assert_eq!(code(&o), 0, "{}", show(&o));
+        assert_eq!(assert_once_and_recorded(&sb, &c.results), 20);
+        for r in latest(&c.results).values() {
+            assert!(!r["call_id"].is_empty(), "{r:?}");
+            assert_eq!(r["attempts"], "1", "{r:?}");
+        }
+    }
+}
+
+/// A request dropped before anything was created is confirmed absent by
+/// the lookup and sent again, up to max_attempts.
+#[test]
+fn dropped_requests_are_confirmed_absent_and_resent() {
+    let mut cfg = sandbox_config(false);
+    cfg.faults = Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    };
+    let sb = TestSandbox::start(cfg);
+    let c = camp(&PlanOpts {
+        rows: 4,
+        max_attempts: 2,
+        request_timeout_s: 0.3,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert_eq!(sb.ledger_calls().len(), 0);
+    assert_eq!(
+        sb.stats()["faults"]["drop"].as_u64(),
+        Some(8),
+        "2 sends per row, each dropped and then looked up"
+    );
+    for r in latest(&c.results).values() {
+        assert_eq!(r["status"], "error", "{r:?}");
+        assert!(r["error"].contains("confirmed not created"), "{r:?}");
+    }
+}
+
+/// A row left `dispatching` whose lookup cannot be done stays `in_doubt`
+/// and is not dialled; `--redial-in-doubt` dials it.
+#[test]
+fn unverifiable_rows_stay_in_doubt() {
+    let c = camp(&PlanOpts {
+        rows: 3,
+        request_timeout_s: 0.2,
+        ..PlanOpts::default()
+    });
+    // A log as a killed run leaves it: row 2 sent, answer never recorded.
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{n},1,dispatching,,1,,,,,,2020-01-01T00:00:00.000Z\n",
+        c.plan.display(),
+        n = number(0)
+    );
+    std::fs::write(&c.results, log).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dead = format!("http://127.0.0.1:{port}/v1");
+    let o = run(&c, &dead, &["--limit", "0"]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let l = latest(&c.results);
+    assert_eq!(l[&number(0)]["status"], "in_doubt", "{:?}", l[&number(0)]);
+    assert!(l[&number(0)]["error"].contains("lookup failed"));
+    let st = Command::new(bin())
+        .arg("status")
+        .arg(&c.results)
+        .output()
+        .unwrap();
+    assert!(
+        text_out(&st).contains(&format!("key {}", number(0))),
+        "{}",
+        show(&st)
+    );
+
+    // The API is back and has no such call: the next run's lookup can tell
+    // now (confirmed absent), so the row is dialled with the others.
+    let sb = TestSandbox::start(sandbox_config(true));
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 3);
+
+    let c2 = camp(&PlanOpts {
+        rows: 1,
+        request_timeout_s: 0.2,
+        ..PlanOpts::default()
+    });
+    std::fs::write(
+        &c2.results,
+        std::fs::read_to_string(&c.results)
+            .unwrap()
+            .lines()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n")
+            + &format!(
+                "\n{n},2,{n},1,in_doubt,,1,,lost,,,,2020-01-01T00:00:00.000Z\n",
+                n = number(0)
+            ),
+    )
+    .unwrap();
+    let o = run(&c2, &dead, &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert_eq!(latest(&c2.results)[&number(0)]["status"], "in_doubt");
+    // --redial-in-doubt dials it although the lookup still cannot tell;
+    // the API being unreachable, that send fails to connect: `error`.
+    let o = run(&c2, &dead, &["--redial-in-doubt"]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = &latest(&c2.results)[&number(0)];
+    assert_eq!(r["status"], "error", "{r:?}");
+    assert!(r["error"].contains("could not connect"), "{r:?}");
+}
+
+#[test]
+fn pacing_under_409_lowers_the_cap_and_everyone_is_called_once() {
+    let mut cfg = sandbox_config(true);
+    cfg.concurrency_limit = 4;
+    cfg.time_scale = 200.0; // calls last ~0.1-1 s real time
+    cfg.ring_seconds = callplan::sandbox::Range::new(5.0, 20.0);
+    cfg.talk_seconds = callplan::sandbox::Range::new(5.0, 60.0);
+    let sb = TestSandbox::start(cfg);
+    let c = camp(&PlanOpts {
+        rows: 60,
+        concurrency: 16,
+        rate: 1000.0,
+        ..PlanOpts::default()
+    });
+    let mut cmd = runner(&c, &sb.base_url(), &[]);
+    cmd.env("RUST_LOG", "callplan=info");
+    let o = cmd.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 60);
+    let answered_409 = sb.stats()["answers"]["409"].as_u64().unwrap_or(0);
+    assert!(answered_409 > 0, "the test must provoke 409s");
+    assert!(
+        text(&o.stderr).contains("in-flight cap lowered"),
+        "{}",
+        show(&o)
+    );
+    let out = text_out(&o);
+    assert!(
+        out.contains(&format!("409 answers {answered_409}")),
+        "{out}"
+    );
+}
+
+#[test]
+fn pacing_under_429_honours_retry_after() {
+    let mut cfg = sandbox_config(true);
+    cfg.rate_limit = RateLimit {
+        per_second: 20.0,
+        burst: 5,
+    };
+    let sb = TestSandbox::start(cfg);
+    let c = camp(&PlanOpts {
+        rows: 25,
+        concurrency: 8,
+        rate: 1000.0,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 25);
+    let answered_429 = sb.stats()["answers"]["429"].as_u64().unwrap_or(0);
+    assert!(answered_429 > 0, "the test must provoke 429s");
+    // Waiting for Retry-After (a pause for everyone) keeps the refusals
+    // few; hammering at the client's rate would collect hundreds.
+    assert!(answered_429 < 25, "{answered_429} 429s for 25 rows");
+}
+
+/// kill -9 at a random moment, rerun, repeat until a run finishes by
+/// itself; 20 rounds (a fresh campaign each), with the sandbox's
+/// idempotency on, and again off (reconciliation alone). After every kill:
+/// nobody called twice and no call without its intent on disk; at the end
+/// of each round: everyone called exactly once, every call_id in the file.
+#[test]
+fn kill_9_at_random_moments_never_calls_twice() {
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill -9 test seed {base}");
+    // Idempotency on and off side by side, each with its own sandbox.
+    let kills: u32 = std::thread::scope(|s| {
+        let runs: Vec<_> = [true, false]
+            .into_iter()
+            .map(|idempotency| {
+                s.spawn(move || kill_rounds(idempotency, base ^ u64::from(idempotency)))
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    eprintln!("{kills} kills landed while dialling");
+    assert!(kills >= 10, "only {kills} kills landed while dialling");
+}
+
+fn kill_rounds(idempotency: bool, mut seed: u64) -> u32 {
+    const NAMES: [&str; 20] = [
+        "k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09", "k10", "k11", "k12",
+        "k13", "k14", "k15", "k16", "k17", "k18", "k19",
+    ];
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut kills = 0;
+    let sb = TestSandbox::start(sandbox_config(idempotency));
+    for name in NAMES {
+        let c = camp(&PlanOpts {
+            name,
+            rows: 50,
+            concurrency: 8,
+            rate: 400.0,
+            request_timeout_s: 0.2,
+            ..PlanOpts::default()
+        });
+        let mut done = false;
+        for _ in 0..8 {
+            let mut child = runner(&c, &sb.base_url(), &["--quiet"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let wait = Duration::from_millis(next() % 250);
+            let start = Instant::now();
+            let mut exited = false;
+            while start.elapsed() < wait {
+                if child.try_wait().unwrap().is_some() {
+                    exited = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if !exited {
+                child.kill().unwrap(); // SIGKILL
+            }
+            let status = child.wait().unwrap();
+            let calls = of_campaign(&sb.ledger_calls(), name);
+            assert_no_call_without_intent(&calls, &c.results);
+            if !exited && !calls.is_empty() && calls.len() < 50 {
+                kills += 1; // landed while dialling
+            }
+            if exited {
+                assert_eq!(status.code(), Some(0), "{name}, idempotency {idempotency}");
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            let o = run(&c, &sb.base_url(), &["--quiet"]);
+            assert_eq!(code(&o), 0, "{}", show(&o));
+        }
+        let calls = of_campaign(&sb.ledger_calls(), name);
+        assert_eq!(
+            assert_calls_once_and_recorded(&calls, &c.results),
+            50,
+            "{name}, idempotency {idempotency}"
+        );
+        let recs = records(&c.results);
+        assert_eq!(recs.len(), 50);
+        assert!(recs.iter().all(|r| !r["call_id"].is_empty()));
+    }
+    kills
+}
+
+/// Server errors, drops, lost answers and slow answers over 2,000 rows,
+/// with idempotency off: no duplicates, every row settled or in doubt, and
+/// the summary's counts are the file's.
+#[test]
+fn fault_mix_over_2000_rows() {
+    let mut cfg = sandbox_config(false);
+    cfg.faults = Faults {
+        server_error_rate: 0.05,
+        drop_rate: 0.03,
+        lost_response_rate: 0.03,
+        slow_rate: 0.01,
+        slow_ms: 1200,
+        ..Faults::default()
+    };
+    let sb = TestSandbox::start(cfg);
+    let c = camp(&PlanOpts {
+        rows: 2000,
+        concurrency: 32,
+        rate: 5000.0,
+        max_attempts: 5,
+        request_timeout_s: 0.5,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &["--quiet"]);
+    assert!(matches!(code(&o), 0 | 4), "{}", show(&o));
+    assert_once_and_recorded(&sb, &c.results);
+    let counts = status_counts(&c.results);
+    assert_eq!(counts.values().sum::<u64>(), 2000);
+    // Settled (a call's status, adopted calls may have ended already),
+    // `error` (nothing created), or `in_doubt`: never left open.
+    for s in counts.keys() {
+        assert!(
+            !["pending", "dispatching", ""].contains(&s.as_str()),
+            "unsettled status {s}: {counts:?}"
+        );
+    }
+    assert_eq!(summary_counts(&text_out(&o)), counts);
+    let faults = &sb.stats()["faults"];
+    for kind in ["server_error", "drop", "lost_response", "slow"] {
+        assert!(
+            faults[kind].as_u64().unwrap_or(0) > 0,
+            "no {kind} injected: {faults}"
+        );
+    }
+}
+
+/// The results file cannot grow (RLIMIT_FSIZE, as a full disk): dialling
+/// stops at once, and every call the API created has its intent on disk.
+#[cfg(unix)]
+#[test]
+fn failed_write_stops_dialling_and_no_call_lacks_an_intent() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 300,
+        concurrency: 8,
+        rate: 2000.0,
+        ..PlanOpts::default()
+    });
+    // bash's ulimit -f counts 1024-byte blocks: 12 KiB of results at most.
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(r#"trap "" XFSZ; ulimit -f 12; exec "$0" "$@""#)
+        .arg(bin())
+        .arg("run")
+        .arg(&c.plan)
+        .arg("--quiet")
+        .current_dir(c.dir.path())
+        .env("DIALNEXA_API_KEY", KEY)
+        .env("DIALNEXA_BASE_URL", sb.base_url());
+    let o = cmd.output().unwrap();
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(text(&o.stderr).contains("File too large"), "{}", show(&o));
+    let calls = sb.ledger_calls();
+    assert!(
+        !calls.is_empty() && calls.len() < 300,
+        "{} calls",
+        calls.len()
+    );
+    // Every created call has a durable intent (a complete `dispatching` line).
+    let text = std::fs::read_to_string(&c.results).unwrap();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let intents: HashSet<&str> = complete
+        .lines()
+        .filter(|l| l.contains(",dispatching,"))
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    for k in ledger_by_key(&calls).keys() {
+        assert!(
+            intents.contains(k.as_str()),
+            "call for {k} without an intent on disk"
+        );
+    }
+    // Room again: the rerun reconciles and finishes, nobody twice.
+    let o = run(&c, &sb.base_url(), &["--quiet"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 300);
+}
+
+#[test]
+fn the_key_is_never_written_anywhere_even_at_trace() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 5,
+        extra_rows: vec!["+442079460000,Uk".into()],
+        ..PlanOpts::default()
+    });
+    let mut cmd = runner(&c, &sb.base_url(), &[]);
+    cmd.env("RUST_LOG", "trace");
+    let o = cmd.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(text(&o.stderr).contains("TRACE"), "trace logging was on");
+    assert!(!text(&o.stdout).contains(KEY));
+    assert!(!text(&o.stderr).contains(KEY));
+    for e in std::fs::read_dir(c.dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(KEY),
+            "key found in {}",
+            p.display()
+        );
+    }
+    // The key did reach the server (the run worked), only there.
+    assert_eq!(sb.ledger_calls().len(), 6);
+}
+
+#[test]
+fn missing_key_is_exit_2_before_any_work() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts::default());
+    let o = runner(&c, &sb.base_url(), &[])
+        .env_remove("DIALNEXA_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(text(&o.stderr).contains("DIALNEXA_API_KEY"), "{}", show(&o));
+    assert!(!c.results.exists());
+    assert_eq!(sb.stats()["requests"].as_u64(), Some(0));
+}
+
+#[test]
+fn insecure_base_url_is_refused() {
+    let c = camp(&PlanOpts::default());
+    let o = run(&c, "http://api.dialnexa.com/v1", &[]);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(text(&o.stderr).contains("must use https"), "{}", show(&o));
+}
+
+#[test]
+fn dry_run_shows_requests_and_sends_nothing() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 10,
+        ..PlanOpts::default()
+    });
+    let o = runner(&c, &sb.base_url(), &["--dry-run"])
+        .env_remove("DIALNEXA_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let out = text_out(&o);
+    assert!(out.contains("Bearer ********"), "{out}");
+    assert!(
+        out.contains(&format!("\"Idempotency-Key\": \"itest:{}:1\"", number(0))),
+        "{out}"
+    );
+    assert!(out.contains("dry run: 10 calls would be sent"), "{out}");
+    assert_eq!(sb.stats()["requests"].as_u64(), Some(0));
+    assert!(!c.results.exists(), "a dry run writes nothing");
+}
+
+#[test]
+fn results_of_another_campaign_are_refused() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 3,
+        ..PlanOpts::default()
+    });
+    assert_eq!(code(&run(&c, &sb.base_url(), &[])), 0);
+    let before = std::fs::read(&c.results).unwrap();
+    let plan = std::fs::read_to_string(&c.plan)
+        .unwrap()
+        .replace("av_sandbox", "av_other");
+    std::fs::write(&c.plan, plan).unwrap();
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(
+        text(&o.stderr).contains("belongs to another campaign"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(std::fs::read(&c.results).unwrap(), before, "left untouched");
+    assert_eq!(sb.ledger_calls().len(), 3);
+}
+
+#[test]
+fn invalid_rows_block_or_are_skipped() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 5,
+        extra_rows: vec!["12,Bad Number".into()],
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    assert!(text_out(&o).contains("nothing was dialled"), "{}", show(&o));
+    assert_eq!(sb.stats()["requests"].as_u64(), Some(0));
+    assert!(!c.results.exists());
+
+    let o = run(&c, &sb.base_url(), &["--skip-invalid"]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 5);
+    let recs = records(&c.results);
+    assert_eq!(recs.len(), 6);
+    assert_eq!(recs[5]["status"], "invalid");
+    assert_eq!(recs[5]["row"], "7");
+    assert!(!recs[5]["error"].is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_saves_and_resumes() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 200,
+        concurrency: 4,
+        rate: 50.0,
+        ..PlanOpts::default()
+    });
+    let child = runner(&c, &sb.base_url(), &["--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", show(&o));
+    assert!(
+        text_out(&o).contains("resume: callplan run"),
+        "{}",
+        show(&o)
+    );
+    let recs = records(&c.results);
+    assert_eq!(recs.len(), 200, "compacted on the way out");
+    let n = assert_once_and_recorded(&sb, &c.results);
+    assert!(n > 0 && n < 200, "{n} calls before the stop");
+    let o = run(&c, &sb.base_url(), &["--quiet"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 200);
+}
+
+#[test]
+fn sandbox_flag_runs_the_whole_campaign_in_process() {
+    let c = camp(&PlanOpts {
+        rows: 30,
+        rate: 200.0,
+        ..PlanOpts::default()
+    });
+    let o = Command::new(bin())
+        .arg("run")
+        .arg(&c.plan)
+        .arg("--sandbox")
+        .current_dir(c.dir.path())
+        .env_remove("DIALNEXA_API_KEY")
+        .env_remove("DIALNEXA_BASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let sandbox_results = c.dir.path().join("itest.results.sandbox.csv");
+    assert_eq!(records(&sandbox_results).len(), 30);
+    assert!(
+        !c.results.exists(),
+        "a rehearsal never writes the real file"
+    );
+    assert!(
+        summary_counts(&text_out(&o)).get("queued") == Some(&30),
+        "{}",
+        show(&o)
+    );
+}

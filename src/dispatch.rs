@@ -1,1 +1,0 @@
-//! dispatch: owned by its issue; see DESIGN.md's layout.

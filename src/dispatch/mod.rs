@@ -1,0 +1,798 @@
+//! The engine: dials rows under a concurrency cap and a steady rate, acts on
+//! every classified answer, and never sends a request whose intent is not on
+//! disk.
+//!
+//! A run has two phases. First, rows that an earlier run left `dispatching`
+//! or `in_doubt` are reconciled (once their request can no longer be in
+//! flight): found calls are adopted, rows confirmed absent join the dial
+//! list, rows nobody can vouch for stay `in_doubt`. Then rows are dialled in
+//! input order. Per row: take a permit (AIMD cap) and a pacing slot, write
+//! the `dispatching` intent and wait for its fsync, send, classify
+//! ([`crate::api::classify`]), and record the outcome. 409/429 wait and
+//! resend under the same intent; 5xx and connection failures retry with
+//! capped, fully jittered backoff up to `max_attempts`; an answer lost after
+//! the request left is recorded `in_doubt` and reconciled within the run.
+//!
+//! Anything that stops the run (Ctrl-C, a workspace-wide answer, the
+//! breaker, a failed write) cancels one token: no new request leaves, rows
+//! waiting to resend are written back as `pending`, requests in flight get
+//! a bounded time to finish.
+
+pub mod backoff; // waits before resends, and the breaker
+pub mod limiter; // the in-flight cap (AIMD)
+pub mod pacer; // the steady rate
+pub mod reconcile; // did a lost request create a call?
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Answer, CallRequest, Campaign, Client};
+use crate::progress::Stats;
+use crate::results::{Appender, Record, Status};
+use crate::wire::CallStatus;
+
+use backoff::{Backoff, Breaker};
+use limiter::{Limiter, Permit};
+use pacer::Pacer;
+use reconcile::{Lookup, Wanted};
+
+/// 409/429 answers in a row after which a row gives up as `error` (nothing
+/// was created; a rerun dials it again).
+pub const MAX_WAITS: u32 = 100;
+
+/// The oldest an intent may be when its request leaves (at most; see
+/// [`Settings::max_intent_age`]). A row writes its intent before it waits
+/// for an in-flight permit (so fsyncs overlap with requests); if the wait
+/// was longer, a fresh intent is written first. So every send happens
+/// within this of the time on its latest intent, and a run restarting after
+/// a crash waits `request timeout + max intent age` from that time before
+/// it trusts a lookup.
+pub const MAX_INTENT_AGE: Duration = Duration::from_secs(1);
+
+/// One recipient, as the engine needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub key: String,
+    /// The row number a spreadsheet shows.
+    pub row: u64,
+    /// E.164.
+    pub to_number: String,
+    pub variables: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A row to dial.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub target: Target,
+    pub round: u32,
+    /// Sends already recorded for this round (the `attempts` column).
+    pub attempts: u32,
+    /// The row's last durable record is an intent known to have created
+    /// nothing (confirmed absent): if the run stops before it is sent, it
+    /// is written back as `pending`.
+    pub open_intent: bool,
+}
+
+/// A row an earlier run left `dispatching` or `in_doubt`.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    pub target: Target,
+    pub last: Record,
+}
+
+/// How the engine behaves; see the README, "Running a campaign".
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Requests in flight at most (the AIMD ceiling).
+    pub concurrency: u32,
+    /// Requests per second at most (<= 0: unpaced).
+    pub rate_per_second: f64,
+    /// Sends per row per run for transient failures.
+    pub max_attempts: u32,
+    /// A request is looked up only this long after it was sent, when it can
+    /// no longer be in flight (the request timeout).
+    pub lookup_after: Duration,
+    /// The oldest an intent may be when its request leaves: half the
+    /// request timeout, at most [`MAX_INTENT_AGE`].
+    pub max_intent_age: Duration,
+    /// `start_date` of a lookup is the send time minus this (clock skew).
+    pub lookup_margin: Duration,
+    /// How long requests in flight may take to finish after a stop.
+    pub drain: Duration,
+    pub redial_in_doubt: bool,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// The AIMD cap is cut at most once per this.
+    pub aimd_cooldown: Duration,
+    /// Rows dialled at most this run.
+    pub limit: Option<u64>,
+    /// When the command started: the first send is logged relative to it
+    /// (how long a resume takes to start dialling).
+    pub origin: std::time::Instant,
+}
+
+impl Settings {
+    /// Defaults for a plan's dispatch section and request timeout.
+    pub fn new(concurrency: u32, rate: f64, max_attempts: u32, request_timeout: Duration) -> Self {
+        Settings {
+            concurrency: concurrency.max(1),
+            rate_per_second: rate,
+            max_attempts: max_attempts.max(1),
+            lookup_after: request_timeout,
+            max_intent_age: (request_timeout / 2).min(MAX_INTENT_AGE),
+            lookup_margin: Duration::from_secs(300),
+            drain: request_timeout + Duration::from_secs(2),
+            redial_in_doubt: false,
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(30),
+            aimd_cooldown: Duration::from_millis(500),
+            limit: None,
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+/// Why a run stopped before its end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopReason {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// A workspace-wide answer: nothing more can succeed until it is fixed.
+    Fatal {
+        http_status: Option<u16>,
+        message: String,
+        fix: String,
+    },
+    /// The first answers were all the same rejection.
+    Breaker { message: String },
+    /// The results file could not be written.
+    WriteFailed,
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct RunEnd {
+    pub stop: Option<StopReason>,
+    /// Rows that had at least one request sent this run.
+    pub dialled: u64,
+    /// Tasks still running when the drain time ran out (their rows stay
+    /// `dispatching` and are reconciled on the next run).
+    pub abandoned: usize,
+}
+
+struct Shared {
+    client: Client,
+    campaign: Campaign,
+    appender: Appender,
+    settings: Settings,
+    stats: Arc<Stats>,
+    limiter: Arc<Limiter>,
+    /// Rows between their pacing slot and the end of their request: the
+    /// in-flight cap plus as many writing their intent ahead.
+    ahead: Arc<tokio::sync::Semaphore>,
+    pacer: Pacer,
+    backoff: Backoff,
+    breaker: Mutex<Breaker>,
+    stop: CancellationToken,
+    reason: Mutex<Option<StopReason>>,
+    dialled: std::sync::atomic::AtomicU64,
+}
+
+/// The dispatcher; [`Engine::run`] consumes it.
+pub struct Engine {
+    shared: Arc<Shared>,
+    interrupt: CancellationToken,
+    halt: CancellationToken,
+}
+
+impl Engine {
+    /// `interrupt` is cancelled on Ctrl-C/SIGTERM; `halt` by the results
+    /// writer when a write fails.
+    pub fn new(
+        client: Client,
+        campaign: Campaign,
+        appender: Appender,
+        settings: Settings,
+        stats: Arc<Stats>,
+        interrupt: CancellationToken,
+        halt: CancellationToken,
+    ) -> Engine {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+            ^ u64::from(std::process::id());
+        Stats::add(&stats.cap, u64::from(settings.concurrency));
+        let shared = Shared {
+            client,
+            campaign,
+            appender,
+            limiter: Limiter::new(settings.concurrency, settings.aimd_cooldown),
+            ahead: Arc::new(tokio::sync::Semaphore::new(
+                2 * settings.concurrency.max(1) as usize,
+            )),
+            pacer: Pacer::new(settings.rate_per_second),
+            backoff: Backoff::new(settings.backoff_base, settings.backoff_cap, seed),
+            settings,
+            stats,
+            breaker: Mutex::new(Breaker::default()),
+            stop: CancellationToken::new(),
+            reason: Mutex::new(None),
+            dialled: std::sync::atomic::AtomicU64::new(0),
+        };
+        Engine {
+            shared: Arc::new(shared),
+            interrupt,
+            halt,
+        }
+    }
+
+    /// Reconciles `resume`, then dials `jobs` (input order), until done or
+    /// stopped.
+    pub async fn run(self, resume: Vec<Resume>, jobs: Vec<Job>) -> RunEnd {
+        let sh = self.shared;
+        let watcher = {
+            let sh = sh.clone();
+            let (interrupt, halt) = (self.interrupt, self.halt);
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = interrupt.cancelled() => sh.stop_with(StopReason::Interrupted),
+                    _ = halt.cancelled() => sh.stop_with(StopReason::WriteFailed),
+                    _ = sh.stop.cancelled() => {}
+                }
+            })
+        };
+        let limit = sh.settings.limit.unwrap_or(u64::MAX);
+        let planned = (jobs.len() as u64).min(limit);
+        Stats::add(&sh.stats.total, resume.len() as u64 + planned);
+
+        // Phase 1: what an earlier run left open.
+        let mut redial = Vec::new();
+        if !resume.is_empty() {
+            let latest = resume
+                .iter()
+                .filter_map(|r| sent_at(&r.last))
+                .max()
+                .map(|t| t + sh.settings.lookup_after + sh.settings.max_intent_age);
+            if let Some(t) = latest.filter(|t| *t > jiff::Timestamp::now()) {
+                tracing::warn!(
+                    "{} rows were left open by an earlier run; looking them up once their \
+                     requests can no longer be in flight (by {})",
+                    resume.len(),
+                    t.strftime("%H:%M:%S UTC")
+                );
+            }
+            let mut set = JoinSet::new();
+            for r in resume {
+                set.spawn(resume_one(sh.clone(), r));
+            }
+            while let Some(res) = set.join_next().await {
+                match res {
+                    Ok(Some(job)) => redial.push(job),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("a reconciliation task failed: {e}"),
+                }
+            }
+            redial.sort_by_key(|j: &Job| j.target.row);
+        }
+
+        // Phase 2: dial, in input order.
+        let mut set = JoinSet::new();
+        if !sh.stop.is_cancelled() {
+            let extra = (redial.len() as u64).min(limit.saturating_sub(planned));
+            Stats::add(&sh.stats.total, extra);
+            let all = redial
+                .into_iter()
+                .chain(jobs)
+                .take(limit.min(usize::MAX as u64) as usize);
+            for job in all {
+                let Some(slot) = sh.slot().await else {
+                    break;
+                };
+                set.spawn(dial(sh.clone(), job, slot));
+                while set.try_join_next().is_some() {}
+            }
+        }
+
+        // Drain: a stopped run gives requests in flight a bounded time.
+        let mut abandoned = 0;
+        let drained = async {
+            while let Some(res) = set.join_next().await {
+                if let Err(e) = res {
+                    tracing::error!("a dial task failed: {e}");
+                }
+            }
+        };
+        tokio::select! {
+            _ = drained => {}
+            _ = async {
+                sh.stop.cancelled().await;
+                tokio::time::sleep(sh.settings.drain).await;
+            } => {
+                abandoned = set.len();
+                tracing::warn!("{abandoned} requests did not finish in time; their rows will be reconciled on the next run");
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+            }
+        }
+        watcher.abort();
+        // Its handle on the log must be gone before the writer is joined.
+        let _ = watcher.await;
+        let stop = sh.reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        RunEnd {
+            stop,
+            dialled: sh.dialled.load(std::sync::atomic::Ordering::Relaxed),
+            abandoned,
+        }
+    }
+}
+
+/// The send time recorded in an intent.
+fn sent_at(rec: &Record) -> Option<jiff::Timestamp> {
+    rec.updated_at.parse().ok()
+}
+
+impl Shared {
+    fn stop_with(&self, r: StopReason) {
+        {
+            let mut g = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+            if g.is_none() {
+                tracing::debug!("stopping: {r:?}");
+                *g = Some(r);
+            }
+        }
+        self.stop.cancel();
+    }
+
+    /// A place in the pipeline and a pacing slot, or None once the run is
+    /// stopping.
+    async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let slot = tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => return None,
+            s = self.ahead.clone().acquire_owned() => s.ok()?,
+        };
+        self.paced().await.then_some(slot)
+    }
+
+    /// Waits for a pacing slot; false if the run stopped meanwhile.
+    async fn paced(&self) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => false,
+            _ = self.pacer.ready() => true,
+        }
+    }
+
+    /// An in-flight permit (AIMD cap), or None once the run is stopping.
+    async fn permit(&self) -> Option<Permit> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => None,
+            p = self.limiter.acquire() => Some(p),
+        }
+    }
+
+    /// A permit and a pacing slot (for lookups), or None once stopping.
+    async fn gate(&self) -> Option<Permit> {
+        let permit = self.permit().await?;
+        self.paced().await.then_some(permit)
+    }
+
+    /// Sleeps; false if the run stopped meanwhile.
+    async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+        }
+    }
+
+    fn record(&self, t: &Target, round: u32, status: Status, st: &RowState) -> Record {
+        let mut r = Record::new(&t.key, t.row, &t.to_number, round, status);
+        r.attempts = st.attempts;
+        r.http_status = st.last_http;
+        r.error = st.last_error.clone();
+        r
+    }
+
+    /// Looks a row's call up; every page request takes a permit and a slot.
+    async fn lookup(&self, t: &Target, round: u32, sent: jiff::Timestamp) -> Lookup {
+        let since = sent
+            .checked_sub(
+                jiff::SignedDuration::try_from(self.settings.lookup_margin).unwrap_or_default(),
+            )
+            .unwrap_or(sent)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let wanted = Wanted {
+            campaign: &self.campaign.name,
+            key: &t.key,
+            round,
+            from_number: &self.campaign.from_number,
+            agent_version_id: &self.campaign.agent_version_id,
+        };
+        let since = &since;
+        reconcile::lookup(&wanted, |page| async move {
+            let Some(_permit) = self.gate().await else {
+                return Err(crate::api::LookupError {
+                    http_status: None,
+                    message: "the run stopped".into(),
+                    fatal: false,
+                });
+            };
+            Stats::add(&self.stats.in_flight, 1);
+            let r = self.client.list_calls(&t.to_number, since, page).await;
+            Stats::sub(&self.stats.in_flight, 1);
+            r
+        })
+        .await
+    }
+
+    /// Records a call found by a lookup.
+    fn adopt(&self, t: &Target, round: u32, st: &RowState, call: &crate::wire::Call) {
+        let mut rec = self.record(t, round, Status::Call(CallStatus::parse(&call.status)), st);
+        rec.call_id = crate::results::clean_message(&call.call_id);
+        rec.http_status = None;
+        rec.error.clear();
+        self.appender.append(rec);
+        Stats::add(&self.stats.adopted, 1);
+        Stats::add(&self.stats.done, 1);
+        tracing::info!(key = %t.key, call_id = %call.call_id, "found the call of an unanswered request");
+    }
+}
+
+/// A row's progress within this run.
+#[derive(Debug, Default)]
+struct RowState {
+    attempts: u32,
+    sends: u32,
+    waits: u32,
+    last_http: Option<u16>,
+    last_error: String,
+    open_intent: bool,
+}
+
+async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
+    let now = jiff::Timestamp::now();
+    let sent = sent_at(&r.last).unwrap_or(now);
+    // The request left at most max_intent_age after its intent was stamped.
+    let settle = sh.settings.lookup_after + sh.settings.max_intent_age;
+    let ready = sent
+        .checked_add(jiff::SignedDuration::try_from(settle).unwrap_or_default())
+        .unwrap_or(sent);
+    if let Ok(wait) = Duration::try_from(ready.duration_since(now))
+        && !sh.sleep(wait).await
+    {
+        return None;
+    }
+    let st = RowState {
+        attempts: r.last.attempts,
+        last_http: r.last.http_status,
+        last_error: r.last.error.clone(),
+        ..RowState::default()
+    };
+    let t = r.target;
+    let round = r.last.round;
+    match sh.lookup(&t, round, sent).await {
+        Lookup::Found(call) => {
+            sh.adopt(&t, round, &st, &call);
+            None
+        }
+        Lookup::Absent => Some(Job {
+            target: t,
+            round,
+            attempts: st.attempts,
+            open_intent: true,
+        }),
+        Lookup::Unknown(why) if sh.settings.redial_in_doubt => {
+            tracing::warn!(key = %t.key, "dialling again although in doubt (--redial-in-doubt): {why}");
+            Some(Job {
+                target: t,
+                round,
+                attempts: st.attempts,
+                open_intent: false,
+            })
+        }
+        Lookup::Unknown(_) if sh.stop.is_cancelled() => None,
+        Lookup::Unknown(why) => {
+            let mut rec = sh.record(&t, round, Status::InDoubt, &st);
+            rec.error = crate::results::clean_message(&why);
+            sh.appender.append(rec);
+            Stats::add(&sh.stats.in_doubt, 1);
+            Stats::add(&sh.stats.done, 1);
+            None
+        }
+        Lookup::Fatal(e) => {
+            sh.stop_with(StopReason::Fatal {
+                http_status: e.http_status,
+                message: e.message,
+                fix: "check the API key and the workspace (the call list was refused)".into(),
+            });
+            None
+        }
+    }
+}
+
+/// Writes the row back as `pending` when the run stops before its request
+/// leaves and its last record is an intent known to have created nothing.
+fn leave_pending(sh: &Shared, job: &Job, st: &RowState) {
+    if st.open_intent {
+        sh.appender
+            .append(sh.record(&job.target, job.round, Status::Pending, st));
+    }
+}
+
+async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermit) {
+    let t = &job.target;
+    let req = CallRequest::new(
+        &sh.campaign,
+        &t.key,
+        job.round,
+        &t.to_number,
+        &t.variables,
+        &t.metadata,
+    );
+    let mut st = RowState {
+        attempts: job.attempts,
+        open_intent: job.open_intent,
+        ..RowState::default()
+    };
+    // Held while the request is in flight and while waiting to resend.
+    let mut permit: Option<Permit> = None;
+    // Every send is preceded by a durable intent at most max_intent_age
+    // old. `counted`: the send is a new attempt, not a resend after 409/429.
+    // The pacing slot of each send has been taken before the loop comes
+    // round (by the producer, or by the branch that decided to resend).
+    let mut counted = true;
+    let finish = |st: &RowState, status: Status| {
+        sh.appender.append(sh.record(t, job.round, status, st));
+        Stats::add(&sh.stats.done, 1);
+    };
+    loop {
+        let mut first = false;
+        if counted {
+            st.attempts += 1;
+            st.sends += 1;
+            first = st.sends == 1
+                && sh
+                    .dialled
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    == 0;
+        }
+        let mut written: Option<Instant> = None;
+        loop {
+            if sh.stop.is_cancelled() {
+                return leave_pending(&sh, &job, &st);
+            }
+            let age = sh.settings.max_intent_age;
+            if written.is_none_or(|w| w.elapsed() > age) {
+                let intent = sh.record(t, job.round, Status::Dispatching, &st);
+                if let Err(e) = sh.appender.append_durable(intent).await {
+                    tracing::error!("{e}; no request is sent without its intent on disk");
+                    sh.stop_with(StopReason::WriteFailed);
+                    return;
+                }
+                st.open_intent = true;
+                written = Some(Instant::now());
+            }
+            if permit.is_none() {
+                match sh.permit().await {
+                    Some(p) => permit = Some(p),
+                    None => return leave_pending(&sh, &job, &st),
+                }
+            }
+            // A 429 paused everyone after this row took its pacing slot.
+            if let Some(until) = sh.pacer.held_until(Instant::now())
+                && !sh
+                    .sleep(until.saturating_duration_since(Instant::now()))
+                    .await
+            {
+                return leave_pending(&sh, &job, &st);
+            }
+            if written.is_some_and(|w| w.elapsed() <= age) {
+                break;
+            }
+        }
+        if sh.stop.is_cancelled() {
+            return leave_pending(&sh, &job, &st);
+        }
+        if first {
+            tracing::info!(
+                "first request sent {:.3} s after start",
+                sh.settings.origin.elapsed().as_secs_f64()
+            );
+        }
+        let sent = (Instant::now(), jiff::Timestamp::now());
+        Stats::add(&sh.stats.in_flight, 1);
+        let answer = sh.client.create_call(&req).await;
+        Stats::sub(&sh.stats.in_flight, 1);
+        tracing::debug!(key = %t.key, row = t.row, ?answer, "answer");
+        match answer {
+            Answer::Created {
+                http_status,
+                call_id,
+                status,
+            } => {
+                drop(permit.take());
+                let cap = sh.limiter.on_success();
+                sh.stats
+                    .cap
+                    .store(u64::from(cap), std::sync::atomic::Ordering::Relaxed);
+                sh.breaker
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .observe(None);
+                st.last_http = Some(http_status);
+                st.last_error.clear();
+                let mut rec = sh.record(t, job.round, Status::Call(status), &st);
+                rec.call_id = call_id;
+                sh.appender.append(rec);
+                Stats::add(&sh.stats.created, 1);
+                Stats::add(&sh.stats.done, 1);
+                return;
+            }
+            Answer::Rejected {
+                http_status,
+                message,
+            } => {
+                drop(permit.take());
+                let tripped = sh
+                    .breaker
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .observe(Some(&message));
+                st.last_http = Some(http_status);
+                st.last_error = message;
+                finish(&st, Status::Rejected);
+                Stats::add(&sh.stats.rejected, 1);
+                if let Some(message) = tripped {
+                    sh.stop_with(StopReason::Breaker { message });
+                }
+                return;
+            }
+            Answer::Fatal {
+                http_status,
+                message,
+                fix,
+            } => {
+                st.last_http = Some(http_status);
+                st.last_error = message.clone();
+                sh.appender
+                    .append(sh.record(t, job.round, Status::Pending, &st));
+                sh.stop_with(StopReason::Fatal {
+                    http_status: Some(http_status),
+                    message,
+                    fix: fix.to_string(),
+                });
+                return;
+            }
+            Answer::Wait {
+                http_status,
+                retry_after,
+                message,
+            } => {
+                st.waits += 1;
+                st.last_http = Some(http_status);
+                st.last_error = message;
+                if http_status == 409 {
+                    Stats::add(&sh.stats.answers_409, 1);
+                    let (cap, cut) = sh.limiter.on_conflict();
+                    sh.stats
+                        .cap
+                        .store(u64::from(cap), std::sync::atomic::Ordering::Relaxed);
+                    if cut {
+                        tracing::info!("409s keep coming: in-flight cap lowered to {cap}");
+                    }
+                } else {
+                    Stats::add(&sh.stats.answers_429, 1);
+                }
+                if st.waits > MAX_WAITS {
+                    st.last_error =
+                        format!("still refused after {MAX_WAITS} waits: {}", st.last_error);
+                    Stats::add(&sh.stats.errors, 1);
+                    return finish(&st, Status::Error);
+                }
+                let delay = retry_after.unwrap_or_else(|| sh.backoff.delay(st.waits));
+                if http_status == 429 {
+                    sh.pacer.pause_until(Instant::now() + delay);
+                }
+                Stats::add(&sh.stats.retrying, 1);
+                let slept = sh.sleep(delay).await;
+                let paced = slept && sh.paced().await;
+                Stats::sub(&sh.stats.retrying, 1);
+                if !paced {
+                    return leave_pending(&sh, &job, &st);
+                }
+                counted = false;
+            }
+            Answer::Transient {
+                http_status,
+                message,
+            } => {
+                Stats::add(&sh.stats.transient, 1);
+                st.last_http = http_status;
+                st.last_error = message;
+                if st.sends >= sh.settings.max_attempts {
+                    st.last_error =
+                        format!("gave up after {} attempts: {}", st.sends, st.last_error);
+                    Stats::add(&sh.stats.errors, 1);
+                    return finish(&st, Status::Error);
+                }
+                Stats::add(&sh.stats.retrying, 1);
+                let slept = sh.sleep(sh.backoff.delay(st.sends)).await;
+                let paced = slept && sh.paced().await;
+                Stats::sub(&sh.stats.retrying, 1);
+                if !paced {
+                    return leave_pending(&sh, &job, &st);
+                }
+                counted = true;
+            }
+            Answer::InDoubt {
+                http_status,
+                message,
+            } => {
+                drop(permit.take());
+                Stats::add(&sh.stats.lost, 1);
+                Stats::add(&sh.stats.in_doubt, 1);
+                st.last_http = http_status;
+                st.last_error = message;
+                st.open_intent = false;
+                sh.appender
+                    .append(sh.record(t, job.round, Status::InDoubt, &st));
+                tracing::info!(key = %t.key, row = t.row, "in doubt: {}", st.last_error);
+                // Look it up once the request can no longer be in flight.
+                let ready = sent.0 + sh.settings.lookup_after;
+                if !sh
+                    .sleep(ready.saturating_duration_since(Instant::now()))
+                    .await
+                {
+                    return;
+                }
+                match sh.lookup(t, job.round, sent.1).await {
+                    Lookup::Found(call) => {
+                        Stats::sub(&sh.stats.in_doubt, 1);
+                        sh.adopt(t, job.round, &st, &call);
+                        return;
+                    }
+                    Lookup::Absent => {
+                        Stats::sub(&sh.stats.in_doubt, 1);
+                        st.open_intent = true;
+                        if st.sends >= sh.settings.max_attempts {
+                            st.last_error = format!(
+                                "gave up after {} attempts (the last one confirmed not created): {}",
+                                st.sends, st.last_error
+                            );
+                            Stats::add(&sh.stats.errors, 1);
+                            return finish(&st, Status::Error);
+                        }
+                        if !sh.paced().await {
+                            return leave_pending(&sh, &job, &st);
+                        }
+                        counted = true;
+                    }
+                    Lookup::Unknown(_) if sh.stop.is_cancelled() => return,
+                    Lookup::Unknown(why) => {
+                        st.last_error = format!("{}; {why}", st.last_error);
+                        return finish(&st, Status::InDoubt);
+                    }
+                    Lookup::Fatal(e) => {
+                        sh.stop_with(StopReason::Fatal {
+                            http_status: e.http_status,
+                            message: e.message,
+                            fix: "check the API key and the workspace (the call list was refused)"
+                                .into(),
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
