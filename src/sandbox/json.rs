@@ -100,7 +100,9 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
         return;
     }
     let s = &rec.script;
-    let at = |sim_ms: u64| created.saturating_add(ctx.clock.real_us(sim_ms) as i64);
+    let at = |sim_ms: u64| {
+        created.saturating_add(i64::try_from(ctx.clock.real_us(sim_ms)).unwrap_or(i64::MAX))
+    };
     let answered =
         matches!(phase, Phase::InProgress) || (matches!(phase, Phase::Ended(_)) && s.answered());
     if answered {
