@@ -85,7 +85,7 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
         rec.phase(ctx.clock, ctx.now_us)
     };
     out.push_str("{\"call_id\":\"");
-    out.push_str(&super::ids::encode(ctx.id_key, index));
+    super::ids::write(ctx.id_key, index, out);
     out.push('"');
     field_str(out, "status", phase.as_str());
     field_str(out, "from_number", ctx.workspace.number(rec.from));
