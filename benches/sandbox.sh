@@ -5,6 +5,7 @@
 #   benches/sandbox.sh                 # RUNS=5 DURATION=10s CONNS=64 THREADS=2
 #   RUNS=3 DURATION=5s benches/sandbox.sh
 #   SKIP_MEMORY=1 benches/sandbox.sh   # throughput only
+#   WORKERS=2 benches/sandbox.sh       # sandbox worker threads (default: half the cores)
 #
 # Needs wrk (Debian: apt-get install -y wrk). Talks to 127.0.0.1 only.
 set -euo pipefail
@@ -34,9 +35,10 @@ rate_limit:
 YAML
 
 start() {
-  "$BIN" sandbox --listen 127.0.0.1:0 --config "$TMP/sandbox.yaml" > "$TMP/out" 2> "$TMP/err" &
+  "$BIN" sandbox --listen 127.0.0.1:0 --config "$TMP/sandbox.yaml" ${WORKERS:+--workers "$WORKERS"} \
+    > "$TMP/out" 2> "$TMP/err" &
   PID=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 400); do
     if [ -s "$TMP/out" ]; then break; fi
     sleep 0.05
   done
@@ -48,7 +50,8 @@ created() { curl -s "$URL/_sandbox/stats" | sed -n 's/.*"created":\([0-9]*\).*/\
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "# wrk -t$THREADS -c$CONNS -d$DURATION -s $LUA, $RUNS runs, fresh sandbox each run"
+echo "# wrk -t$THREADS -c$CONNS -d$DURATION -s $LUA, $RUNS runs, fresh sandbox each run, workers=${WORKERS:-default}"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$TMP/results"
 for run in $(seq "$RUNS"); do
   start
@@ -60,7 +63,7 @@ for run in $(seq "$RUNS"); do
 done
 rps=$(sed 's/.*rps=\([0-9.]*\).*/\1/' "$TMP/results" | median)
 p99=$(sed 's/.*p99_ms=\([0-9.]*\).*/\1/' "$TMP/results" | median)
-echo "median: ${rps} req/s, p99 ${p99} ms"
+echo "median: ${rps} req/s, p99 ${p99} ms (load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
 
 if [ -z "${SKIP_MEMORY:-}" ]; then
   echo "# memory: create $MEMORY_CALLS calls, then read VmRSS/VmHWM"

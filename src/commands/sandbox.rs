@@ -30,11 +30,21 @@ pub fn main(args: SandboxArgs) -> anyhow::Result<Exit> {
              any API key. Use 127.0.0.1:PORT, or pass --allow-remote if other machines must reach it"
         );
     }
+    let workers = args.workers.map_or_else(default_workers, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(config, addr))
+}
+
+/// Half the CPU cores, at least one. The sandbox always shares the machine
+/// with its client (a runner, a test, a load generator); measured on two
+/// cores under wrk, one worker gave more requests per second and a lower
+/// p99 than two (BENCHMARKS.md), because the client keeps a core to itself.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// `127.0.0.1:8787`, `[::1]:0` or `localhost:8787`.

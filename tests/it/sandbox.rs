@@ -1343,6 +1343,12 @@ fn binary_refuses_remote_addresses_and_bad_configs() {
     );
     assert!(out.stdout.is_empty());
 
+    let out = std::process::Command::new(common::bin())
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--workers", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap refuses 0 workers");
+
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sandbox.yaml");
     std::fs::write(&path, "concurrency_limt: 3\n").unwrap();
