@@ -150,4 +150,8 @@ pub struct SandboxArgs {
     /// Allow listening on a non-loopback address.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Worker threads (default: half the CPU cores, at least 1, leaving the
+    /// rest to the client it serves on the same machine).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<std::num::NonZeroUsize>,
 }

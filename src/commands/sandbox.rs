@@ -30,11 +30,21 @@ pub fn main(args: SandboxArgs) -> anyhow::Result<Exit> {
              any API key. Use 127.0.0.1:PORT, or pass --allow-remote if other machines must reach it"
         );
     }
+    let workers = args.workers.map_or_else(default_workers, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(config, addr))
+}
+
+/// Half the CPU cores, at least one. The sandbox always shares the machine
+/// with its client (a runner, a test, a load generator); measured on two
+/// cores under wrk, one worker gave more requests per second and a lower
+/// p99 than two (BENCHMARKS.md), because the client keeps a core to itself.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// `127.0.0.1:8787`, `[::1]:0` or `localhost:8787`.
@@ -56,6 +66,9 @@ fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
 }
 
 async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Exit> {
+    // Watch the signals before announcing the address: a SIGTERM sent as
+    // soon as the line is read must stop the server cleanly, not kill it.
+    let stop = StopSignals::install()?;
     let sandbox = Sandbox::start(config, addr)
         .await
         .with_context(|| format!("cannot serve the sandbox on {addr}"))?;
@@ -68,27 +81,49 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Exit> {
         "sandbox: serving on {} until Ctrl-C or SIGTERM",
         sandbox.url()
     );
-    stopped().await?;
+    stop.wait().await;
     tracing::info!("sandbox: stopping");
     sandbox.shutdown().await;
     Ok(Exit::Ok)
 }
 
-/// Waits for Ctrl-C or (on Unix) SIGTERM.
-async fn stopped() -> anyhow::Result<()> {
+/// Ctrl-C and (on Unix) SIGTERM, watched from the moment of creation.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("cannot watch Ctrl-C")?,
-            _ = term.recv() => {}
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> anyhow::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                int: signal(SignalKind::interrupt()).context("cannot watch Ctrl-C")?,
+                term: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            })
         }
-        Ok(())
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => {}
+                _ = self.term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

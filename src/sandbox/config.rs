@@ -357,9 +357,9 @@ impl Config {
                 rl.per_second
             ));
         }
-        if !self.time_scale.is_finite() || self.time_scale <= 0.0 || self.time_scale > 1e9 {
+        if !(1e-6..=1e9).contains(&self.time_scale) {
             problems.push(format!(
-                "time_scale: {} must be > 0 and <= 1e9 (simulated seconds per real second; 1 = real time)",
+                "time_scale: {} must be from 0.000001 to 1e9 (simulated seconds per real second; 1 = real time)",
                 self.time_scale
             ));
         }

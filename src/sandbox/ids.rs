@@ -14,13 +14,26 @@ fn round(key: u64, r: u64, half: u32) -> u32 {
 
 /// The id of call number `index` under `key` (derived from the seed).
 pub(crate) fn encode(key: u64, index: u32) -> String {
+    let mut s = String::with_capacity(PREFIX.len() + 16);
+    write(key, index, &mut s);
+    s
+}
+
+/// Appends the id of call number `index` to `out`.
+pub(crate) fn write(key: u64, index: u32, out: &mut String) {
     let (mut l, mut r) = (0u32, index);
     for i in 0..ROUNDS {
         let t = l ^ round(key, i, r);
         l = r;
         r = t;
     }
-    format!("{PREFIX}{:016x}", (u64::from(l) << 32) | u64::from(r))
+    let v = (u64::from(l) << 32) | u64::from(r);
+    out.push_str(PREFIX);
+    for shift in (0..16).rev() {
+        out.push(char::from(
+            b"0123456789abcdef"[((v >> (shift * 4)) & 0xf) as usize],
+        ));
+    }
 }
 
 /// The index an id stands for, or None for anything that is not one of ours.
@@ -49,6 +62,8 @@ mod tests {
             for i in [0, 1, 2, 1000, u32::MAX] {
                 let id = encode(key, i);
                 assert_eq!(id.len(), 21);
+                let v = u64::from_str_radix(&id[5..], 16).unwrap();
+                assert_eq!(id, format!("call_{v:016x}"));
                 assert_eq!(decode(key, &id), Some(i), "{id}");
             }
         }

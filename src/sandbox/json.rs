@@ -85,7 +85,7 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
         rec.phase(ctx.clock, ctx.now_us)
     };
     out.push_str("{\"call_id\":\"");
-    out.push_str(&super::ids::encode(ctx.id_key, index));
+    super::ids::write(ctx.id_key, index, out);
     out.push('"');
     field_str(out, "status", phase.as_str());
     field_str(out, "from_number", ctx.workspace.number(rec.from));
@@ -100,7 +100,9 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
         return;
     }
     let s = &rec.script;
-    let at = |sim_ms: u64| created.saturating_add(ctx.clock.real_us(sim_ms) as i64);
+    let at = |sim_ms: u64| {
+        created.saturating_add(i64::try_from(ctx.clock.real_us(sim_ms)).unwrap_or(i64::MAX))
+    };
     let answered =
         matches!(phase, Phase::InProgress) || (matches!(phase, Phase::Ended(_)) && s.answered());
     if answered {

@@ -233,8 +233,9 @@ impl Ledger {
         blob.push_str(&call.metadata);
         let prev_same_to = self.last_by_to.insert(to, index).unwrap_or(NO_LINK);
         if limit > 0 {
-            self.live_ends
-                .push(Reverse(now_us + clock.real_us(script.end_ms())));
+            self.live_ends.push(Reverse(
+                now_us.saturating_add(clock.real_us(script.end_ms())),
+            ));
         }
         if let Some(k) = key {
             let h = key_hash(k);
@@ -404,6 +405,16 @@ mod tests {
             Outcome::New(1)
         );
         assert_eq!(l.get(1).unwrap().idempotency_key(), Some("k"));
+    }
+
+    #[test]
+    fn records_stay_compact() {
+        // The 1,000,000-call memory budget rests on this (BENCHMARKS.md).
+        assert!(
+            std::mem::size_of::<CallRec>() <= 64,
+            "{}",
+            std::mem::size_of::<CallRec>()
+        );
     }
 
     #[test]

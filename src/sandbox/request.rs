@@ -11,6 +11,10 @@
 //! in place of the whole object means "absent". Unknown top-level fields are
 //! a 400 (`property x should not exist`), as a whitelisting validator says.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::config::is_e164;
@@ -123,8 +127,55 @@ fn string_map(obj: &Map<String, Value>, name: &str, p: &mut Problems) -> String 
     }
 }
 
+/// A well-formed body, read without building a JSON tree: the hot path.
+/// Anything it refuses is read again by [`parse_checked`] for messages.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wellformed<'a> {
+    #[serde(borrow)]
+    from_number: Cow<'a, str>,
+    #[serde(borrow)]
+    to_number: Cow<'a, str>,
+    #[serde(borrow)]
+    agent_version_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    variables: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    #[serde(default, borrow)]
+    metadata: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+}
+
+fn canonical(map: Option<BTreeMap<Cow<'_, str>, Cow<'_, str>>>) -> String {
+    match map {
+        Some(m) if !m.is_empty() => serde_json::to_string(&m).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn fast_path(body: &[u8]) -> Option<NewCall> {
+    let w: Wellformed<'_> = serde_json::from_slice(body).ok()?;
+    let agent_ok = !w.agent_version_id.trim().is_empty() && w.agent_version_id.len() <= 200;
+    if !(is_e164(&w.from_number) && is_e164(&w.to_number) && agent_ok) {
+        return None;
+    }
+    Some(NewCall {
+        from_number: w.from_number.into_owned(),
+        to_number: w.to_number.into_owned(),
+        agent_version_id: w.agent_version_id.into_owned(),
+        variables: canonical(w.variables),
+        metadata: canonical(w.metadata),
+    })
+}
+
 /// Field checks of a create body: the call, or every problem (400).
 pub(crate) fn parse_create(body: &[u8]) -> Result<NewCall, Vec<String>> {
+    match fast_path(body) {
+        Some(call) => Ok(call),
+        None => parse_checked(body),
+    }
+}
+
+/// The thorough reading: a JSON tree, every field judged, every problem named.
+fn parse_checked(body: &[u8]) -> Result<NewCall, Vec<String>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(vec![
             "body is empty: send a JSON object with from_number, to_number and agent_version_id"
@@ -213,6 +264,29 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.variables, r#"{"a":"1","b":"2"}"#);
         assert_eq!(a.metadata, "");
+    }
+
+    #[test]
+    fn fast_and_thorough_readings_agree() {
+        for body in [
+            r#"{"from_number":"+14155550100","to_number":"+16505550199","agent_version_id":"av"}"#,
+            r#"{"from_number":"+14155550100","to_number":"+16505550199","agent_version_id":"av","variables":null,"metadata":{}}"#,
+            r#"{"from_number":"+14155550100","to_number":"+16505550199","agent_version_id":"av","variables":{"z":"1","a":"\u00e9\n\"q\"","é":"☎"}}"#,
+            r#"{"from_number":"+14155550100","to_number":"+16505550199","agent_version_id":"av","metadata":{"k":"1","k":"2"}}"#,
+            r#"{"agent_version_id":"a\/v","to_number":"+16505550199","from_number":"+14155550100","metadata":{"b":"","a":"x"}}"#,
+        ] {
+            let fast = fast_path(body.as_bytes()).expect(body);
+            assert_eq!(Ok(fast), parse_checked(body.as_bytes()), "{body}");
+        }
+        for body in [
+            r#"{"from_number":"4155550100","to_number":"+16505550199","agent_version_id":"av"}"#,
+            r#"{"from_number":"+14155550100","to_number":"+16505550199","agent_version_id":" "}"#,
+            r#"{"from_number":"+14155550100","to_number":"+16505550199","agent_version_id":"av","x":1}"#,
+            r#"{"from_number":"+14155550100","to_number":"+16505550199","agent_version_id":"av","variables":{"n":1}}"#,
+        ] {
+            assert!(fast_path(body.as_bytes()).is_none(), "{body}");
+            assert!(parse_create(body.as_bytes()).is_err(), "{body}");
+        }
     }
 
     #[test]
