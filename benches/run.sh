@@ -9,6 +9,7 @@
 #   benches/run.sh                       # RUNS=5 ROWS=50000 CONC=64
 #   RUNS=3 benches/run.sh
 #   SKIP_CEILING=1 SKIP_RESUME=1 benches/run.sh
+#   WORKERS=2 benches/run.sh             # sandbox worker threads (default: half the cores)
 #
 # Needs wrk (Debian: apt-get install -y wrk) for the ceiling. Loopback only.
 set -euo pipefail
@@ -38,9 +39,10 @@ numbers: ["+14155550100"]
 YAML
 
 start() {
-  "$BIN" sandbox --listen 127.0.0.1:0 --config "$TMP/sandbox.yaml" > "$TMP/out" 2> "$TMP/err" &
+  "$BIN" sandbox --listen 127.0.0.1:0 --config "$TMP/sandbox.yaml" ${WORKERS:+--workers "$WORKERS"} \
+    > "$TMP/out" 2> "$TMP/err" &
   PID=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 400); do
     if [ -s "$TMP/out" ]; then break; fi
     sleep 0.05
   done
@@ -75,7 +77,8 @@ dispatch:
   max_attempts: 5
 YAML
 
-echo "# callplan run: $ROWS rows, concurrency $CONC, $RUNS runs, fresh sandbox process and results file each run"
+echo "# callplan run: $ROWS rows, concurrency $CONC, $RUNS runs, fresh sandbox process and results file each run, sandbox workers=${WORKERS:-default}"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$TMP/runs"
 for run in $(seq "$RUNS"); do
   start

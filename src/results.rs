@@ -339,10 +339,30 @@ impl Record {
     }
 
     fn from_strs(fields: &[&str; COLUMNS.len()]) -> Result<Record, String> {
-        let text = |i: usize| -> Result<&str, String> { Ok(fields[i]) };
-        let owned = |i: usize| text(i).map(str::to_string);
+        let mut r = Record {
+            key: String::new(),
+            row: 0,
+            to_number: String::new(),
+            round: 0,
+            status: Status::Pending,
+            call_id: String::new(),
+            attempts: 0,
+            http_status: None,
+            error: String::new(),
+            end_reason: String::new(),
+            duration_s: String::new(),
+            next_at: String::new(),
+            updated_at: String::new(),
+        };
+        r.assign(fields)?;
+        Ok(r)
+    }
+
+    /// Overwrites this record with a line's fields, reusing its buffers (a
+    /// long log mostly replaces records of keys already seen).
+    fn assign(&mut self, fields: &[&str; COLUMNS.len()]) -> Result<(), String> {
         let number = |i: usize| -> Result<u64, String> {
-            let t = text(i)?;
+            let t = fields[i];
             t.parse::<u64>()
                 .map_err(|_| format!("column `{}` must be a number, found `{t}`", COLUMNS[i]))
         };
@@ -351,16 +371,18 @@ impl Record {
                 .try_into()
                 .map_err(|_| format!("column `{}` is out of range", COLUMNS[i]))
         };
-        let key = text(0)?;
-        if key.is_empty() {
+        let set = |dst: &mut String, src: &str| {
+            dst.clear();
+            dst.push_str(src);
+        };
+        if fields[0].is_empty() {
             return Err("column `key` is empty".into());
         }
-        let status = text(4)?;
-        if status.is_empty() {
+        if fields[4].is_empty() {
             return Err("column `status` is empty".into());
         }
-        let http = text(7)?;
-        let http_status =
+        let http = fields[7];
+        self.http_status =
             if http.is_empty() {
                 None
             } else {
@@ -368,21 +390,19 @@ impl Record {
                     format!("column `http_status` must be a number, found `{http}`")
                 })?)
             };
-        Ok(Record {
-            key: key.to_string(),
-            row: number(1)?,
-            to_number: owned(2)?,
-            round: small(3)?,
-            status: Status::parse(status),
-            call_id: owned(5)?,
-            attempts: if text(6)?.is_empty() { 0 } else { small(6)? },
-            http_status,
-            error: owned(8)?,
-            end_reason: owned(9)?,
-            duration_s: owned(10)?,
-            next_at: owned(11)?,
-            updated_at: owned(12)?,
-        })
+        self.row = number(1)?;
+        self.round = small(3)?;
+        self.attempts = if fields[6].is_empty() { 0 } else { small(6)? };
+        self.status = Status::parse(fields[4]);
+        set(&mut self.key, fields[0]);
+        set(&mut self.to_number, fields[2]);
+        set(&mut self.call_id, fields[5]);
+        set(&mut self.error, fields[8]);
+        set(&mut self.end_reason, fields[9]);
+        set(&mut self.duration_s, fields[10]);
+        set(&mut self.next_at, fields[11]);
+        set(&mut self.updated_at, fields[12]);
+        Ok(())
     }
 }
 
@@ -659,9 +679,12 @@ pub fn read(path: &Path) -> Result<Option<Log>, ResultsError> {
                     format!("expected {} fields, found {n}", COLUMNS.len()),
                 ));
             }
-            let r = Record::from_strs(&fields).map_err(|reason| malformed(line, reason))?;
+            match table.index.get(fields[0]) {
+                Some(&i) => table.records[i].assign(&fields),
+                None => Record::from_strs(&fields).map(|r| table.upsert(r)),
+            }
+            .map_err(|reason| malformed(line, reason))?;
             lines += 1;
-            table.upsert(r);
             continue;
         }
         if let Err(e) = csv_line(raw, &mut rec) {
