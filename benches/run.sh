@@ -39,6 +39,7 @@ numbers: ["+14155550100"]
 YAML
 
 start() {
+  rm -f "$TMP/out" "$TMP/err"   # never read a previous sandbox's line
   "$BIN" sandbox --listen 127.0.0.1:0 --config "$TMP/sandbox.yaml" ${WORKERS:+--workers "$WORKERS"} \
     > "$TMP/out" 2> "$TMP/err" &
   PID=$!
@@ -91,7 +92,7 @@ for run in $(seq "$RUNS"); do
   created=$(curl -s "$URL/_sandbox/stats" | sed -n 's/.*"created":\([0-9]*\).*/\1/p')
   e2e=$(awk -v r="$ROWS" -v w="$wall" 'BEGIN {printf "%.0f", r / w}')
   cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')
-  echo "run $run: wall ${wall}s end-to-end ${e2e} calls/s, dispatch ${dispatch} calls/s, runner cpu ${cpu}s, peak rss $((rss / 1024)) MiB, created $created"
+  echo "run $run: wall ${wall}s end-to-end ${e2e} calls/s, dispatch ${dispatch} calls/s, runner cpu ${cpu}s, peak rss $((rss / 1024)) MiB, created $created, load $(cut -d' ' -f1 /proc/loadavg)"
   echo "$e2e $dispatch $cpu $rss" >> "$TMP/runs"
   stop
 done
@@ -109,7 +110,7 @@ if [ -z "${SKIP_CEILING:-}" ]; then
     start
     wrk -t2 -c"$CONC" -d2s -s "$LUA" "$URL" > /dev/null
     line=$(wrk -t2 -c"$CONC" -d"$DURATION" --latency -s "$LUA" "$URL" | grep '^RESULT')
-    echo "run $run: ${line#RESULT }"
+    echo "run $run: ${line#RESULT } load $(cut -d' ' -f1 /proc/loadavg)"
     echo "$line" | sed 's/.*rps=\([0-9.]*\).*/\1/' >> "$TMP/wrk"
     stop
   done
@@ -141,10 +142,12 @@ if [ -z "${SKIP_RESUME:-}" ]; then
     RUST_LOG=callplan::dispatch=info DIALNEXA_API_KEY=bench DIALNEXA_BASE_URL="$URL/v1" \
       "$BIN" run "$TMP/r/plan.yaml" --quiet > "$TMP/summary" 2> "$TMP/stderr" || true
     first=$(sed -n 's/.*first request sent \([0-9.]*\) s after start.*/\1/p' "$TMP/stderr" | head -1)
+    cpu=$(sed -n 's/.*first request sent .*(\([0-9.]*\) s of CPU).*/\1/p' "$TMP/stderr" | head -1)
     [ -n "$first" ] || { echo "no first-request line:" >&2; cat "$TMP/stderr" "$TMP/summary" >&2; exit 1; }
-    echo "run $run: log of $lines lines, first request ${first}s after start"
+    echo "run $run: log of $lines lines, first request ${first}s after start, ${cpu}s of CPU by then, load $(cut -d' ' -f1 /proc/loadavg)"
     echo "$first" >> "$TMP/resume"
+    echo "$cpu" >> "$TMP/resume_cpu"
     stop
   done
-  echo "median: first request $(median < "$TMP/resume") s after start"
+  echo "median: first request $(median < "$TMP/resume") s after start, $(median < "$TMP/resume_cpu") s of CPU by then"
 fi

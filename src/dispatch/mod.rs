@@ -333,6 +333,24 @@ impl Engine {
     }
 }
 
+/// CPU time (user + system) this process has used so far, for the
+/// first-request log line (how much work a resume does before dialling).
+fn cpu_seconds() -> f64 {
+    #[cfg(unix)]
+    {
+        let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+        if rc == 0 {
+            // SAFETY: getrusage succeeded, so the struct is initialized.
+            let ru = unsafe { ru.assume_init() };
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            return secs(ru.ru_utime) + secs(ru.ru_stime);
+        }
+    }
+    f64::NAN
+}
+
 /// The send time recorded in an intent.
 fn sent_at(rec: &Record) -> Option<jiff::Timestamp> {
     rec.updated_at.parse().ok()
@@ -605,8 +623,9 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
         }
         if first {
             tracing::info!(
-                "first request sent {:.3} s after start",
-                sh.settings.origin.elapsed().as_secs_f64()
+                "first request sent {:.3} s after start ({:.3} s of CPU)",
+                sh.settings.origin.elapsed().as_secs_f64(),
+                cpu_seconds()
             );
         }
         let sent = (Instant::now(), jiff::Timestamp::now());
