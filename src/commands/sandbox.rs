@@ -40,9 +40,10 @@ pub fn main(args: SandboxArgs) -> anyhow::Result<Exit> {
 }
 
 /// Half the CPU cores, at least one. The sandbox always shares the machine
-/// with its client (a runner, a test, a load generator); measured on two
-/// cores under wrk, one worker gave more requests per second and a lower
-/// p99 than two (BENCHMARKS.md), because the client keeps a core to itself.
+/// with its client (a runner, a test, a load generator). Measured on two
+/// busy cores under wrk, two workers roughly doubled the p99 of one
+/// (BENCHMARKS.md), because the sandbox then fights its client for both
+/// cores.
 fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }

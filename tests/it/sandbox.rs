@@ -1385,3 +1385,21 @@ fn test_sandbox_helper_serves_sync_tests() {
     assert!(sb.ledger_calls().is_empty());
     assert_eq!(sb.stats()["calls"]["created"], 0);
 }
+
+#[tokio::test]
+async fn start_refuses_an_invalid_config_naming_every_problem() {
+    let c = Config {
+        time_scale: 0.0,
+        numbers: vec!["555".into()],
+        ..Config::default()
+    };
+    let err = callplan::sandbox::Sandbox::start(c, common::loopback())
+        .await
+        .expect_err("invalid config");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let text = err.to_string();
+    assert!(
+        text.contains("time_scale") && text.contains("numbers"),
+        "{text}"
+    );
+}
