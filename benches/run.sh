@@ -38,20 +38,8 @@ rate_limit:
 numbers: ["+14155550100"]
 YAML
 
-start() {
-  rm -f "$TMP/out" "$TMP/err"   # never read a previous sandbox's line
-  "$BIN" sandbox --listen 127.0.0.1:0 --config "$TMP/sandbox.yaml" ${WORKERS:+--workers "$WORKERS"} \
-    > "$TMP/out" 2> "$TMP/err" &
-  PID=$!
-  for _ in $(seq 400); do
-    if [ -s "$TMP/out" ]; then break; fi
-    sleep 0.05
-  done
-  URL=$(sed -n 's/^listening on //p' "$TMP/out")
-  [ -n "$URL" ] || { echo "sandbox did not start:" >&2; cat "$TMP/err" >&2; exit 1; }
-}
+. "$(dirname "$0")/lib.sh"
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # recipients: distinct valid US numbers, one variable each.
 # Up to 2,000,000 distinct numbers (20 area codes x 10 exchanges x 10,000).

@@ -34,21 +34,10 @@ rate_limit:
   per_second: 0
 YAML
 
-start() {
-  "$BIN" sandbox --listen 127.0.0.1:0 --config "$TMP/sandbox.yaml" ${WORKERS:+--workers "$WORKERS"} \
-    > "$TMP/out" 2> "$TMP/err" &
-  PID=$!
-  for _ in $(seq 400); do
-    if [ -s "$TMP/out" ]; then break; fi
-    sleep 0.05
-  done
-  URL=$(sed -n 's/^listening on //p' "$TMP/out")
-  [ -n "$URL" ] || { echo "sandbox did not start:" >&2; cat "$TMP/err" >&2; exit 1; }
-}
+. "$(dirname "$0")/lib.sh"
 
 created() { curl -s "$URL/_sandbox/stats" | sed -n 's/.*"created":\([0-9]*\).*/\1/p'; }
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "# wrk -t$THREADS -c$CONNS -d$DURATION -s $LUA, $RUNS runs, fresh sandbox each run, workers=${WORKERS:-default}"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
