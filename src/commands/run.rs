@@ -136,7 +136,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
     }
     let to_dial = (work.dial.len() as u64).min(args.limit.unwrap_or(u64::MAX));
     eprintln!(
-        "validated {} rows: {} to dial{}, {} already settled, {} to look up first, {} invalid; results: {}",
+        "validated {} rows: {} to dial{}, {} already settled, {} to look up first, {} invalid{}; results: {}",
         input.rows_read,
         to_dial,
         if to_dial < work.dial.len() as u64 {
@@ -150,6 +150,11 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         work.settled,
         work.resume.len(),
         input.invalid.len(),
+        if work.suppressed > 0 {
+            format!(", {} suppressed (do-not-call)", work.suppressed)
+        } else {
+            String::new()
+        },
         plan::display_path(&results_path)
     );
 
@@ -163,6 +168,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
     settings.redial_in_doubt = args.redial_in_doubt;
     settings.limit = args.limit;
     settings.origin = origin;
+    settings.suppressed = input.dnc.clone();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -403,6 +409,13 @@ fn sandbox_config(plan: &Plan) -> crate::sandbox::Config {
 /// The validated input: rows to dial, rows that failed, the input order.
 struct Input {
     targets: Vec<Target>,
+    /// Dialable rows whose number is on a do-not-call list loaded at this
+    /// run's start: recorded `suppressed`, never dialled.
+    suppressed: Vec<RowRef>,
+    /// Their numbers: what the engine probes just before each dial (every
+    /// number this run can dial is a row of this input, so the listed
+    /// numbers among them are the whole of the list that matters).
+    dnc: Arc<crate::dispatch::Suppressed>,
     /// Invalid rows to record as `invalid` (with --skip-invalid), with the
     /// first problem found.
     invalid: Vec<(RowRef, String)>,
@@ -427,6 +440,7 @@ fn clean_key(key: &str, row: u64) -> String {
 fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Result<Input> {
     let mut targets = Vec::new();
     let mut invalid_rows = Vec::new();
+    let mut suppressed = Vec::new();
     let mut order = Vec::new();
     let mut first_problem: HashMap<u64, String> = HashMap::new();
     let mut blocking = false;
@@ -454,7 +468,13 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
                 row: row.row,
                 to_number: row.to_number.clone(),
             });
-            if row.errors == 0 {
+            if row.errors == 0 && row.suppressed {
+                suppressed.push(RowRef {
+                    key,
+                    row: row.row,
+                    to_number: row.to_number,
+                });
+            } else if row.errors == 0 {
                 targets.push(Target {
                     key,
                     row: row.row,
@@ -471,8 +491,11 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
             }
         },
     )?;
+    let dnc = suppressed.iter().map(|r| r.to_number.clone()).collect();
     let mut input = Input {
         targets,
+        suppressed,
+        dnc: Arc::new(dnc),
         invalid: Vec::new(),
         order,
         rows_read: report.rows_read,
@@ -518,10 +541,13 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
 struct Work {
     resume: Vec<Resume>,
     dial: Vec<Job>,
-    /// Invalid rows to record (written by the engine's log before dialling).
+    /// Invalid and suppressed rows to record (written to the log before
+    /// dialling).
     invalid: Vec<Record>,
     /// Rows already settled, skipped.
     settled: u64,
+    /// Rows on a do-not-call list, recorded `suppressed` this run.
+    suppressed: u64,
 }
 
 fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
@@ -530,6 +556,7 @@ fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
         dial: Vec::new(),
         invalid: Vec::new(),
         settled: 0,
+        suppressed: 0,
     };
     // A key is dialled for its first row only; validate reports duplicates.
     let mut seen: rustc_hash::FxHashSet<&str> =
@@ -540,6 +567,9 @@ fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
             continue;
         }
         let last = table.and_then(|tb| tb.get(&t.key));
+        // The lists are read afresh every run: a row suppressed earlier
+        // whose number has left every list is dialled like a new one.
+        let last = last.filter(|r| r.status != Status::Suppressed);
         match last.map(|r| r.status.disposition()) {
             None => work.dial.push(Job {
                 target: t.clone(),
@@ -561,6 +591,42 @@ fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
                 target: t.clone(),
                 last: last.expect("a disposition comes from a record").clone(),
             }),
+        }
+    }
+    for r in &input.suppressed {
+        if !seen.insert(r.key.as_str()) {
+            continue; // another row holds this key: never overwrite its record
+        }
+        let last = table.and_then(|tb| tb.get(&r.key));
+        match last.map(|l| l.status.disposition()) {
+            None | Some(Disposition::Dial) => {
+                let rec = Record::new(&r.key, r.row, &r.to_number, 1, Status::Suppressed);
+                work.invalid.push(rec);
+                work.suppressed += 1;
+            }
+            // A request may have left before the number was listed: look
+            // it up; the engine's check before dialling refuses a redial.
+            Some(Disposition::Reconcile) => {
+                if let Some(l) = last {
+                    work.resume.push(Resume {
+                        target: Target {
+                            key: r.key.clone(),
+                            row: r.row,
+                            to_number: r.to_number.clone(),
+                            variables: Default::default(),
+                            metadata: Default::default(),
+                        },
+                        last: l.clone(),
+                    });
+                }
+            }
+            Some(Disposition::Settled) => {
+                if last.is_some_and(|l| l.status == Status::Suppressed) {
+                    work.suppressed += 1;
+                } else {
+                    work.settled += 1;
+                }
+            }
         }
     }
     for (r, why) in &input.invalid {

@@ -54,6 +54,11 @@ pub const MAX_WAITS: u32 = 100;
 /// it trusts a lookup.
 pub const MAX_INTENT_AGE: Duration = Duration::from_secs(1);
 
+/// Numbers (E.164) on a do-not-call list: each is probed just before its
+/// request's intent is written, so nothing listed is ever dialled, whatever
+/// path (first dial, reconciled resend, redial) led there.
+pub type Suppressed = rustc_hash::FxHashSet<String>;
+
 /// One recipient, as the engine needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -115,6 +120,8 @@ pub struct Settings {
     /// When the command started: the first send is logged relative to it
     /// (how long a resume takes to start dialling).
     pub origin: std::time::Instant,
+    /// Do-not-call numbers, checked before every dial.
+    pub suppressed: Arc<Suppressed>,
 }
 
 impl Settings {
@@ -134,6 +141,7 @@ impl Settings {
             aimd_cooldown: Duration::from_millis(500),
             limit: None,
             origin: std::time::Instant::now(),
+            suppressed: Arc::default(),
         }
     }
 }
@@ -531,6 +539,14 @@ fn leave_pending(sh: &Shared, job: &Job, st: &RowState) {
 
 async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermit) {
     let t = &job.target;
+    if sh.settings.suppressed.contains(&t.to_number) {
+        let mut rec = Record::new(&t.key, t.row, &t.to_number, job.round, Status::Suppressed);
+        rec.attempts = job.attempts;
+        sh.appender.append(rec);
+        Stats::add(&sh.stats.done, 1);
+        tracing::info!(key = %t.key, "on a do-not-call list: not dialled");
+        return;
+    }
     let req = CallRequest::new(
         &sh.campaign,
         &t.key,

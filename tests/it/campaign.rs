@@ -1,0 +1,177 @@
+//! Integration tests of issue 5 through the binary, against the sandbox in
+//! this test process: do-not-call lists on resume, outcomes polled to the
+//! end (`run --wait`, `track`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use callplan::sandbox::{Config, VersionState};
+use serde_json::Value;
+
+use crate::common::{TestSandbox, bin};
+
+const KEY: &str = "sk_test_campaign_0123456789";
+
+/// A campaign in a temp folder.
+struct Camp {
+    dir: tempfile::TempDir,
+    plan: PathBuf,
+    results: PathBuf,
+}
+
+/// The n-th test number: valid, distinct US numbers.
+fn number(i: usize) -> String {
+    format!("+1650253{:04}", i % 10_000)
+}
+
+/// A plan of `rows` recipients with `extra` appended to its YAML.
+fn camp(name: &str, rows: usize, extra: &str) -> Camp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = dir.path().join("plan.yaml");
+    let yaml = format!(
+        "name: {name}\n\
+         from_number: \"+14155550100\"\n\
+         agent_version_id: av_sandbox\n\
+         recipients: recipients.csv\n\
+         api:\n  request_timeout_s: 1\n  connect_timeout_s: 1\n\
+         dispatch:\n  concurrency: 8\n  rate_per_second: 2000\n  max_attempts: 3\n\
+         {extra}"
+    );
+    std::fs::write(&plan, yaml).expect("write plan");
+    let mut csv = String::from("to_number,customer_name\n");
+    for i in 0..rows {
+        csv.push_str(&format!("{},Customer {i}\n", number(i)));
+    }
+    std::fs::write(dir.path().join("recipients.csv"), csv).expect("write csv");
+    let results = dir.path().join(format!("{name}.results.csv"));
+    Camp { dir, plan, results }
+}
+
+fn sandbox_config(time_scale: f64) -> Config {
+    let mut c = Config::unlimited();
+    c.idempotency = true;
+    c.time_scale = time_scale;
+    c.numbers = vec!["+14155550100".into()];
+    c.agent_versions = BTreeMap::from([("av_sandbox".into(), VersionState::Published)]);
+    c
+}
+
+fn command(c: &Camp, base_url: &str, sub: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg(sub)
+        .arg(&c.plan)
+        .args(args)
+        .current_dir(c.dir.path())
+        .env("DIALNEXA_API_KEY", KEY)
+        .env("DIALNEXA_BASE_URL", base_url)
+        .env("NO_PROXY", "127.0.0.1")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(c: &Camp, base_url: &str, args: &[&str]) -> Output {
+    command(c, base_url, "run", args)
+        .output()
+        .expect("run callplan")
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every record line of a results file (log or compacted), as maps.
+fn records(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).expect("results file");
+    let body: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("#callplan"))
+        .collect();
+    let body = body.join("\n");
+    let mut rd = csv::Reader::from_reader(body.as_bytes());
+    let headers = rd.headers().expect("column header").clone();
+    rd.records()
+        .map(|r| {
+            let r = r.expect("CSV record");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Last record per key.
+fn latest(path: &Path) -> HashMap<String, HashMap<String, String>> {
+    records(path)
+        .into_iter()
+        .map(|r| (r["key"].clone(), r))
+        .collect()
+}
+
+/// Ledger calls per destination number.
+fn calls_by_number(calls: &[Value]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for c in calls {
+        let to = c["to_number"].as_str().expect("to_number").to_string();
+        *m.entry(to).or_insert(0) += 1;
+    }
+    m
+}
+
+fn write_dnc(c: &Camp, numbers: &[String]) {
+    let mut s = String::from("phone_number\n");
+    for n in numbers {
+        s.push_str(n);
+        s.push('\n');
+    }
+    std::fs::write(c.dir.path().join("dnc.csv"), s).expect("write dnc.csv");
+}
+
+#[test]
+fn do_not_call_number_added_between_runs_is_not_called_on_resume() {
+    let sb = TestSandbox::start(sandbox_config(600.0));
+    let c = camp("dnc", 10, "suppress: [dnc.csv]\n");
+    write_dnc(&c, &[number(0)]);
+
+    // Run 1 dials five rows; row 0 is listed from the start.
+    let o = run(&c, &sb.base_url(), &["--limit", "5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1 suppressed (do-not-call)"),
+        "{}",
+        show(&o)
+    );
+    let called = calls_by_number(&sb.ledger_calls());
+    assert_eq!(called.len(), 5, "{called:?}");
+    assert!(!called.contains_key(&number(0)));
+
+    // Number 7 (not dialled yet) joins the list before the resume.
+    write_dnc(&c, &[number(0), number(7)]);
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let called = calls_by_number(&sb.ledger_calls());
+    assert!(!called.contains_key(&number(0)), "{called:?}");
+    assert!(!called.contains_key(&number(7)), "{called:?}");
+    assert_eq!(called.len(), 8, "{called:?}");
+    assert!(called.values().all(|&n| n == 1), "{called:?}");
+    let last = latest(&c.results);
+    assert_eq!(last[&number(0)]["status"], "suppressed");
+    assert_eq!(last[&number(7)]["status"], "suppressed");
+    assert!(last[&number(7)]["call_id"].is_empty());
+
+    // A number taken off the list is dialled on the next run.
+    write_dnc(&c, &[number(7)]);
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let called = calls_by_number(&sb.ledger_calls());
+    assert_eq!(called.get(&number(0)), Some(&1), "{called:?}");
+    assert!(!called.contains_key(&number(7)), "{called:?}");
+}
