@@ -78,6 +78,10 @@ pub struct Stats {
     pub answers_429: AtomicU64,
     pub transient: AtomicU64,
     pub lost: AtomicU64,
+    /// Created calls whose outcome is being polled now.
+    pub awaiting: AtomicU64,
+    /// Calls polled to their end this run.
+    pub ended: AtomicU64,
 }
 
 impl Stats {
@@ -209,6 +213,15 @@ fn line(s: &Stats, elapsed: Duration) -> Line {
         Stats::get(&s.in_doubt),
         Stats::get(&s.in_flight),
     );
+    let awaiting = Stats::get(&s.awaiting);
+    let counts = if awaiting > 0 || Stats::get(&s.ended) > 0 {
+        format!(
+            "{counts} | awaiting outcome {awaiting} ended {}",
+            Stats::get(&s.ended)
+        )
+    } else {
+        counts
+    };
     let eta = if rate > 0.0 && total > done {
         format!(
             ", ETA {}",

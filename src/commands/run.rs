@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, CallRequest, Campaign, Client, ClientConfig};
 use crate::cli::{Format, RunArgs};
-use crate::dispatch::{Engine, Job, Resume, Settings, StopReason, Target};
+use crate::dispatch::{Engine, Job, Resume, Settings, StopReason, Target, Tracked};
 use crate::exit::Exit;
 use crate::plan::{self, Plan};
 use crate::progress::{Mode, Reporter, Stats, Summary};
@@ -36,6 +36,13 @@ pub const BASE_URL_ENV: &str = "DIALNEXA_BASE_URL";
 
 /// Runs `callplan run`; see the module doc and the README.
 pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
+    run(args, false)
+}
+
+/// `callplan run`, or with `track_only` `callplan track`: the same work
+/// with no dial, no reconciliation and no row recorded, only the calls in
+/// progress polled to their end.
+pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     let origin = Instant::now();
     let plan = plan::load(&args.plan)?;
     if let Some(r) = args.rate
@@ -122,8 +129,31 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         .into());
     }
     let t = Instant::now();
-    let work = sort_work(&input, existing.as_ref().map(|l| &l.table));
+    let mut work = sort_work(&input, existing.as_ref().map(|l| &l.table));
     tracing::debug!("work sorted in {:?}", t.elapsed());
+    // Calls in progress (this run's or earlier), polled with --wait.
+    let tracked: Vec<Tracked> = if args.wait {
+        existing
+            .as_ref()
+            .map(|l| l.table.iter().filter_map(Tracked::from_record).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if track_only {
+        eprintln!(
+            "tracking {} calls in progress in {}",
+            tracked.len(),
+            plan::display_path(&results_path)
+        );
+        work.dial.clear();
+        work.resume.clear();
+        work.invalid.clear();
+        if tracked.is_empty() {
+            eprintln!("nothing to track: no call of this results file is in progress");
+            return Ok(Exit::Ok);
+        }
+    }
     let campaign = Campaign {
         name: plan.name.clone(),
         from_number: plan.from_number.clone(),
@@ -135,28 +165,30 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         return dry_run(&plan, &campaign, &work, &results_path, args.limit);
     }
     let to_dial = (work.dial.len() as u64).min(args.limit.unwrap_or(u64::MAX));
-    eprintln!(
-        "validated {} rows: {} to dial{}, {} already settled, {} to look up first, {} invalid{}; results: {}",
-        input.rows_read,
-        to_dial,
-        if to_dial < work.dial.len() as u64 {
-            format!(
-                " (--limit; {} more later)",
-                work.dial.len() as u64 - to_dial
-            )
-        } else {
-            String::new()
-        },
-        work.settled,
-        work.resume.len(),
-        input.invalid.len(),
-        if work.suppressed > 0 {
-            format!(", {} suppressed (do-not-call)", work.suppressed)
-        } else {
-            String::new()
-        },
-        plan::display_path(&results_path)
-    );
+    if !track_only {
+        eprintln!(
+            "validated {} rows: {} to dial{}, {} already settled, {} to look up first, {} invalid{}; results: {}",
+            input.rows_read,
+            to_dial,
+            if to_dial < work.dial.len() as u64 {
+                format!(
+                    " (--limit; {} more later)",
+                    work.dial.len() as u64 - to_dial
+                )
+            } else {
+                String::new()
+            },
+            work.settled,
+            work.resume.len(),
+            input.invalid.len(),
+            if work.suppressed > 0 {
+                format!(", {} suppressed (do-not-call)", work.suppressed)
+            } else {
+                String::new()
+            },
+            plan::display_path(&results_path)
+        );
+    }
 
     let mut settings = Settings::new(
         args.concurrency
@@ -169,6 +201,9 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
     settings.limit = args.limit;
     settings.origin = origin;
     settings.suppressed = input.dnc.clone();
+    if args.wait {
+        settings.poll_every = Some(args.poll_every.into());
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -183,8 +218,14 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         results_path: &results_path,
         header: &header,
     };
-    let (outcome, writer) =
-        runtime.block_on(execute(ctx, existing, work.invalid, work.resume, work.dial))?;
+    let (outcome, writer) = runtime.block_on(execute(
+        ctx,
+        existing,
+        work.invalid,
+        work.resume,
+        work.dial,
+        tracked,
+    ))?;
     // Every task (and with it every handle on the log) is gone after the
     // runtime; then the writer has written all it was sent.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -233,6 +274,7 @@ async fn execute(
     invalid: Vec<Record>,
     resume: Vec<Resume>,
     dial: Vec<Job>,
+    tracked: Vec<Tracked>,
 ) -> anyhow::Result<(Outcome, results::Writer)> {
     let interrupt = CancellationToken::new();
     spawn_signal_handler(interrupt.clone());
@@ -280,7 +322,7 @@ async fn execute(
         Duration::from_secs(5),
     );
     let started = Instant::now();
-    let end = engine.run(resume, dial).await;
+    let end = engine.run(resume, dial, tracked).await;
     let wall = started.elapsed();
     reporter.finish().await;
     if let Some(sb) = sandbox {
@@ -766,6 +808,17 @@ fn finish(
             cmd.push_str(" --sandbox");
         }
         notes.push(format!("resume: {cmd}"));
+    }
+    let live = n("queued") + n("ringing") + n("in_progress");
+    if live > 0 && !args.wait && args.sandbox {
+        notes.push(format!(
+            "{live} calls were still in progress when the rehearsal ended: add --wait to see how they end"
+        ));
+    } else if live > 0 && !args.wait {
+        notes.push(format!(
+            "{live} calls were still in progress when last seen: `callplan track {}` records how they end",
+            shell_word(&args.plan.display().to_string())
+        ));
     }
     if n("in_doubt") > 0 {
         notes.push(format!(

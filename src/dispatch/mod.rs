@@ -21,6 +21,7 @@
 pub mod backoff; // waits before resends, and the breaker
 pub mod limiter; // the in-flight cap (AIMD)
 pub mod pacer; // the steady rate
+pub mod poll; // outcomes of created calls
 pub mod reconcile; // did a lost request create a call?
 
 use std::collections::BTreeMap;
@@ -40,6 +41,8 @@ use backoff::{Backoff, Breaker};
 use limiter::{Limiter, Permit};
 use pacer::Pacer;
 use reconcile::{Lookup, Wanted};
+
+pub use poll::Tracked;
 
 /// 409/429 answers in a row after which a row gives up as `error` (nothing
 /// was created; a rerun dials it again).
@@ -122,6 +125,9 @@ pub struct Settings {
     pub origin: std::time::Instant,
     /// Do-not-call numbers, checked before every dial.
     pub suppressed: Arc<Suppressed>,
+    /// Poll created calls this often until each is terminal, and wait for
+    /// them before the run ends (`--wait`, `track`); None: fire and forget.
+    pub poll_every: Option<Duration>,
 }
 
 impl Settings {
@@ -142,6 +148,7 @@ impl Settings {
             limit: None,
             origin: std::time::Instant::now(),
             suppressed: Arc::default(),
+            poll_every: None,
         }
     }
 }
@@ -190,6 +197,8 @@ struct Shared {
     stop: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     dialled: std::sync::atomic::AtomicU64,
+    /// Where created calls go to be polled (when polling).
+    poll_tx: Option<tokio::sync::mpsc::UnboundedSender<Tracked>>,
 }
 
 /// The dispatcher; [`Engine::run`] consumes it.
@@ -197,6 +206,7 @@ pub struct Engine {
     shared: Arc<Shared>,
     interrupt: CancellationToken,
     halt: CancellationToken,
+    poller: Option<poll::Poller>,
 }
 
 impl Engine {
@@ -217,7 +227,9 @@ impl Engine {
             .unwrap_or(0)
             ^ u64::from(std::process::id());
         Stats::add(&stats.cap, u64::from(settings.concurrency));
+        let poller = settings.poll_every.map(|_| poll::Poller::new());
         let shared = Shared {
+            poll_tx: poller.as_ref().map(|p| p.tx.clone()),
             client,
             campaign,
             appender,
@@ -238,13 +250,25 @@ impl Engine {
             shared: Arc::new(shared),
             interrupt,
             halt,
+            poller,
         }
     }
 
     /// Reconciles `resume`, then dials `jobs` (input order), until done or
-    /// stopped.
-    pub async fn run(self, resume: Vec<Resume>, jobs: Vec<Job>) -> RunEnd {
+    /// stopped. When polling, `tracked` (calls of earlier runs not yet
+    /// terminal) and every call created now are polled until terminal
+    /// before this returns; otherwise `tracked` is ignored.
+    pub async fn run(self, resume: Vec<Resume>, jobs: Vec<Job>, tracked: Vec<Tracked>) -> RunEnd {
         let sh = self.shared;
+        let poller = self.poller.map(|p| {
+            let closed = p.closed.clone();
+            for t in tracked {
+                sh.track(t);
+            }
+            let every = sh.settings.poll_every.unwrap_or(poll::DEFAULT_INTERVAL);
+            let task = tokio::spawn(poll::run(sh.clone(), p.rx, p.closed, every));
+            (task, closed)
+        });
         let watcher = {
             let sh = sh.clone();
             let (interrupt, halt) = (self.interrupt, self.halt);
@@ -329,6 +353,13 @@ impl Engine {
                 while set.join_next().await.is_some() {}
             }
         }
+        if let Some((task, closed)) = poller {
+            // Every dial task has ended: no new call can come.
+            closed.cancel();
+            if let Err(e) = task.await {
+                tracing::error!("the outcome poller failed: {e}");
+            }
+        }
         watcher.abort();
         // Its handle on the log must be gone before the writer is joined.
         let _ = watcher.await;
@@ -347,6 +378,17 @@ fn sent_at(rec: &Record) -> Option<jiff::Timestamp> {
 }
 
 impl Shared {
+    /// Hands a created call to the poller (when polling) if it is not
+    /// terminal yet.
+    fn track(&self, t: Tracked) {
+        if let Some(tx) = &self.poll_tx
+            && !t.status.is_terminal()
+            && tx.send(t).is_ok()
+        {
+            Stats::add(&self.stats.awaiting, 1);
+        }
+    }
+
     fn stop_with(&self, r: StopReason) {
         {
             let mut g = self.reason.lock().unwrap_or_else(|e| e.into_inner());
@@ -449,6 +491,9 @@ impl Shared {
         rec.call_id = crate::results::clean_message(&call.call_id);
         rec.http_status = None;
         rec.error.clear();
+        if let Some(t) = Tracked::from_record(&rec) {
+            self.track(t);
+        }
         self.appender.append(rec);
         Stats::add(&self.stats.adopted, 1);
         Stats::add(&self.stats.done, 1);
@@ -649,6 +694,9 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 st.last_error.clear();
                 let mut rec = sh.record(t, job.round, Status::Call(status), &st);
                 rec.call_id = call_id;
+                if let Some(tr) = Tracked::from_record(&rec) {
+                    sh.track(tr);
+                }
                 sh.appender.append(rec);
                 Stats::add(&sh.stats.created, 1);
                 Stats::add(&sh.stats.done, 1);

@@ -175,3 +175,100 @@ fn do_not_call_number_added_between_runs_is_not_called_on_resume() {
     assert_eq!(called.get(&number(0)), Some(&1), "{called:?}");
     assert!(!called.contains_key(&number(7)), "{called:?}");
 }
+
+const TERMINAL: [&str; 6] = [
+    "completed",
+    "failed",
+    "no_answer",
+    "busy",
+    "voicemail",
+    "cancelled",
+];
+
+/// Every recipient's last record is the call's final state as the sandbox
+/// ledger has it: terminal status, end reason and duration.
+fn assert_outcomes_recorded(sb: &TestSandbox, results: &Path, rows: usize) {
+    let last = latest(results);
+    assert_eq!(last.len(), rows);
+    let ledger: HashMap<String, Value> = sb
+        .ledger_calls()
+        .into_iter()
+        .map(|c| (c["call_id"].as_str().expect("call_id").to_string(), c))
+        .collect();
+    assert_eq!(ledger.len(), rows);
+    for (k, r) in &last {
+        let status = r["status"].as_str();
+        assert!(TERMINAL.contains(&status), "{k}: {r:?}");
+        let call = &ledger[&r["call_id"]];
+        assert_eq!(
+            call["status"].as_str(),
+            Some(status),
+            "{k}: {r:?} vs {call}"
+        );
+        assert_eq!(
+            call["end_reason"].as_str().unwrap_or(""),
+            r["end_reason"],
+            "{k}: {r:?} vs {call}"
+        );
+        match call["duration_s"].as_f64() {
+            Some(d) => {
+                let got: f64 = r["duration_s"].parse().expect("duration_s is a number");
+                assert!((got - d).abs() < 1e-6, "{k}: {r:?} vs {call}");
+            }
+            None => assert_eq!(r["duration_s"], "", "{k}: {r:?}"),
+        }
+    }
+}
+
+#[test]
+fn run_wait_records_every_outcome() {
+    let sb = TestSandbox::start(sandbox_config(600.0));
+    let c = camp("outcomes", 30, "");
+    let o = run(&c, &sb.base_url(), &["--wait", "--poll-every", "1s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_outcomes_recorded(&sb, &c.results, 30);
+    // Outcomes vary (the sandbox's mix): at least one call was answered.
+    let last = latest(&c.results);
+    assert!(
+        last.values()
+            .any(|r| r["status"] == "completed" && !r["duration_s"].is_empty()),
+        "{last:?}"
+    );
+}
+
+#[test]
+fn track_records_outcomes_of_calls_left_in_progress() {
+    let sb = TestSandbox::start(sandbox_config(600.0));
+    let c = camp("tracking", 20, "");
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let last = latest(&c.results);
+    assert!(
+        last.values().all(|r| r["status"] == "queued"),
+        "without --wait the create answer is the last word: {last:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("callplan track"),
+        "{}",
+        show(&o)
+    );
+
+    let o = command(&c, &sb.base_url(), "track", &["--poll-every", "1s"])
+        .output()
+        .expect("run callplan track");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_outcomes_recorded(&sb, &c.results, 20);
+    // Nothing was dialled by track.
+    assert_eq!(sb.ledger_calls().len(), 20);
+
+    // Nothing left: track says so and exits 0.
+    let o = command(&c, &sb.base_url(), "track", &[])
+        .output()
+        .expect("run callplan track");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nothing to track"),
+        "{}",
+        show(&o)
+    );
+}
