@@ -201,7 +201,9 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     settings.limit = args.limit;
     settings.origin = origin;
     settings.suppressed = input.dnc.clone();
-    if args.wait {
+    settings.wait = args.wait;
+    settings.max_active = plan.dispatch.max_active_calls;
+    if args.wait || settings.max_active.is_some() {
         settings.poll_every = Some(args.poll_every.into());
     }
 

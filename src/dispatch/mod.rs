@@ -128,6 +128,12 @@ pub struct Settings {
     /// Poll created calls this often until each is terminal, and wait for
     /// them before the run ends (`--wait`, `track`); None: fire and forget.
     pub poll_every: Option<Duration>,
+    /// Wait for every polled call to end before the run ends (else polling
+    /// stops with the last dial).
+    pub wait: bool,
+    /// Calls created by this run and not yet seen terminal, at most
+    /// (`dispatch.max_active_calls`); needs `poll_every`.
+    pub max_active: Option<u32>,
 }
 
 impl Settings {
@@ -149,6 +155,8 @@ impl Settings {
             origin: std::time::Instant::now(),
             suppressed: Arc::default(),
             poll_every: None,
+            wait: false,
+            max_active: None,
         }
     }
 }
@@ -199,6 +207,10 @@ struct Shared {
     dialled: std::sync::atomic::AtomicU64,
     /// Where created calls go to be polled (when polling).
     poll_tx: Option<tokio::sync::mpsc::UnboundedSender<Tracked>>,
+    /// One permit per call that may be live (`max_active_calls`): taken
+    /// before a row's intent, kept (forgotten) by a created call, given back
+    /// by the poller when the call is seen terminal.
+    active: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// The dispatcher; [`Engine::run`] consumes it.
@@ -230,6 +242,10 @@ impl Engine {
         let poller = settings.poll_every.map(|_| poll::Poller::new());
         let shared = Shared {
             poll_tx: poller.as_ref().map(|p| p.tx.clone()),
+            active: settings
+                .max_active
+                .filter(|_| poller.is_some())
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1) as usize))),
             client,
             campaign,
             appender,
@@ -381,11 +397,22 @@ impl Shared {
     /// Hands a created call to the poller (when polling) if it is not
     /// terminal yet.
     fn track(&self, t: Tracked) {
+        let holds = t.holds_slot;
         if let Some(tx) = &self.poll_tx
             && !t.status.is_terminal()
             && tx.send(t).is_ok()
         {
             Stats::add(&self.stats.awaiting, 1);
+        } else if holds {
+            self.release_active();
+        }
+    }
+
+    /// Gives back a live-call place (a call held one and has ended, or is
+    /// no longer watched).
+    fn release_active(&self) {
+        if let Some(sem) = &self.active {
+            sem.add_permits(1);
         }
     }
 
@@ -486,12 +513,24 @@ impl Shared {
     }
 
     /// Records a call found by a lookup.
-    fn adopt(&self, t: &Target, round: u32, st: &RowState, call: &crate::wire::Call) {
+    /// `active`: the row's live-call place, kept by the call if it is live.
+    fn adopt(
+        &self,
+        t: &Target,
+        round: u32,
+        st: &RowState,
+        call: &crate::wire::Call,
+        active: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
         let mut rec = self.record(t, round, Status::Call(CallStatus::parse(&call.status)), st);
         rec.call_id = crate::results::clean_message(&call.call_id);
         rec.http_status = None;
         rec.error.clear();
-        if let Some(t) = Tracked::from_record(&rec) {
+        if let Some(mut t) = Tracked::from_record(&rec) {
+            if let Some(p) = active {
+                p.forget();
+                t.holds_slot = true;
+            }
             self.track(t);
         }
         self.appender.append(rec);
@@ -535,7 +574,7 @@ async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
     let round = r.last.round;
     match sh.lookup(&t, round, sent).await {
         Lookup::Found(call) => {
-            sh.adopt(&t, round, &st, &call);
+            sh.adopt(&t, round, &st, &call, None);
             None
         }
         Lookup::Absent => Some(Job {
@@ -592,6 +631,32 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
         tracing::info!(key = %t.key, "on a do-not-call list: not dialled");
         return;
     }
+    // A place among the live calls (max_active_calls): dropped unless a
+    // call is created, in which case the poller gives it back.
+    let mut active = match &sh.active {
+        None => None,
+        Some(sem) => {
+            let got = tokio::select! {
+                biased;
+                _ = sh.stop.cancelled() => None,
+                p = sem.clone().acquire_owned() => p.ok(),
+            };
+            match got {
+                Some(p) => Some(p),
+                None => {
+                    return leave_pending(
+                        &sh,
+                        &job,
+                        &RowState {
+                            attempts: job.attempts,
+                            open_intent: job.open_intent,
+                            ..RowState::default()
+                        },
+                    );
+                }
+            }
+        }
+    };
     let req = CallRequest::new(
         &sh.campaign,
         &t.key,
@@ -694,7 +759,11 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 st.last_error.clear();
                 let mut rec = sh.record(t, job.round, Status::Call(status), &st);
                 rec.call_id = call_id;
-                if let Some(tr) = Tracked::from_record(&rec) {
+                if let Some(mut tr) = Tracked::from_record(&rec) {
+                    if let Some(p) = active.take() {
+                        p.forget();
+                        tr.holds_slot = true;
+                    }
                     sh.track(tr);
                 }
                 sh.appender.append(rec);
@@ -822,7 +891,7 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 match sh.lookup(t, job.round, sent.1).await {
                     Lookup::Found(call) => {
                         Stats::sub(&sh.stats.in_doubt, 1);
-                        sh.adopt(t, job.round, &st, &call);
+                        sh.adopt(t, job.round, &st, &call, active.take());
                         return;
                     }
                     Lookup::Absent => {

@@ -51,6 +51,8 @@ pub struct Tracked {
     pub http_status: Option<u16>,
     /// The last status recorded.
     pub status: CallStatus,
+    /// Holds a `max_active_calls` place, given back when it ends.
+    pub holds_slot: bool,
 }
 
 impl Tracked {
@@ -66,6 +68,7 @@ impl Tracked {
                 attempts: r.attempts,
                 http_status: r.http_status,
                 status: s.clone(),
+                holds_slot: false,
             }),
             _ => None,
         }
@@ -164,6 +167,9 @@ pub(super) async fn run(
                 (id, r)
             });
         }
+        if closed.is_cancelled() && !sh.settings.wait {
+            break;
+        }
         if entries.is_empty() && set.is_empty() && closed.is_cancelled() {
             // Anything sent before `closed` is in the channel already.
             match rx.try_recv() {
@@ -192,6 +198,9 @@ pub(super) async fn run(
                             sh.appender.append(e.call.record(&call, status.clone()));
                         }
                         if status.is_terminal() {
+                            if e.call.holds_slot {
+                                sh.release_active();
+                            }
                             Stats::sub(&sh.stats.awaiting, 1);
                             Stats::add(&sh.stats.ended, 1);
                             continue;
@@ -203,6 +212,9 @@ pub(super) async fn run(
                                     "status {:?} is not one callplan knows; left as it is (`callplan track` looks again)",
                                     status.as_str());
                                 Stats::sub(&sh.stats.awaiting, 1);
+                                if e.call.holds_slot {
+                                    sh.release_active();
+                                }
                                 continue;
                             }
                         } else {
@@ -225,6 +237,9 @@ pub(super) async fn run(
                                 "could not read the call {} times in a row ({err}); left as it is (`callplan track` looks again)",
                                 e.failed);
                             Stats::sub(&sh.stats.awaiting, 1);
+                            if e.call.holds_slot {
+                                sh.release_active();
+                            }
                             continue;
                         }
                     }

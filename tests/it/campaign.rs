@@ -272,3 +272,48 @@ fn track_records_outcomes_of_calls_left_in_progress() {
         show(&o)
     );
 }
+
+/// Most calls alive at once per the ledger, a call counting from its
+/// creation to its end (a superset of ringing + in progress).
+fn max_overlap(calls: &[Value]) -> usize {
+    let ts = |c: &Value, f: &str| -> jiff::Timestamp {
+        c[f].as_str()
+            .unwrap_or_else(|| panic!("{f} missing: {c}"))
+            .parse()
+            .unwrap_or_else(|e| panic!("{f}: {e}: {c}"))
+    };
+    // Ends sort before starts at the same instant.
+    let mut events: Vec<(jiff::Timestamp, i32)> = Vec::new();
+    for c in calls {
+        events.push((ts(c, "created_at"), 1));
+        events.push((ts(c, "ended_at"), -1));
+    }
+    events.sort();
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        max = max.max(now);
+    }
+    max as usize
+}
+
+#[test]
+fn max_active_calls_is_never_exceeded() {
+    let sb = TestSandbox::start(sandbox_config(300.0));
+    let c = camp("livecap", 12, "");
+    // The cap is a dispatch key: append it to the plan's dispatch section.
+    let plan = std::fs::read_to_string(&c.plan).expect("plan");
+    let plan = plan.replace(
+        "  max_attempts: 3\n",
+        "  max_attempts: 3\n  max_active_calls: 3\n",
+    );
+    std::fs::write(&c.plan, plan).expect("plan");
+    let o = run(&c, &sb.base_url(), &["--wait", "--poll-every", "1s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let calls = sb.ledger_calls();
+    assert_eq!(calls.len(), 12);
+    let peak = max_overlap(&calls);
+    assert!(peak <= 3, "{peak} calls alive at once");
+    assert!(peak >= 2, "the cap was not used at all (peak {peak})");
+    assert_outcomes_recorded(&sb, &c.results, 12);
+}
