@@ -82,6 +82,8 @@ pub struct Stats {
     pub awaiting: AtomicU64,
     /// Calls polled to their end this run.
     pub ended: AtomicU64,
+    /// Redials waiting for their time now.
+    pub redials_waiting: AtomicU64,
 }
 
 impl Stats {
@@ -216,8 +218,9 @@ fn line(s: &Stats, elapsed: Duration) -> Line {
     let awaiting = Stats::get(&s.awaiting);
     let counts = if awaiting > 0 || Stats::get(&s.ended) > 0 {
         format!(
-            "{counts} | awaiting outcome {awaiting} ended {}",
-            Stats::get(&s.ended)
+            "{counts} | awaiting outcome {awaiting} ended {} redials waiting {}",
+            Stats::get(&s.ended),
+            Stats::get(&s.redials_waiting)
         )
     } else {
         counts

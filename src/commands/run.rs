@@ -129,7 +129,12 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         .into());
     }
     let t = Instant::now();
-    let mut work = sort_work(&input, existing.as_ref().map(|l| &l.table));
+    let mut work = sort_work(
+        &plan,
+        &input,
+        existing.as_ref().map(|l| &l.table),
+        jiff::Timestamp::now(),
+    );
     tracing::debug!("work sorted in {:?}", t.elapsed());
     // Calls in progress (this run's or earlier), polled with --wait.
     let tracked: Vec<Tracked> = if args.wait {
@@ -149,6 +154,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         work.dial.clear();
         work.resume.clear();
         work.invalid.clear();
+        work.later.clear();
         if tracked.is_empty() {
             eprintln!("nothing to track: no call of this results file is in progress");
             return Ok(Exit::Ok);
@@ -202,6 +208,19 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     settings.origin = origin;
     settings.suppressed = input.dnc.clone();
     settings.wait = args.wait;
+    settings.track_only = track_only;
+    settings.redial = plan.redial.clone();
+    settings.schedule = plan.schedule.clone();
+    if plan.redial.is_some() {
+        settings.targets = Arc::new(
+            input
+                .targets
+                .iter()
+                .zip(&input.zones)
+                .map(|(t, z)| (t.key.clone(), (t.clone(), z.clone())))
+                .collect(),
+        );
+    }
     settings.max_active = plan.dispatch.max_active_calls;
     if args.wait || settings.max_active.is_some() {
         settings.poll_every = Some(args.poll_every.into());
@@ -227,6 +246,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         work.resume,
         work.dial,
         tracked,
+        work.later,
     ))?;
     // Every task (and with it every handle on the log) is gone after the
     // runtime; then the writer has written all it was sent.
@@ -277,6 +297,7 @@ async fn execute(
     resume: Vec<Resume>,
     dial: Vec<Job>,
     tracked: Vec<Tracked>,
+    later: Vec<(jiff::Timestamp, Job)>,
 ) -> anyhow::Result<(Outcome, results::Writer)> {
     let interrupt = CancellationToken::new();
     spawn_signal_handler(interrupt.clone());
@@ -324,7 +345,7 @@ async fn execute(
         Duration::from_secs(5),
     );
     let started = Instant::now();
-    let end = engine.run(resume, dial, tracked).await;
+    let end = engine.run(resume, dial, tracked, later).await;
     let wall = started.elapsed();
     reporter.finish().await;
     if let Some(sb) = sandbox {
@@ -453,6 +474,8 @@ fn sandbox_config(plan: &Plan) -> crate::sandbox::Config {
 /// The validated input: rows to dial, rows that failed, the input order.
 struct Input {
     targets: Vec<Target>,
+    /// Each target's calling zone (with a schedule), aligned with `targets`.
+    zones: Vec<Option<jiff::tz::TimeZone>>,
     /// Dialable rows whose number is on a do-not-call list loaded at this
     /// run's start: recorded `suppressed`, never dialled.
     suppressed: Vec<RowRef>,
@@ -483,6 +506,7 @@ fn clean_key(key: &str, row: u64) -> String {
 
 fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Result<Input> {
     let mut targets = Vec::new();
+    let mut zones = Vec::new();
     let mut invalid_rows = Vec::new();
     let mut suppressed = Vec::new();
     let mut order = Vec::new();
@@ -519,6 +543,7 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
                     to_number: row.to_number,
                 });
             } else if row.errors == 0 {
+                zones.push(row.timezone);
                 targets.push(Target {
                     key,
                     row: row.row,
@@ -538,6 +563,7 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
     let dnc = suppressed.iter().map(|r| r.to_number.clone()).collect();
     let mut input = Input {
         targets,
+        zones,
         suppressed,
         dnc: Arc::new(dnc),
         invalid: Vec::new(),
@@ -592,20 +618,28 @@ struct Work {
     settled: u64,
     /// Rows on a do-not-call list, recorded `suppressed` this run.
     suppressed: u64,
+    /// Redials not due yet: when, and the round to dial.
+    later: Vec<(jiff::Timestamp, Job)>,
 }
 
-fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
+fn sort_work(
+    plan: &Plan,
+    input: &Input,
+    table: Option<&results::Table>,
+    now: jiff::Timestamp,
+) -> Work {
     let mut work = Work {
         resume: Vec::new(),
         dial: Vec::new(),
         invalid: Vec::new(),
         settled: 0,
         suppressed: 0,
+        later: Vec::new(),
     };
     // A key is dialled for its first row only; validate reports duplicates.
     let mut seen: rustc_hash::FxHashSet<&str> =
         rustc_hash::FxHashSet::with_capacity_and_hasher(input.targets.len(), Default::default());
-    for t in &input.targets {
+    for (t, zone) in input.targets.iter().zip(&input.zones) {
         if !seen.insert(t.key.as_str()) {
             tracing::warn!(row = t.row, "key {} appears twice; dialled once", t.key);
             continue;
@@ -621,7 +655,25 @@ fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
                 attempts: 0,
                 open_intent: false,
             }),
-            Some(Disposition::Settled) => work.settled += 1,
+            Some(Disposition::Settled) => {
+                let r = last.expect("a disposition comes from a record");
+                match redial_due(plan, r, zone.as_ref()) {
+                    Some(due) => {
+                        let job = Job {
+                            target: t.clone(),
+                            round: r.round.max(1) + 1,
+                            attempts: 0,
+                            open_intent: false,
+                        };
+                        if due <= now {
+                            work.dial.push(job);
+                        } else {
+                            work.later.push((due, job));
+                        }
+                    }
+                    None => work.settled += 1,
+                }
+            }
             Some(Disposition::Dial) => {
                 let r = last.expect("a disposition comes from a record");
                 work.dial.push(Job {
@@ -690,6 +742,42 @@ fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
         seen.insert(r.key.as_str());
     }
     work
+}
+
+/// When a row whose last call ended (`rec`) is due for its next round, if
+/// the plan redials it: the `next_at` written when the call ended, else
+/// computed from the ending and the time it was recorded.
+fn redial_due(
+    plan: &Plan,
+    rec: &Record,
+    zone: Option<&jiff::tz::TimeZone>,
+) -> Option<jiff::Timestamp> {
+    let redial = plan.redial.as_ref()?;
+    let Status::Call(status) = &rec.status else {
+        return None;
+    };
+    if !status.is_terminal() || rec.call_id.is_empty() {
+        return None;
+    }
+    let zone = zone.cloned().unwrap_or(jiff::tz::TimeZone::UTC);
+    let computed = || {
+        let ended = rec.updated_at.parse().ok()?;
+        redial.next_due(
+            status.as_str(),
+            rec.round,
+            ended,
+            plan.schedule.as_ref(),
+            &zone,
+        )
+    };
+    // `next_at` is only believed for an ending the plan (still) redials.
+    if !redial.redials(status.as_str()) || rec.round.max(1) > redial.max() {
+        return None;
+    }
+    match rec.next_at.parse::<jiff::Timestamp>() {
+        Ok(t) => Some(t),
+        Err(_) => computed(),
+    }
 }
 
 fn dry_run(

@@ -134,7 +134,21 @@ pub struct Settings {
     /// Calls created by this run and not yet seen terminal, at most
     /// (`dispatch.max_active_calls`); needs `poll_every`.
     pub max_active: Option<u32>,
+    /// The plan's redials: a call polled to a redialable end gets its next
+    /// round's time in `next_at`, and (with `wait`) is dialled again then.
+    pub redial: Option<crate::redial::Redial>,
+    /// The plan's calling windows (redials move into them).
+    pub schedule: Option<crate::schedule::Schedule>,
+    /// Rows that may be dialled again, by key, with their zone (filled
+    /// only when the plan redials).
+    pub targets: Arc<Targets>,
+    /// `callplan track`: poll only; a redial is recorded in `next_at`,
+    /// never dialled.
+    pub track_only: bool,
 }
+
+/// Rows by key with their calling zone: what a redial needs to dial again.
+pub type Targets = rustc_hash::FxHashMap<String, (Target, Option<jiff::tz::TimeZone>)>;
 
 impl Settings {
     /// Defaults for a plan's dispatch section and request timeout.
@@ -157,6 +171,10 @@ impl Settings {
             poll_every: None,
             wait: false,
             max_active: None,
+            redial: None,
+            schedule: None,
+            targets: Arc::default(),
+            track_only: false,
         }
     }
 }
@@ -211,6 +229,11 @@ struct Shared {
     /// before a row's intent, kept (forgotten) by a created call, given back
     /// by the poller when the call is seen terminal.
     active: Option<Arc<tokio::sync::Semaphore>>,
+    /// Redials that have come due, to the producer.
+    redial_tx: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// Calls being polled plus redials waiting for their time: while
+    /// non-zero (with `wait`), more dials may come.
+    outstanding: std::sync::atomic::AtomicU64,
 }
 
 /// The dispatcher; [`Engine::run`] consumes it.
@@ -219,6 +242,7 @@ pub struct Engine {
     interrupt: CancellationToken,
     halt: CancellationToken,
     poller: Option<poll::Poller>,
+    redial_rx: tokio::sync::mpsc::UnboundedReceiver<Job>,
 }
 
 impl Engine {
@@ -240,7 +264,10 @@ impl Engine {
             ^ u64::from(std::process::id());
         Stats::add(&stats.cap, u64::from(settings.concurrency));
         let poller = settings.poll_every.map(|_| poll::Poller::new());
+        let (redial_tx, redial_rx) = tokio::sync::mpsc::unbounded_channel();
         let shared = Shared {
+            redial_tx,
+            outstanding: std::sync::atomic::AtomicU64::new(0),
             poll_tx: poller.as_ref().map(|p| p.tx.clone()),
             active: settings
                 .max_active
@@ -267,6 +294,7 @@ impl Engine {
             interrupt,
             halt,
             poller,
+            redial_rx,
         }
     }
 
@@ -274,8 +302,23 @@ impl Engine {
     /// stopped. When polling, `tracked` (calls of earlier runs not yet
     /// terminal) and every call created now are polled until terminal
     /// before this returns; otherwise `tracked` is ignored.
-    pub async fn run(self, resume: Vec<Resume>, jobs: Vec<Job>, tracked: Vec<Tracked>) -> RunEnd {
+    /// `later`: redials an earlier run scheduled, dialled when due if the
+    /// run waits (`Settings::wait`), else ignored.
+    pub async fn run(
+        self,
+        resume: Vec<Resume>,
+        jobs: Vec<Job>,
+        tracked: Vec<Tracked>,
+        later: Vec<(jiff::Timestamp, Job)>,
+    ) -> RunEnd {
         let sh = self.shared;
+        let mut redial_rx = self.redial_rx;
+        let in_run_redials = self.poller.is_some() && sh.settings.wait && !sh.settings.track_only;
+        if in_run_redials {
+            for (due, job) in later {
+                sh.schedule_redial(due, job);
+            }
+        }
         let poller = self.poller.map(|p| {
             let closed = p.closed.clone();
             for t in tracked {
@@ -348,6 +391,34 @@ impl Engine {
             }
         }
 
+        // Redials as they come due, until no call is left to end and no
+        // redial is waiting (only when the run waits for outcomes).
+        if in_run_redials && !sh.stop.is_cancelled() {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = sh.stop.cancelled() => break,
+                    Some(job) = redial_rx.recv() => {
+                        let Some(slot) = sh.slot().await else { break };
+                        Stats::add(&sh.stats.total, 1);
+                        set.spawn(dial(sh.clone(), job, slot));
+                        sh.outstanding.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        while set.try_join_next().is_some() {}
+                    }
+                    _ = tick.tick() => {
+                        while set.try_join_next().is_some() {}
+                        if set.is_empty()
+                            && redial_rx.is_empty()
+                            && sh.outstanding.load(std::sync::atomic::Ordering::SeqCst) == 0
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+
         // Drain: a stopped run gives requests in flight a bounded time.
         let mut abandoned = 0;
         let drained = async {
@@ -400,12 +471,71 @@ impl Shared {
         let holds = t.holds_slot;
         if let Some(tx) = &self.poll_tx
             && !t.status.is_terminal()
-            && tx.send(t).is_ok()
         {
-            Stats::add(&self.stats.awaiting, 1);
+            self.outstanding
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if tx.send(t).is_ok() {
+                Stats::add(&self.stats.awaiting, 1);
+            } else {
+                self.outstanding
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                if holds {
+                    self.release_active();
+                }
+            }
         } else if holds {
             self.release_active();
         }
+    }
+
+    /// The poller let go of a call (ended, or no longer watched).
+    fn untrack(&self) {
+        Stats::sub(&self.stats.awaiting, 1);
+        self.outstanding
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Dials `job` again at `due` (counted as outstanding until the
+    /// producer takes it).
+    fn schedule_redial(self: &Arc<Self>, due: jiff::Timestamp, job: Job) {
+        self.outstanding
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Stats::add(&self.stats.redials_waiting, 1);
+        let sh = self.clone();
+        tokio::spawn(async move {
+            let wait = Duration::try_from(due.duration_since(jiff::Timestamp::now()))
+                .unwrap_or(Duration::ZERO);
+            let ok = sh.sleep(wait).await && sh.redial_tx.send(job).is_ok();
+            Stats::sub(&sh.stats.redials_waiting, 1);
+            if !ok {
+                sh.outstanding
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+
+    /// When a call that ended with `status` is due again, if ever.
+    fn next_due(
+        &self,
+        key: &str,
+        status: &CallStatus,
+        round: u32,
+        ended_at: jiff::Timestamp,
+    ) -> Option<jiff::Timestamp> {
+        let redial = self.settings.redial.as_ref()?;
+        let zone = self
+            .settings
+            .targets
+            .get(key)
+            .and_then(|(_, z)| z.clone())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        redial.next_due(
+            status.as_str(),
+            round,
+            ended_at,
+            self.settings.schedule.as_ref(),
+            &zone,
+        )
     }
 
     /// Gives back a live-call place (a call held one and has ended, or is

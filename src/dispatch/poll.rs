@@ -194,14 +194,42 @@ pub(super) async fn run(
                     Ok(call) => {
                         e.failed = 0;
                         let status = CallStatus::parse(&call.status);
-                        if status != e.call.status || status.is_terminal() {
+                        if status.is_terminal() {
+                            let now = jiff::Timestamp::now();
+                            let ended = call
+                                .ended_at
+                                .as_deref()
+                                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                                .filter(|t| *t <= now)
+                                .unwrap_or(now);
+                            let due = sh.next_due(&e.call.key, &status, e.call.round, ended);
+                            let mut rec = e.call.record(&call, status.clone());
+                            if let Some(due) = due {
+                                rec.next_at = crate::results::format_ts(due);
+                                if sh.settings.wait
+                                    && !sh.settings.track_only
+                                    && let Some((target, _)) = sh.settings.targets.get(&e.call.key)
+                                {
+                                    sh.schedule_redial(
+                                        due,
+                                        super::Job {
+                                            target: target.clone(),
+                                            round: e.call.round + 1,
+                                            attempts: 0,
+                                            open_intent: false,
+                                        },
+                                    );
+                                }
+                            }
+                            sh.appender.append(rec);
+                        } else if status != e.call.status {
                             sh.appender.append(e.call.record(&call, status.clone()));
                         }
                         if status.is_terminal() {
                             if e.call.holds_slot {
                                 sh.release_active();
                             }
-                            Stats::sub(&sh.stats.awaiting, 1);
+                            sh.untrack();
                             Stats::add(&sh.stats.ended, 1);
                             continue;
                         }
@@ -211,7 +239,7 @@ pub(super) async fn run(
                                 tracing::warn!(key = %e.call.key, call_id = %e.call.call_id,
                                     "status {:?} is not one callplan knows; left as it is (`callplan track` looks again)",
                                     status.as_str());
-                                Stats::sub(&sh.stats.awaiting, 1);
+                                sh.untrack();
                                 if e.call.holds_slot {
                                     sh.release_active();
                                 }
@@ -236,7 +264,7 @@ pub(super) async fn run(
                             tracing::warn!(key = %e.call.key, call_id = %e.call.call_id,
                                 "could not read the call {} times in a row ({err}); left as it is (`callplan track` looks again)",
                                 e.failed);
-                            Stats::sub(&sh.stats.awaiting, 1);
+                            sh.untrack();
                             if e.call.holds_slot {
                                 sh.release_active();
                             }

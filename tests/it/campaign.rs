@@ -317,3 +317,86 @@ fn max_active_calls_is_never_exceeded() {
     assert!(peak >= 2, "the cap was not used at all (peak {peak})");
     assert_outcomes_recorded(&sb, &c.results, 12);
 }
+
+#[test]
+fn redials_have_their_own_rounds_and_keys_and_a_rerun_picks_them_up() {
+    let mut cfg = sandbox_config(600.0);
+    cfg.outcomes.completed = 30.0;
+    cfg.outcomes.no_answer = 70.0;
+    cfg.outcomes.busy = 0.0;
+    cfg.outcomes.voicemail = 0.0;
+    cfg.outcomes.failed = 0.0;
+    let sb = TestSandbox::start(cfg);
+    let c = camp(
+        "redials",
+        12,
+        "redial:\n  on: [no_answer]\n  max: 2\n  after: 1s\n",
+    );
+    // Round 1, fire and forget; then track: outcomes and next_at, no dial.
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = command(&c, &sb.base_url(), "track", &["--poll-every", "1s"])
+        .output()
+        .expect("track");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(sb.ledger_calls().len(), 12, "track dialled");
+    let last = latest(&c.results);
+    let unanswered = last.values().filter(|r| r["status"] == "no_answer").count();
+    assert!(unanswered > 0, "{last:?}");
+    for r in last.values() {
+        assert_eq!(
+            r["next_at"].is_empty(),
+            r["status"] != "no_answer",
+            "next_at only for a redialled ending: {r:?}"
+        );
+    }
+
+    // The rerun dials the due redials and waits for every round.
+    let o = run(&c, &sb.base_url(), &["--wait", "--poll-every", "1s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+
+    let calls = sb.ledger_calls();
+    let mut by_key: HashMap<String, Vec<&Value>> = HashMap::new();
+    for call in &calls {
+        let key = call["metadata"]["callplan_key"].as_str().expect("key");
+        by_key.entry(key.to_string()).or_default().push(call);
+    }
+    assert_eq!(by_key.len(), 12);
+    let mut redialled = 0;
+    for (key, calls) in &mut by_key {
+        calls.sort_by_key(|c| c["created_at"].as_str().unwrap_or("").to_string());
+        assert!(calls.len() <= 3, "{key}: {} calls", calls.len());
+        for (i, call) in calls.iter().enumerate() {
+            let round = i + 1;
+            assert_eq!(
+                call["idempotency_key"].as_str(),
+                Some(format!("redials:{key}:{round}").as_str()),
+                "{key}: {call}"
+            );
+            let status = call["status"].as_str().unwrap_or("");
+            if round < calls.len() {
+                assert_eq!(
+                    status, "no_answer",
+                    "{key}: round {round} redialled after {status}"
+                );
+            } else {
+                assert!(
+                    status == "completed" || round == 3,
+                    "{key}: round {round} ended {status} and was not redialled"
+                );
+            }
+        }
+        redialled += calls.len() - 1;
+        let rec = &latest(&c.results)[key];
+        assert_eq!(rec["round"], calls.len().to_string(), "{rec:?}");
+        assert_eq!(
+            Some(rec["call_id"].as_str()),
+            calls[calls.len() - 1]["call_id"].as_str()
+        );
+        assert!(rec["next_at"].is_empty(), "{rec:?}");
+    }
+    assert!(redialled >= unanswered, "{redialled} redials");
+    // Every round has its own lines in the log.
+    let log = records(&c.results);
+    assert!(log.iter().any(|r| r["round"] == "2"));
+}
