@@ -114,6 +114,10 @@ pub struct RunArgs {
     /// Time between two polls of one call (with --wait; at least 1s).
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub poll_every: humantime::Duration,
+    /// Do not wait for calling windows or redials that are not due yet:
+    /// dial what may be dialled now, then exit 0 and say when to come back.
+    #[arg(long, conflicts_with = "wait")]
+    pub no_wait: bool,
     /// No progress bar; a plain log line every few seconds.
     #[arg(short, long)]
     pub quiet: bool,

@@ -28,6 +28,47 @@ use crate::progress::{Mode, Reporter, Stats, Summary};
 use crate::results::{self, Disposition, Header, Identity, Record, RowRef, Status};
 use crate::validate;
 
+/// Test-only: an RFC 3339 instant taken as "now" when the run starts (the
+/// clock then moves on in real time from there), so integration tests can
+/// check calling windows on a chosen date. Not for production use.
+pub const TEST_NOW_ENV: &str = "CALLPLAN_TEST_NOW";
+
+/// A clock that starts at a chosen instant and runs in real time.
+struct OffsetClock {
+    base: jiff::Timestamp,
+    started: Instant,
+}
+
+impl crate::clock::Clock for OffsetClock {
+    fn now(&self) -> jiff::Timestamp {
+        let run = jiff::SignedDuration::try_from(self.started.elapsed()).unwrap_or_default();
+        self.base.checked_add(run).unwrap_or(self.base)
+    }
+}
+
+/// The run's clock: the system's, or [`TEST_NOW_ENV`]'s.
+fn clock() -> anyhow::Result<crate::dispatch::Now> {
+    match std::env::var(TEST_NOW_ENV) {
+        Ok(v) if !v.trim().is_empty() => {
+            let base: jiff::Timestamp = v.trim().parse().with_context(|| {
+                format!("{TEST_NOW_ENV}={v:?} is not an RFC 3339 instant (it is for tests only)")
+            })?;
+            Ok(crate::dispatch::Now(Arc::new(OffsetClock {
+                base,
+                started: Instant::now(),
+            })))
+        }
+        _ => Ok(crate::dispatch::Now::default()),
+    }
+}
+
+/// An instant in the user's own zone, for messages.
+fn local_time(t: jiff::Timestamp) -> String {
+    t.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
 /// Requests `--dry-run` prints in full.
 const DRY_RUN_SHOWN: usize = 3;
 
@@ -129,11 +170,12 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         .into());
     }
     let t = Instant::now();
+    let now = clock()?;
     let mut work = sort_work(
         &plan,
         &input,
         existing.as_ref().map(|l| &l.table),
-        jiff::Timestamp::now(),
+        now.now(),
     );
     tracing::debug!("work sorted in {:?}", t.elapsed());
     // Calls in progress (this run's or earlier), polled with --wait.
@@ -187,11 +229,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
             work.settled,
             work.resume.len(),
             input.invalid.len(),
-            if work.suppressed > 0 {
-                format!(", {} suppressed (do-not-call)", work.suppressed)
-            } else {
-                String::new()
-            },
+            later_summary(&work),
             plan::display_path(&results_path)
         );
     }
@@ -209,9 +247,11 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     settings.suppressed = input.dnc.clone();
     settings.wait = args.wait;
     settings.track_only = track_only;
+    settings.no_wait = args.no_wait;
+    settings.clock = now.clone();
     settings.redial = plan.redial.clone();
     settings.schedule = plan.schedule.clone();
-    if plan.redial.is_some() {
+    if plan.redial.is_some() || plan.schedule.is_some() {
         settings.targets = Arc::new(
             input
                 .targets
@@ -224,6 +264,32 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     settings.max_active = plan.dispatch.max_active_calls;
     if args.wait || settings.max_active.is_some() {
         settings.poll_every = Some(args.poll_every.into());
+    }
+
+    // What is left for later: said now (a wait) or at the end (--no-wait).
+    let mut later_notes = Vec::new();
+    if let Some(next) = work.later.iter().map(|(t, _)| *t).min() {
+        if args.no_wait {
+            later_notes.push(format!(
+                "{} rows wait for their calling window or redial time; the next is due at {} ({}): rerun then",
+                work.later.len(),
+                local_time(next),
+                results::format_ts(next)
+            ));
+        } else if work.dial.is_empty() && work.resume.is_empty() {
+            eprintln!(
+                "nothing to dial now: waiting until {} ({}) for the next calling window or redial; \
+                 Ctrl-C stops (a rerun resumes), --no-wait exits instead",
+                local_time(next),
+                results::format_ts(next)
+            );
+        }
+    }
+    if work.ended > 0 {
+        later_notes.push(format!(
+            "{} rows were not dialled: the schedule's end_at has passed",
+            work.ended
+        ));
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -269,6 +335,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         outcome,
         write_error,
         compacted,
+        later_notes,
     )
 }
 
@@ -618,8 +685,13 @@ struct Work {
     settled: u64,
     /// Rows on a do-not-call list, recorded `suppressed` this run.
     suppressed: u64,
-    /// Redials not due yet: when, and the round to dial.
+    /// Redials not due yet and rows waiting for their calling window:
+    /// when, and the round to dial.
     later: Vec<(jiff::Timestamp, Job)>,
+    /// Of `later`, rows waiting for their window (not redials).
+    waiting: u64,
+    /// Rows not dialled because the schedule's `end_at` has passed.
+    ended: u64,
 }
 
 fn sort_work(
@@ -635,6 +707,8 @@ fn sort_work(
         settled: 0,
         suppressed: 0,
         later: Vec::new(),
+        waiting: 0,
+        ended: 0,
     };
     // A key is dialled for its first row only; validate reports duplicates.
     let mut seen: rustc_hash::FxHashSet<&str> =
@@ -648,13 +722,19 @@ fn sort_work(
         // The lists are read afresh every run: a row suppressed earlier
         // whose number has left every list is dialled like a new one.
         let last = last.filter(|r| r.status != Status::Suppressed);
+        let zone_ref = zone.as_ref();
         match last.map(|r| r.status.disposition()) {
-            None => work.dial.push(Job {
-                target: t.clone(),
-                round: 1,
-                attempts: 0,
-                open_intent: false,
-            }),
+            None => work.place(
+                plan,
+                zone_ref,
+                now,
+                Job {
+                    target: t.clone(),
+                    round: 1,
+                    attempts: 0,
+                    open_intent: false,
+                },
+            ),
             Some(Disposition::Settled) => {
                 let r = last.expect("a disposition comes from a record");
                 match redial_due(plan, r, zone.as_ref()) {
@@ -666,7 +746,7 @@ fn sort_work(
                             open_intent: false,
                         };
                         if due <= now {
-                            work.dial.push(job);
+                            work.place(plan, zone_ref, now, job);
                         } else {
                             work.later.push((due, job));
                         }
@@ -676,12 +756,17 @@ fn sort_work(
             }
             Some(Disposition::Dial) => {
                 let r = last.expect("a disposition comes from a record");
-                work.dial.push(Job {
-                    target: t.clone(),
-                    round: r.round.max(1),
-                    attempts: r.attempts,
-                    open_intent: false,
-                });
+                work.place(
+                    plan,
+                    zone_ref,
+                    now,
+                    Job {
+                        target: t.clone(),
+                        round: r.round.max(1),
+                        attempts: r.attempts,
+                        open_intent: false,
+                    },
+                );
             }
             Some(Disposition::Reconcile) => work.resume.push(Resume {
                 target: t.clone(),
@@ -742,6 +827,65 @@ fn sort_work(
         seen.insert(r.key.as_str());
     }
     work
+}
+
+impl Work {
+    /// Dial `job` now if its recipient's window is open (or the plan has
+    /// no schedule); else wait for the opening, or drop it past `end_at`.
+    fn place(
+        &mut self,
+        plan: &Plan,
+        zone: Option<&jiff::tz::TimeZone>,
+        now: jiff::Timestamp,
+        job: Job,
+    ) {
+        use crate::schedule::WindowState;
+        let Some(schedule) = &plan.schedule else {
+            return self.dial.push(job);
+        };
+        let utc = jiff::tz::TimeZone::UTC;
+        match schedule.window_state(zone.unwrap_or(&utc), now) {
+            WindowState::Open { .. } => self.dial.push(job),
+            WindowState::Closed { opens_at } | WindowState::NotStarted { opens_at } => {
+                let mut rec = Record::new(
+                    &job.target.key,
+                    job.target.row,
+                    &job.target.to_number,
+                    job.round,
+                    Status::Pending,
+                );
+                rec.attempts = job.attempts;
+                rec.next_at = results::format_ts(opens_at);
+                self.invalid.push(rec);
+                self.waiting += 1;
+                self.later.push((opens_at, job));
+            }
+            WindowState::Ended => self.ended += 1,
+        }
+    }
+}
+
+/// The part of the `validated ...` line about rows not dialled now.
+fn later_summary(work: &Work) -> String {
+    let mut s = String::new();
+    if work.suppressed > 0 {
+        s.push_str(&format!(", {} suppressed (do-not-call)", work.suppressed));
+    }
+    if let Some(t) = work.later.iter().map(|(t, _)| *t).min() {
+        s.push_str(&format!(
+            ", {} waiting for their window, {} redials not due yet (next at {})",
+            work.waiting,
+            work.later.len() as u64 - work.waiting,
+            local_time(t),
+        ));
+    }
+    if work.ended > 0 {
+        s.push_str(&format!(
+            ", {} past the schedule's end_at (not dialled)",
+            work.ended
+        ));
+    }
+    s
 }
 
 /// When a row whose last call ended (`rec`) is due for its next round, if
@@ -825,10 +969,11 @@ fn finish(
     outcome: Outcome,
     write_error: Option<results::WriteFailed>,
     compacted: bool,
+    later_notes: Vec<String>,
 ) -> anyhow::Result<Exit> {
     let stats = &outcome.stats;
     let n = |s: &str| counts.get(s).copied().unwrap_or(0);
-    let mut notes = Vec::new();
+    let mut notes = later_notes;
     let exit = match (&outcome.stop, &write_error) {
         (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Usage,
         (Some(StopReason::Interrupted), _) => Exit::Interrupted,

@@ -21,6 +21,7 @@ pub fn main(args: TrackArgs) -> anyhow::Result<Exit> {
         redial_in_doubt: false,
         wait: true,
         poll_every: args.poll_every,
+        no_wait: false,
         quiet: args.quiet,
     };
     super::run::run(run, true)

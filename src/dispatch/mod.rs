@@ -145,6 +145,35 @@ pub struct Settings {
     /// `callplan track`: poll only; a redial is recorded in `next_at`,
     /// never dialled.
     pub track_only: bool,
+    /// `--no-wait`: rows waiting for their window (or a redial not due)
+    /// are left for a later run instead of waited for.
+    pub no_wait: bool,
+    /// Where "now" comes from for calling windows.
+    pub clock: Now,
+}
+
+/// The clock windows are judged by (a [`crate::clock::Clock`]; Debug so
+/// that [`Settings`] stays printable).
+#[derive(Clone)]
+pub struct Now(pub Arc<dyn crate::clock::Clock>);
+
+impl Now {
+    /// The current instant by this clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.0.now()
+    }
+}
+
+impl Default for Now {
+    fn default() -> Self {
+        Now(Arc::new(crate::clock::SystemClock))
+    }
+}
+
+impl std::fmt::Debug for Now {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Now({})", self.now())
+    }
 }
 
 /// Rows by key with their calling zone: what a redial needs to dial again.
@@ -175,6 +204,8 @@ impl Settings {
             schedule: None,
             targets: Arc::default(),
             track_only: false,
+            no_wait: false,
+            clock: Now::default(),
         }
     }
 }
@@ -302,8 +333,8 @@ impl Engine {
     /// stopped. When polling, `tracked` (calls of earlier runs not yet
     /// terminal) and every call created now are polled until terminal
     /// before this returns; otherwise `tracked` is ignored.
-    /// `later`: redials an earlier run scheduled, dialled when due if the
-    /// run waits (`Settings::wait`), else ignored.
+    /// `later`: rows waiting for their calling window and redials not due
+    /// yet, dialled when due unless `Settings::no_wait`.
     pub async fn run(
         self,
         resume: Vec<Resume>,
@@ -313,7 +344,8 @@ impl Engine {
     ) -> RunEnd {
         let sh = self.shared;
         let mut redial_rx = self.redial_rx;
-        let in_run_redials = self.poller.is_some() && sh.settings.wait && !sh.settings.track_only;
+        // Work that comes due later is waited for unless --no-wait.
+        let in_run_redials = !sh.settings.no_wait && !sh.settings.track_only;
         if in_run_redials {
             for (due, job) in later {
                 sh.schedule_redial(due, job);
@@ -495,7 +527,7 @@ impl Shared {
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Dials `job` again at `due` (counted as outstanding until the
+    /// Dials `job` again at `due` (by the settings' clock; counted as outstanding until the
     /// producer takes it).
     fn schedule_redial(self: &Arc<Self>, due: jiff::Timestamp, job: Job) {
         self.outstanding
@@ -503,7 +535,7 @@ impl Shared {
         Stats::add(&self.stats.redials_waiting, 1);
         let sh = self.clone();
         tokio::spawn(async move {
-            let wait = Duration::try_from(due.duration_since(jiff::Timestamp::now()))
+            let wait = Duration::try_from(due.duration_since(sh.settings.clock.now()))
                 .unwrap_or(Duration::ZERO);
             let ok = sh.sleep(wait).await && sh.redial_tx.send(job).is_ok();
             Stats::sub(&sh.stats.redials_waiting, 1);
@@ -760,6 +792,37 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
         Stats::add(&sh.stats.done, 1);
         tracing::info!(key = %t.key, "on a do-not-call list: not dialled");
         return;
+    }
+    // Only inside the recipient's calling window.
+    if let Some(schedule) = &sh.settings.schedule {
+        let zone = sh
+            .settings
+            .targets
+            .get(&t.key)
+            .and_then(|(_, z)| z.clone())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let state = schedule.window_state(&zone, sh.settings.clock.now());
+        let mut rec = Record::new(&t.key, t.row, &t.to_number, job.round, Status::Pending);
+        rec.attempts = job.attempts;
+        match state {
+            crate::schedule::WindowState::Open { .. } => {}
+            crate::schedule::WindowState::Closed { opens_at }
+            | crate::schedule::WindowState::NotStarted { opens_at } => {
+                rec.next_at = crate::results::format_ts(opens_at);
+                sh.appender.append(rec);
+                Stats::add(&sh.stats.done, 1);
+                if !sh.settings.no_wait && !sh.settings.track_only {
+                    sh.schedule_redial(opens_at, job.clone());
+                }
+                return;
+            }
+            crate::schedule::WindowState::Ended => {
+                rec.error = "not dialled: the schedule's end_at has passed".into();
+                sh.appender.append(rec);
+                Stats::add(&sh.stats.done, 1);
+                return;
+            }
+        }
     }
     // A place among the live calls (max_active_calls): dropped unless a
     // call is created, in which case the poller gives it back.

@@ -195,7 +195,7 @@ pub(super) async fn run(
                         e.failed = 0;
                         let status = CallStatus::parse(&call.status);
                         if status.is_terminal() {
-                            let now = jiff::Timestamp::now();
+                            let now = sh.settings.clock.now();
                             let ended = call
                                 .ended_at
                                 .as_deref()

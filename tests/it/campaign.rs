@@ -400,3 +400,114 @@ fn redials_have_their_own_rounds_and_keys_and_a_rerun_picks_them_up() {
     let log = records(&c.results);
     assert!(log.iter().any(|r| r["round"] == "2"));
 }
+
+/// A scheduled campaign (New York hours, weekdays, until April 30) whose
+/// rows carry their own zones.
+fn windowed(name: &str, rows: &[(&str, &str)]) -> Camp {
+    let c = camp(
+        name,
+        0,
+        "schedule:\n  timezone: America/New_York\n  hours: \"09:00-20:00\"\n  \
+         days: [mon, tue, wed, thu, fri]\n  end_at: 2026-04-30T20:00-04:00\n",
+    );
+    let mut csv = String::from("to_number,customer_name,timezone\n");
+    for (i, (number, zone)) in rows.iter().enumerate() {
+        csv.push_str(&format!("{number},Customer {i},{zone}\n"));
+    }
+    std::fs::write(c.dir.path().join("recipients.csv"), csv).expect("write csv");
+    c
+}
+
+fn run_at(c: &Camp, base_url: &str, now: &str, args: &[&str]) -> Output {
+    command(c, base_url, "run", args)
+        .env("CALLPLAN_TEST_NOW", now)
+        .output()
+        .expect("run callplan")
+}
+
+fn called(sb: &TestSandbox) -> Vec<String> {
+    let mut v: Vec<String> = sb
+        .ledger_calls()
+        .iter()
+        .map(|c| c["to_number"].as_str().expect("to_number").to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn windows_per_time_zone_through_both_dst_changes() {
+    const NY: &str = "+16502530001";
+    const LONDON: &str = "+16502530002";
+    const SYDNEY: &str = "+16502530003";
+    let sb = TestSandbox::start(sandbox_config(600.0));
+    let c = windowed(
+        "windows",
+        &[
+            (NY, "America/New_York"),
+            (LONDON, "Europe/London"),
+            (SYDNEY, "Australia/Sydney"),
+        ],
+    );
+    // Monday 2 March, 13:30 UTC: 08:30 EST in New York (closed), 13:30 in
+    // London (open), 00:30 Tuesday in Sydney (closed).
+    let o = run_at(&c, &sb.base_url(), "2026-03-02T13:30:00Z", &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("rerun then"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(called(&sb), [LONDON]);
+    let last = latest(&c.results);
+    assert_eq!(last[NY]["status"], "pending");
+    assert_eq!(last[NY]["next_at"], "2026-03-02T14:00:00Z");
+    assert_eq!(last[SYDNEY]["next_at"], "2026-03-02T22:00:00Z");
+
+    // Monday 9 March, same UTC time: New York is on EDT since the 8th, so
+    // 09:30 there: open.
+    let o = run_at(&c, &sb.base_url(), "2026-03-09T13:30:00Z", &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(called(&sb), [NY, LONDON]);
+
+    // Monday 6 April, 22:30 UTC: Sydney left daylight time on the 5th, so
+    // 08:30 AEST on Tuesday (closed; it would be 09:30 under AEDT).
+    let o = run_at(&c, &sb.base_url(), "2026-04-06T22:30:00Z", &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(called(&sb), [NY, LONDON]);
+    assert_eq!(
+        latest(&c.results)[SYDNEY]["next_at"],
+        "2026-04-06T23:00:00Z"
+    );
+    // An hour later it is 09:30 there: dialled.
+    let o = run_at(&c, &sb.base_url(), "2026-04-06T23:30:00Z", &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(called(&sb), [NY, LONDON, SYDNEY]);
+}
+
+#[test]
+fn a_run_waits_for_the_window_and_nothing_is_dialled_after_end_at() {
+    const NY: &str = "+16502530011";
+    let sb = TestSandbox::start(sandbox_config(600.0));
+    // One second before New York's window opens: the run waits, then dials.
+    let c = windowed("waits", &[(NY, "America/New_York")]);
+    let o = run_at(&c, &sb.base_url(), "2026-03-02T13:59:59Z", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nothing to dial now: waiting until"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(called(&sb), [NY]);
+
+    // After end_at: reported, not dialled, exit 0.
+    let c = windowed("ended", &[("+16502530012", "America/New_York")]);
+    let o = run_at(&c, &sb.base_url(), "2026-05-04T13:30:00Z", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("end_at has passed"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(called(&sb), [NY]);
+}
