@@ -47,7 +47,7 @@ impl crate::clock::Clock for OffsetClock {
 }
 
 /// The run's clock: the system's, or [`TEST_NOW_ENV`]'s.
-fn clock() -> anyhow::Result<crate::dispatch::Now> {
+pub(crate) fn clock() -> anyhow::Result<crate::dispatch::Now> {
     match std::env::var(TEST_NOW_ENV) {
         Ok(v) if !v.trim().is_empty() => {
             let base: jiff::Timestamp = v.trim().parse().with_context(|| {

@@ -126,6 +126,18 @@ fn calls_by_number(calls: &[Value]) -> HashMap<String, usize> {
     m
 }
 
+/// `callplan status --format json` of a campaign's results, at `now`.
+fn status_at(c: &Camp, now: &str) -> Value {
+    let o = Command::new(bin())
+        .args(["status", "--format", "json"])
+        .arg(&c.results)
+        .env("CALLPLAN_TEST_NOW", now)
+        .output()
+        .expect("status");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    serde_json::from_slice(&o.stdout).expect("status JSON")
+}
+
 fn write_dnc(c: &Camp, numbers: &[String]) {
     let mut s = String::from("phone_number\n");
     for n in numbers {
@@ -227,6 +239,16 @@ fn run_wait_records_every_outcome() {
     let o = run(&c, &sb.base_url(), &["--wait", "--poll-every", "1s"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_outcomes_recorded(&sb, &c.results, 30);
+    let st = status_at(&c, "2026-11-30T00:00:00Z");
+    assert_eq!(st["verdict"], "done", "{st}");
+    let ended: u64 = st["outcomes"]
+        .as_object()
+        .expect("outcomes")
+        .values()
+        .flat_map(|m| m.as_object().expect("reasons").values())
+        .map(|n| n.as_u64().expect("count"))
+        .sum();
+    assert_eq!(ended, 30, "{st}");
     // Outcomes vary (the sandbox's mix): at least one call was answered.
     let last = latest(&c.results);
     assert!(
@@ -343,6 +365,15 @@ fn redials_have_their_own_rounds_and_keys_and_a_rerun_picks_them_up() {
     let last = latest(&c.results);
     let unanswered = last.values().filter(|r| r["status"] == "no_answer").count();
     assert!(unanswered > 0, "{last:?}");
+    let st = status_at(&c, "2026-01-01T00:00:00Z");
+    assert_eq!(st["redials_pending"], unanswered, "{st}");
+    assert_eq!(
+        st["outcomes"]["no_answer"]
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_u64).sum::<u64>()),
+        Some(unanswered as u64),
+        "{st}"
+    );
     for r in last.values() {
         assert_eq!(
             r["next_at"].is_empty(),
@@ -463,6 +494,21 @@ fn windows_per_time_zone_through_both_dst_changes() {
     assert_eq!(last[NY]["status"], "pending");
     assert_eq!(last[NY]["next_at"], "2026-03-02T14:00:00Z");
     assert_eq!(last[SYDNEY]["next_at"], "2026-03-02T22:00:00Z");
+    let st = status_at(&c, "2026-03-02T13:30:00Z");
+    assert_eq!(st["waiting_for_window"], 2, "{st}");
+    assert_eq!(st["next_window_at"], "2026-03-02T14:00:00Z", "{st}");
+    assert_eq!(st["to_dial_now"], 0, "{st}");
+    assert!(
+        st["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("nothing to dial now; next at 2026-03-02T14:00:00Z"),
+        "{st}"
+    );
+    // At 14:00 the New York row may be dialled.
+    let st = status_at(&c, "2026-03-02T14:00:01Z");
+    assert_eq!(st["to_dial_now"], 1, "{st}");
+    assert_eq!(st["verdict"], "1 to dial now", "{st}");
 
     // Monday 9 March, same UTC time: New York is on EDT since the 8th, so
     // 09:30 there: open.
