@@ -216,7 +216,7 @@ fn line(s: &Stats, elapsed: Duration) -> Line {
         Stats::get(&s.in_flight),
     );
     let awaiting = Stats::get(&s.awaiting);
-    let counts = if awaiting > 0 || Stats::get(&s.ended) > 0 {
+    let counts = if awaiting > 0 || Stats::get(&s.ended) > 0 || Stats::get(&s.redials_waiting) > 0 {
         format!(
             "{counts} | awaiting outcome {awaiting} ended {} redials waiting {}",
             Stats::get(&s.ended),
