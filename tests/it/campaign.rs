@@ -557,3 +557,89 @@ fn a_run_waits_for_the_window_and_nothing_is_dialled_after_end_at() {
     );
     assert_eq!(called(&sb), [NY]);
 }
+
+/// 2,000 rows with redials under the run issue's fault mix (idempotency
+/// off, so a resend would be a second call): at most one call per key per
+/// round, a round only after a redialled ending of the one before, and
+/// every row's last call in the results file.
+#[test]
+fn redials_under_the_fault_mix_never_duplicate_a_round() {
+    use callplan::sandbox::Faults;
+    let mut cfg = sandbox_config(600.0);
+    cfg.idempotency = false;
+    cfg.faults = Faults {
+        server_error_rate: 0.05,
+        drop_rate: 0.03,
+        lost_response_rate: 0.03,
+        slow_rate: 0.01,
+        slow_ms: 1200,
+        ..Faults::default()
+    };
+    let sb = TestSandbox::start(cfg);
+    let c = camp(
+        "faultmix",
+        2000,
+        "redial:\n  on: [no_answer, busy, voicemail, failed]\n  max: 1\n  after: 1s\n",
+    );
+    // Faster timeouts and more attempts, as the run issue's fault-mix test.
+    let plan = std::fs::read_to_string(&c.plan).expect("plan");
+    let plan = plan
+        .replace("request_timeout_s: 1\n", "request_timeout_s: 0.5\n")
+        .replace("concurrency: 8\n", "concurrency: 32\n")
+        .replace("rate_per_second: 2000\n", "rate_per_second: 5000\n")
+        .replace("max_attempts: 3\n", "max_attempts: 5\n");
+    std::fs::write(&c.plan, plan).expect("plan");
+    let o = run(
+        &c,
+        &sb.base_url(),
+        &["--quiet", "--wait", "--poll-every", "1s"],
+    );
+    assert!(matches!(o.status.code(), Some(0 | 4)), "{}", show(&o));
+
+    let calls = sb.ledger_calls();
+    let mut rounds: HashMap<(String, u64), Vec<&Value>> = HashMap::new();
+    for call in &calls {
+        let key = call["metadata"]["callplan_key"].as_str().expect("key");
+        let round: u64 = call["metadata"]["callplan_round"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .expect("callplan_round");
+        rounds
+            .entry((key.to_string(), round))
+            .or_default()
+            .push(call);
+    }
+    for ((key, round), v) in &rounds {
+        assert_eq!(v.len(), 1, "{key} round {round} called {} times", v.len());
+        assert!(*round <= 2, "{key}: round {round}");
+        if *round == 2 {
+            let first = &rounds
+                .get(&(key.clone(), 1))
+                .unwrap_or_else(|| panic!("{key}: round 2 without round 1"))[0];
+            let ended = first["status"].as_str().unwrap_or("");
+            assert!(
+                ["no_answer", "busy", "voicemail", "failed"].contains(&ended),
+                "{key}: redialled after {ended}"
+            );
+        }
+    }
+    let redialled = rounds.keys().filter(|(_, r)| *r == 2).count();
+    assert!(redialled > 100, "only {redialled} redials");
+    let last = latest(&c.results);
+    assert_eq!(last.len(), 2000);
+    for (key, rec) in &last {
+        let round: u64 = rec["round"].parse().expect("round");
+        if let Some(v) = rounds.get(&(key.clone(), round)) {
+            assert_eq!(
+                rec["call_id"].as_str(),
+                v[0]["call_id"].as_str().unwrap_or("?"),
+                "{rec:?}"
+            );
+        }
+        assert!(
+            !["pending", "dispatching", "queued", "ringing", "in_progress"]
+                .contains(&rec["status"].as_str()),
+            "unsettled: {rec:?}"
+        );
+    }
+}
