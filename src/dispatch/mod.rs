@@ -262,8 +262,8 @@ struct Shared {
     active: Option<Arc<tokio::sync::Semaphore>>,
     /// Redials that have come due, to the producer.
     redial_tx: tokio::sync::mpsc::UnboundedSender<Job>,
-    /// Calls being polled plus redials waiting for their time: while
-    /// non-zero (with `wait`), more dials may come.
+    /// Redials and rows waiting for their time, plus (with `wait`) calls
+    /// being polled: while non-zero, more dials may come.
     outstanding: std::sync::atomic::AtomicU64,
 }
 
@@ -504,13 +504,15 @@ impl Shared {
         if let Some(tx) = &self.poll_tx
             && !t.status.is_terminal()
         {
+            // Only a run that waits for outcomes waits for this call.
+            let counted = u64::from(self.settings.wait);
             self.outstanding
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                .fetch_add(counted, std::sync::atomic::Ordering::SeqCst);
             if tx.send(t).is_ok() {
                 Stats::add(&self.stats.awaiting, 1);
             } else {
                 self.outstanding
-                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    .fetch_sub(counted, std::sync::atomic::Ordering::SeqCst);
                 if holds {
                     self.release_active();
                 }
@@ -523,8 +525,10 @@ impl Shared {
     /// The poller let go of a call (ended, or no longer watched).
     fn untrack(&self) {
         Stats::sub(&self.stats.awaiting, 1);
-        self.outstanding
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.outstanding.fetch_sub(
+            u64::from(self.settings.wait),
+            std::sync::atomic::Ordering::SeqCst,
+        );
     }
 
     /// Dials `job` again at `due` (by the settings' clock; counted as outstanding until the
