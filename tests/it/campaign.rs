@@ -643,3 +643,34 @@ fn redials_under_the_fault_mix_never_duplicate_a_round() {
         );
     }
 }
+
+/// A row an earlier run left `dispatching` whose number has since been
+/// listed: it is looked up (no call found), and the check just before the
+/// resend stops it: recorded `suppressed`, never dialled.
+#[test]
+fn a_listed_row_left_dispatching_is_looked_up_but_not_resent() {
+    let sb = TestSandbox::start(sandbox_config(600.0));
+    let c = camp("dncresume", 3, "suppress: [dnc.csv]\n");
+    write_dnc(&c, &[number(0)]);
+    std::fs::write(
+        &c.results,
+        format!(
+            "#callplan results v1,campaign=dncresume,from_number=+14155550100,agent_version_id=av_sandbox\n\
+             key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+             {n},2,{n},1,dispatching,,1,,,,,,2026-01-01T00:00:00.000Z\n",
+            n = number(0)
+        ),
+    )
+    .expect("write results");
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1 to look up first"),
+        "{}",
+        show(&o)
+    );
+    let called = calls_by_number(&sb.ledger_calls());
+    assert!(!called.contains_key(&number(0)), "{called:?}");
+    assert_eq!(called.len(), 2, "{called:?}");
+    assert_eq!(latest(&c.results)[&number(0)]["status"], "suppressed");
+}
