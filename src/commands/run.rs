@@ -1097,3 +1097,106 @@ fn shell_word(s: &str) -> String {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(extra: &str) -> Plan {
+        let yaml = format!(
+            "name: t\nfrom_number: \"+14155550100\"\nagent_version_id: av\nrecipients: r.csv\n{extra}"
+        );
+        plan::from_yaml(&yaml, Path::new("/tmp/plan.yaml")).expect("plan")
+    }
+
+    const WINDOWED: &str = "schedule:\n  timezone: America/New_York\n  hours: \"09:00-18:00\"\n  \
+         days: [mon, tue, wed, thu, fri]\nredial:\n  on: [no_answer, busy]\n  max: 2\n  after: 2h\n";
+
+    fn ended(status: &str, round: u32, at: &str, next_at: &str) -> Record {
+        let mut r = Record::new("k", 2, "+12125550100", round, Status::parse(status));
+        r.call_id = "call_1".into();
+        r.updated_at = at.into();
+        r.next_at = next_at.into();
+        r
+    }
+
+    fn ny() -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get("America/New_York").expect("zone")
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn a_redial_due_outside_the_window_moves_to_the_next_opening() {
+        let p = plan(WINDOWED);
+        // Tuesday 2026-06-02 17:00 EDT (21:00 UTC), no answer, 2 h wait:
+        // 19:00 is closed, so Wednesday 09:00 EDT (13:00 UTC).
+        let r = ended("no_answer", 1, "2026-06-02T21:00:00Z", "");
+        assert_eq!(
+            redial_due(&p, &r, Some(&ny())),
+            Some(ts("2026-06-03T13:00:00Z"))
+        );
+        // Friday 17:00 EDT: Monday 09:00.
+        let r = ended("busy", 1, "2026-06-05T21:00:00Z", "");
+        assert_eq!(
+            redial_due(&p, &r, Some(&ny())),
+            Some(ts("2026-06-08T13:00:00Z"))
+        );
+        // next_at written when the call ended wins.
+        let r = ended(
+            "no_answer",
+            2,
+            "2026-06-02T21:00:00Z",
+            "2026-06-04T14:00:00Z",
+        );
+        assert_eq!(
+            redial_due(&p, &r, Some(&ny())),
+            Some(ts("2026-06-04T14:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn endings_not_listed_and_used_up_rounds_are_never_redialled() {
+        let p = plan(WINDOWED);
+        for (status, round) in [
+            ("completed", 1),
+            ("voicemail", 1),
+            ("no_answer", 3),
+            ("queued", 1),
+        ] {
+            let r = ended(
+                status,
+                round,
+                "2026-06-02T15:00:00Z",
+                "2026-06-02T17:00:00Z",
+            );
+            assert_eq!(redial_due(&p, &r, Some(&ny())), None, "{status} {round}");
+        }
+        for status in [
+            Status::Rejected,
+            Status::Suppressed,
+            Status::InDoubt,
+            Status::Invalid,
+        ] {
+            let mut r = ended(
+                "no_answer",
+                1,
+                "2026-06-02T15:00:00Z",
+                "2026-06-02T17:00:00Z",
+            );
+            r.status = status.clone();
+            assert_eq!(redial_due(&p, &r, Some(&ny())), None, "{status}");
+        }
+        // Without a redial section nothing is.
+        let r = ended("no_answer", 1, "2026-06-02T15:00:00Z", "");
+        assert_eq!(redial_due(&plan(""), &r, Some(&ny())), None);
+        // A hostile next_at is ignored, the time is computed instead.
+        let r = ended("no_answer", 1, "2026-06-02T15:00:00Z", "=cmd|' /C calc'!A0");
+        assert_eq!(
+            redial_due(&p, &r, Some(&ny())),
+            Some(ts("2026-06-02T17:00:00Z"))
+        );
+    }
+}
