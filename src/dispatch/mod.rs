@@ -346,6 +346,12 @@ impl Engine {
         let mut redial_rx = self.redial_rx;
         // Work that comes due later is waited for unless --no-wait.
         let in_run_redials = !sh.settings.no_wait && !sh.settings.track_only;
+        // Whether dials may come after the first pass: rows waiting, a
+        // window that may close on a row, or redials of polled calls.
+        let more_may_come = in_run_redials
+            && (!later.is_empty()
+                || sh.settings.schedule.is_some()
+                || (sh.settings.wait && sh.settings.redial.is_some() && self.poller.is_some()));
         if in_run_redials {
             for (due, job) in later {
                 sh.schedule_redial(due, job);
@@ -425,7 +431,7 @@ impl Engine {
 
         // Redials as they come due, until no call is left to end and no
         // redial is waiting (only when the run waits for outcomes).
-        if in_run_redials && !sh.stop.is_cancelled() {
+        if more_may_come && !sh.stop.is_cancelled() {
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             loop {
                 tokio::select! {
