@@ -8,6 +8,12 @@
 //! tokio runtime, open the log, start the engine and the progress display,
 //! and wait. At the end the log is compacted, the summary printed, and the
 //! exit code says how it ended.
+//!
+//! Sorting also applies issue 5's rules: do-not-call rows are recorded
+//! `suppressed`, rows outside their calling window wait (`pending` with
+//! `next_at`), ended calls the plan redials come back in their next round
+//! when due. `--wait` polls every call to its end; `callplan track` is this
+//! same path with the dialling taken out.
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -13,6 +13,13 @@
 //! capped, fully jittered backoff up to `max_attempts`; an answer lost after
 //! the request left is recorded `in_doubt` and reconciled within the run.
 //!
+//! Before its intent, each row is checked against the do-not-call numbers
+//! and (with a schedule) its recipient's calling window, and takes a
+//! live-call place when `max_active_calls` is set. With polling on
+//! ([`poll`]), created calls are watched until they end; a redialled ending
+//! schedules the next round, and rows waiting for a window or a redial are
+//! dialled when due unless the run was told not to wait.
+//!
 //! Anything that stops the run (Ctrl-C, a workspace-wide answer, the
 //! breaker, a failed write) cancels one token: no new request leaves, rows
 //! waiting to resend are written back as `pending`, requests in flight get
