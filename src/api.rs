@@ -304,6 +304,61 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `GET .../calls/{id}`: a call's current state, for outcome polling.
+    /// 401/403 are fatal (the key or workspace is refused); anything else
+    /// that is not a readable call is an error the poller retries later.
+    pub async fn get_call(&self, call_id: &str) -> Result<Call, LookupError> {
+        let mut url = self.calls_url.clone();
+        match url.path_segments_mut() {
+            Ok(mut segs) => {
+                segs.pop_if_empty().push(call_id);
+            }
+            Err(()) => {
+                return Err(LookupError {
+                    http_status: None,
+                    message: "the base URL cannot take a call id".into(),
+                    fatal: true,
+                });
+            }
+        }
+        let resp = self.http.get(url).send().await.map_err(|e| LookupError {
+            http_status: None,
+            message: error_chain(&e),
+            fatal: false,
+        })?;
+        let status = resp.status().as_u16();
+        let body = read_body(resp).await.map_err(|e| LookupError {
+            http_status: Some(status),
+            message: error_chain(&e),
+            fatal: false,
+        })?;
+        if status == 200 {
+            return parse_call(&body).ok_or_else(|| LookupError {
+                http_status: Some(status),
+                message: "unreadable call record".into(),
+                fatal: false,
+            });
+        }
+        Err(LookupError {
+            http_status: Some(status),
+            message: error_message(status, &body),
+            fatal: matches!(status, 401 | 403),
+        })
+    }
+}
+
+/// Reads one call record leniently: the object itself or `{data: {...}}`;
+/// None when neither holds a `call_id` and a `status`.
+pub fn parse_call(body: &[u8]) -> Option<Call> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let obj = match v.get("data") {
+        Some(d) if d.is_object() => d.clone(),
+        _ => v,
+    };
+    serde_json::from_value(obj).ok()
+}
+
 /// Largest answer body read; the rest is dropped (an answer this big is
 /// not one the API gives, and is read as unreadable).
 pub const MAX_BODY: usize = 1 << 20;
@@ -642,6 +697,30 @@ pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn call_records_read_leniently_and_never_panic() {
+        let c = parse_call(
+            br#"{"call_id":"c1","status":"no-answer","end_reason":"timeout","duration_s":0}"#,
+        )
+        .expect("a call");
+        assert_eq!((c.call_id.as_str(), c.status.as_str()), ("c1", "no-answer"));
+        assert_eq!(c.duration_s, Some(0.0));
+        let c = parse_call(br#"{"data":{"call_id":"c2","status":"completed"}}"#).expect("wrapped");
+        assert_eq!(c.call_id, "c2");
+        for bad in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{}",
+            b"{\"call_id\":1,\"status\":\"x\"}",
+            b"{\"data\":[1,2]}",
+            b"\xff\xfe",
+            b"{\"call_id\":\"c\"",
+        ] {
+            assert!(parse_call(bad).is_none(), "{bad:?}");
+        }
+    }
 
     fn campaign() -> Campaign {
         Campaign {

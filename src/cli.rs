@@ -27,6 +27,7 @@ pub enum Command {
     Validate(ValidateArgs),
     Run(RunArgs),
     Status(StatusArgs),
+    Track(TrackArgs),
     Sandbox(SandboxArgs),
 }
 
@@ -106,6 +107,44 @@ pub struct RunArgs {
     /// Dial again rows whose earlier call could not be confirmed or ruled out.
     #[arg(long)]
     pub redial_in_doubt: bool,
+    /// After the last dial, poll every call of the results file until it
+    /// ends and record its outcome (status, end_reason, duration_s).
+    #[arg(long)]
+    pub wait: bool,
+    /// Time between two polls of one call (with --wait; at least 1s).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub poll_every: humantime::Duration,
+    /// Do not wait for calling windows or redials that are not due yet:
+    /// dial what may be dialled now, then exit 0 and say when to come back.
+    #[arg(long, conflicts_with = "wait")]
+    pub no_wait: bool,
+    /// No progress bar; a plain log line every few seconds.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Poll the calls a results file left in progress until each has ended;
+/// dial nothing.
+///
+/// Examples:
+///   callplan track plans/appointment-reminders.yaml
+///   callplan track plans/appointment-reminders.yaml --poll-every 10s
+///
+/// Exit codes: as `callplan run`.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct TrackArgs {
+    /// The plan file (YAML).
+    pub plan: PathBuf,
+    /// Recipients CSV to use instead of the plan's `recipients`.
+    #[arg(long, value_name = "CSV")]
+    pub recipients: Option<PathBuf>,
+    /// Results file to use instead of the plan's `results`.
+    #[arg(long, value_name = "CSV")]
+    pub results: Option<PathBuf>,
+    /// Time between two polls of one call (at least 1s).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub poll_every: humantime::Duration,
     /// No progress bar; a plain log line every few seconds.
     #[arg(short, long)]
     pub quiet: bool,

@@ -78,6 +78,12 @@ pub struct Stats {
     pub answers_429: AtomicU64,
     pub transient: AtomicU64,
     pub lost: AtomicU64,
+    /// Created calls whose outcome is being polled now.
+    pub awaiting: AtomicU64,
+    /// Calls polled to their end this run.
+    pub ended: AtomicU64,
+    /// Redials waiting for their time now.
+    pub redials_waiting: AtomicU64,
 }
 
 impl Stats {
@@ -209,6 +215,16 @@ fn line(s: &Stats, elapsed: Duration) -> Line {
         Stats::get(&s.in_doubt),
         Stats::get(&s.in_flight),
     );
+    let awaiting = Stats::get(&s.awaiting);
+    let counts = if awaiting > 0 || Stats::get(&s.ended) > 0 || Stats::get(&s.redials_waiting) > 0 {
+        format!(
+            "{counts} | awaiting outcome {awaiting} ended {} redials waiting {}",
+            Stats::get(&s.ended),
+            Stats::get(&s.redials_waiting)
+        )
+    } else {
+        counts
+    };
     let eta = if rate > 0.0 && total > done {
         format!(
             ", ETA {}",

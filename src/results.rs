@@ -462,6 +462,12 @@ pub fn now_rfc3339() -> String {
         .to_string()
 }
 
+/// An instant as the results file writes `next_at`: RFC 3339, UTC, whole
+/// seconds.
+pub fn format_ts(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// The last record of each key, in the order keys first appeared.
 #[derive(Debug, Default, Clone)]
 pub struct Table {

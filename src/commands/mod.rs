@@ -5,6 +5,7 @@
 pub mod run;
 pub mod sandbox;
 pub mod status;
+pub mod track;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -17,6 +18,7 @@ pub fn main(cli: Cli) -> Exit {
         Command::Validate(a) => validate::main(a),
         Command::Run(a) => run::main(a),
         Command::Status(a) => status::main(a),
+        Command::Track(a) => track::main(a),
         Command::Sandbox(a) => sandbox::main(a),
     };
     match result {

@@ -8,6 +8,12 @@
 //! tokio runtime, open the log, start the engine and the progress display,
 //! and wait. At the end the log is compacted, the summary printed, and the
 //! exit code says how it ended.
+//!
+//! Sorting also applies issue 5's rules: do-not-call rows are recorded
+//! `suppressed`, rows outside their calling window wait (`pending` with
+//! `next_at`), ended calls the plan redials come back in their next round
+//! when due. `--wait` polls every call to its end; `callplan track` is this
+//! same path with the dialling taken out.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -21,12 +27,53 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, CallRequest, Campaign, Client, ClientConfig};
 use crate::cli::{Format, RunArgs};
-use crate::dispatch::{Engine, Job, Resume, Settings, StopReason, Target};
+use crate::dispatch::{Engine, Job, Resume, Settings, StopReason, Target, Tracked};
 use crate::exit::Exit;
 use crate::plan::{self, Plan};
 use crate::progress::{Mode, Reporter, Stats, Summary};
 use crate::results::{self, Disposition, Header, Identity, Record, RowRef, Status};
 use crate::validate;
+
+/// Test-only: an RFC 3339 instant taken as "now" when the run starts (the
+/// clock then moves on in real time from there), so integration tests can
+/// check calling windows on a chosen date. Not for production use.
+pub const TEST_NOW_ENV: &str = "CALLPLAN_TEST_NOW";
+
+/// A clock that starts at a chosen instant and runs in real time.
+struct OffsetClock {
+    base: jiff::Timestamp,
+    started: Instant,
+}
+
+impl crate::clock::Clock for OffsetClock {
+    fn now(&self) -> jiff::Timestamp {
+        let run = jiff::SignedDuration::try_from(self.started.elapsed()).unwrap_or_default();
+        self.base.checked_add(run).unwrap_or(self.base)
+    }
+}
+
+/// The run's clock: the system's, or [`TEST_NOW_ENV`]'s.
+pub(crate) fn clock() -> anyhow::Result<crate::dispatch::Now> {
+    match std::env::var(TEST_NOW_ENV) {
+        Ok(v) if !v.trim().is_empty() => {
+            let base: jiff::Timestamp = v.trim().parse().with_context(|| {
+                format!("{TEST_NOW_ENV}={v:?} is not an RFC 3339 instant (it is for tests only)")
+            })?;
+            Ok(crate::dispatch::Now(Arc::new(OffsetClock {
+                base,
+                started: Instant::now(),
+            })))
+        }
+        _ => Ok(crate::dispatch::Now::default()),
+    }
+}
+
+/// An instant in the user's own zone, for messages.
+fn local_time(t: jiff::Timestamp) -> String {
+    t.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
 
 /// Requests `--dry-run` prints in full.
 const DRY_RUN_SHOWN: usize = 3;
@@ -36,6 +83,13 @@ pub const BASE_URL_ENV: &str = "DIALNEXA_BASE_URL";
 
 /// Runs `callplan run`; see the module doc and the README.
 pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
+    run(args, false)
+}
+
+/// `callplan run`, or with `track_only` `callplan track`: the same work
+/// with no dial, no reconciliation and no row recorded, only the calls in
+/// progress polled to their end.
+pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     let origin = Instant::now();
     let plan = plan::load(&args.plan)?;
     if let Some(r) = args.rate
@@ -122,8 +176,38 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         .into());
     }
     let t = Instant::now();
-    let work = sort_work(&input, existing.as_ref().map(|l| &l.table));
+    let now = clock()?;
+    let mut work = sort_work(
+        &plan,
+        &input,
+        existing.as_ref().map(|l| &l.table),
+        now.now(),
+    );
     tracing::debug!("work sorted in {:?}", t.elapsed());
+    // Calls in progress (this run's or earlier), polled with --wait.
+    let tracked: Vec<Tracked> = if args.wait {
+        existing
+            .as_ref()
+            .map(|l| l.table.iter().filter_map(Tracked::from_record).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if track_only {
+        eprintln!(
+            "tracking {} calls in progress in {}",
+            tracked.len(),
+            plan::display_path(&results_path)
+        );
+        work.dial.clear();
+        work.resume.clear();
+        work.invalid.clear();
+        work.later.clear();
+        if tracked.is_empty() {
+            eprintln!("nothing to track: no call of this results file is in progress");
+            return Ok(Exit::Ok);
+        }
+    }
     let campaign = Campaign {
         name: plan.name.clone(),
         from_number: plan.from_number.clone(),
@@ -135,23 +219,26 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         return dry_run(&plan, &campaign, &work, &results_path, args.limit);
     }
     let to_dial = (work.dial.len() as u64).min(args.limit.unwrap_or(u64::MAX));
-    eprintln!(
-        "validated {} rows: {} to dial{}, {} already settled, {} to look up first, {} invalid; results: {}",
-        input.rows_read,
-        to_dial,
-        if to_dial < work.dial.len() as u64 {
-            format!(
-                " (--limit; {} more later)",
-                work.dial.len() as u64 - to_dial
-            )
-        } else {
-            String::new()
-        },
-        work.settled,
-        work.resume.len(),
-        input.invalid.len(),
-        plan::display_path(&results_path)
-    );
+    if !track_only {
+        eprintln!(
+            "validated {} rows: {} to dial{}, {} already settled, {} to look up first, {} invalid{}; results: {}",
+            input.rows_read,
+            to_dial,
+            if to_dial < work.dial.len() as u64 {
+                format!(
+                    " (--limit; {} more later)",
+                    work.dial.len() as u64 - to_dial
+                )
+            } else {
+                String::new()
+            },
+            work.settled,
+            work.resume.len(),
+            input.invalid.len(),
+            later_summary(&work),
+            plan::display_path(&results_path)
+        );
+    }
 
     let mut settings = Settings::new(
         args.concurrency
@@ -163,6 +250,53 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
     settings.redial_in_doubt = args.redial_in_doubt;
     settings.limit = args.limit;
     settings.origin = origin;
+    settings.suppressed = input.dnc.clone();
+    settings.wait = args.wait;
+    settings.track_only = track_only;
+    settings.no_wait = args.no_wait;
+    settings.clock = now.clone();
+    settings.redial = plan.redial.clone();
+    settings.schedule = plan.schedule.clone();
+    if plan.redial.is_some() || plan.schedule.is_some() {
+        settings.targets = Arc::new(
+            input
+                .targets
+                .iter()
+                .zip(&input.zones)
+                .map(|(t, z)| (t.key.clone(), (t.clone(), z.clone())))
+                .collect(),
+        );
+    }
+    settings.max_active = plan.dispatch.max_active_calls;
+    if args.wait || settings.max_active.is_some() {
+        settings.poll_every = Some(args.poll_every.into());
+    }
+
+    // What is left for later: said now (a wait) or at the end (--no-wait).
+    let mut later_notes = Vec::new();
+    if let Some(next) = work.later.iter().map(|(t, _)| *t).min() {
+        if args.no_wait {
+            later_notes.push(format!(
+                "{} rows wait for their calling window or redial time; the next is due at {} ({}): rerun then",
+                work.later.len(),
+                local_time(next),
+                results::format_ts(next)
+            ));
+        } else if work.dial.is_empty() && work.resume.is_empty() {
+            eprintln!(
+                "nothing to dial now: waiting until {} ({}) for the next calling window or redial; \
+                 Ctrl-C stops (a rerun resumes), --no-wait exits instead",
+                local_time(next),
+                results::format_ts(next)
+            );
+        }
+    }
+    if work.ended > 0 {
+        later_notes.push(format!(
+            "{} rows were not dialled: the schedule's end_at has passed",
+            work.ended
+        ));
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -177,8 +311,15 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         results_path: &results_path,
         header: &header,
     };
-    let (outcome, writer) =
-        runtime.block_on(execute(ctx, existing, work.invalid, work.resume, work.dial))?;
+    let (outcome, writer) = runtime.block_on(execute(
+        ctx,
+        existing,
+        work.invalid,
+        work.resume,
+        work.dial,
+        tracked,
+        work.later,
+    ))?;
     // Every task (and with it every handle on the log) is gone after the
     // runtime; then the writer has written all it was sent.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -200,6 +341,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
         outcome,
         write_error,
         compacted,
+        later_notes,
     )
 }
 
@@ -227,6 +369,8 @@ async fn execute(
     invalid: Vec<Record>,
     resume: Vec<Resume>,
     dial: Vec<Job>,
+    tracked: Vec<Tracked>,
+    later: Vec<(jiff::Timestamp, Job)>,
 ) -> anyhow::Result<(Outcome, results::Writer)> {
     let interrupt = CancellationToken::new();
     spawn_signal_handler(interrupt.clone());
@@ -274,7 +418,7 @@ async fn execute(
         Duration::from_secs(5),
     );
     let started = Instant::now();
-    let end = engine.run(resume, dial).await;
+    let end = engine.run(resume, dial, tracked, later).await;
     let wall = started.elapsed();
     reporter.finish().await;
     if let Some(sb) = sandbox {
@@ -403,6 +547,15 @@ fn sandbox_config(plan: &Plan) -> crate::sandbox::Config {
 /// The validated input: rows to dial, rows that failed, the input order.
 struct Input {
     targets: Vec<Target>,
+    /// Each target's calling zone (with a schedule), aligned with `targets`.
+    zones: Vec<Option<jiff::tz::TimeZone>>,
+    /// Dialable rows whose number is on a do-not-call list loaded at this
+    /// run's start: recorded `suppressed`, never dialled.
+    suppressed: Vec<RowRef>,
+    /// Their numbers: what the engine probes just before each dial (every
+    /// number this run can dial is a row of this input, so the listed
+    /// numbers among them are the whole of the list that matters).
+    dnc: Arc<crate::dispatch::Suppressed>,
     /// Invalid rows to record as `invalid` (with --skip-invalid), with the
     /// first problem found.
     invalid: Vec<(RowRef, String)>,
@@ -426,7 +579,9 @@ fn clean_key(key: &str, row: u64) -> String {
 
 fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Result<Input> {
     let mut targets = Vec::new();
+    let mut zones = Vec::new();
     let mut invalid_rows = Vec::new();
+    let mut suppressed = Vec::new();
     let mut order = Vec::new();
     let mut first_problem: HashMap<u64, String> = HashMap::new();
     let mut blocking = false;
@@ -454,7 +609,14 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
                 row: row.row,
                 to_number: row.to_number.clone(),
             });
-            if row.errors == 0 {
+            if row.errors == 0 && row.suppressed {
+                suppressed.push(RowRef {
+                    key,
+                    row: row.row,
+                    to_number: row.to_number,
+                });
+            } else if row.errors == 0 {
+                zones.push(row.timezone);
                 targets.push(Target {
                     key,
                     row: row.row,
@@ -471,8 +633,12 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
             }
         },
     )?;
+    let dnc = suppressed.iter().map(|r| r.to_number.clone()).collect();
     let mut input = Input {
         targets,
+        zones,
+        suppressed,
+        dnc: Arc::new(dnc),
         invalid: Vec::new(),
         order,
         rows_read: report.rows_read,
@@ -518,49 +684,136 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
 struct Work {
     resume: Vec<Resume>,
     dial: Vec<Job>,
-    /// Invalid rows to record (written by the engine's log before dialling).
+    /// Invalid and suppressed rows to record (written to the log before
+    /// dialling).
     invalid: Vec<Record>,
     /// Rows already settled, skipped.
     settled: u64,
+    /// Rows on a do-not-call list, recorded `suppressed` this run.
+    suppressed: u64,
+    /// Redials not due yet and rows waiting for their calling window:
+    /// when, and the round to dial.
+    later: Vec<(jiff::Timestamp, Job)>,
+    /// Of `later`, rows waiting for their window (not redials).
+    waiting: u64,
+    /// Rows not dialled because the schedule's `end_at` has passed.
+    ended: u64,
 }
 
-fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
+fn sort_work(
+    plan: &Plan,
+    input: &Input,
+    table: Option<&results::Table>,
+    now: jiff::Timestamp,
+) -> Work {
     let mut work = Work {
         resume: Vec::new(),
         dial: Vec::new(),
         invalid: Vec::new(),
         settled: 0,
+        suppressed: 0,
+        later: Vec::new(),
+        waiting: 0,
+        ended: 0,
     };
     // A key is dialled for its first row only; validate reports duplicates.
     let mut seen: rustc_hash::FxHashSet<&str> =
         rustc_hash::FxHashSet::with_capacity_and_hasher(input.targets.len(), Default::default());
-    for t in &input.targets {
+    for (t, zone) in input.targets.iter().zip(&input.zones) {
         if !seen.insert(t.key.as_str()) {
             tracing::warn!(row = t.row, "key {} appears twice; dialled once", t.key);
             continue;
         }
         let last = table.and_then(|tb| tb.get(&t.key));
+        // The lists are read afresh every run: a row suppressed earlier
+        // whose number has left every list is dialled like a new one.
+        let last = last.filter(|r| r.status != Status::Suppressed);
+        let zone_ref = zone.as_ref();
         match last.map(|r| r.status.disposition()) {
-            None => work.dial.push(Job {
-                target: t.clone(),
-                round: 1,
-                attempts: 0,
-                open_intent: false,
-            }),
-            Some(Disposition::Settled) => work.settled += 1,
+            None => work.place(
+                plan,
+                zone_ref,
+                now,
+                Job {
+                    target: t.clone(),
+                    round: 1,
+                    attempts: 0,
+                    open_intent: false,
+                },
+            ),
+            Some(Disposition::Settled) => {
+                let r = last.expect("a disposition comes from a record");
+                match redial_due(plan, r, zone.as_ref()) {
+                    Some(due) => {
+                        let job = Job {
+                            target: t.clone(),
+                            round: r.round.max(1) + 1,
+                            attempts: 0,
+                            open_intent: false,
+                        };
+                        if due <= now {
+                            work.place(plan, zone_ref, now, job);
+                        } else {
+                            work.later.push((due, job));
+                        }
+                    }
+                    None => work.settled += 1,
+                }
+            }
             Some(Disposition::Dial) => {
                 let r = last.expect("a disposition comes from a record");
-                work.dial.push(Job {
-                    target: t.clone(),
-                    round: r.round.max(1),
-                    attempts: r.attempts,
-                    open_intent: false,
-                });
+                work.place(
+                    plan,
+                    zone_ref,
+                    now,
+                    Job {
+                        target: t.clone(),
+                        round: r.round.max(1),
+                        attempts: r.attempts,
+                        open_intent: false,
+                    },
+                );
             }
             Some(Disposition::Reconcile) => work.resume.push(Resume {
                 target: t.clone(),
                 last: last.expect("a disposition comes from a record").clone(),
             }),
+        }
+    }
+    for r in &input.suppressed {
+        if !seen.insert(r.key.as_str()) {
+            continue; // another row holds this key: never overwrite its record
+        }
+        let last = table.and_then(|tb| tb.get(&r.key));
+        match last.map(|l| l.status.disposition()) {
+            None | Some(Disposition::Dial) => {
+                let rec = Record::new(&r.key, r.row, &r.to_number, 1, Status::Suppressed);
+                work.invalid.push(rec);
+                work.suppressed += 1;
+            }
+            // A request may have left before the number was listed: look
+            // it up; the engine's check before dialling refuses a redial.
+            Some(Disposition::Reconcile) => {
+                if let Some(l) = last {
+                    work.resume.push(Resume {
+                        target: Target {
+                            key: r.key.clone(),
+                            row: r.row,
+                            to_number: r.to_number.clone(),
+                            variables: Default::default(),
+                            metadata: Default::default(),
+                        },
+                        last: l.clone(),
+                    });
+                }
+            }
+            Some(Disposition::Settled) => {
+                if last.is_some_and(|l| l.status == Status::Suppressed) {
+                    work.suppressed += 1;
+                } else {
+                    work.settled += 1;
+                }
+            }
         }
     }
     for (r, why) in &input.invalid {
@@ -580,6 +833,101 @@ fn sort_work(input: &Input, table: Option<&results::Table>) -> Work {
         seen.insert(r.key.as_str());
     }
     work
+}
+
+impl Work {
+    /// Dial `job` now if its recipient's window is open (or the plan has
+    /// no schedule); else wait for the opening, or drop it past `end_at`.
+    fn place(
+        &mut self,
+        plan: &Plan,
+        zone: Option<&jiff::tz::TimeZone>,
+        now: jiff::Timestamp,
+        job: Job,
+    ) {
+        use crate::schedule::WindowState;
+        let Some(schedule) = &plan.schedule else {
+            return self.dial.push(job);
+        };
+        let utc = jiff::tz::TimeZone::UTC;
+        match schedule.window_state(zone.unwrap_or(&utc), now) {
+            WindowState::Open { .. } => self.dial.push(job),
+            WindowState::Closed { opens_at } | WindowState::NotStarted { opens_at } => {
+                let mut rec = Record::new(
+                    &job.target.key,
+                    job.target.row,
+                    &job.target.to_number,
+                    job.round,
+                    Status::Pending,
+                );
+                rec.attempts = job.attempts;
+                rec.next_at = results::format_ts(opens_at);
+                self.invalid.push(rec);
+                self.waiting += 1;
+                self.later.push((opens_at, job));
+            }
+            WindowState::Ended => self.ended += 1,
+        }
+    }
+}
+
+/// The part of the `validated ...` line about rows not dialled now.
+fn later_summary(work: &Work) -> String {
+    let mut s = String::new();
+    if work.suppressed > 0 {
+        s.push_str(&format!(", {} suppressed (do-not-call)", work.suppressed));
+    }
+    if let Some(t) = work.later.iter().map(|(t, _)| *t).min() {
+        s.push_str(&format!(
+            ", {} waiting for their window, {} redials not due yet (next at {})",
+            work.waiting,
+            work.later.len() as u64 - work.waiting,
+            local_time(t),
+        ));
+    }
+    if work.ended > 0 {
+        s.push_str(&format!(
+            ", {} past the schedule's end_at (not dialled)",
+            work.ended
+        ));
+    }
+    s
+}
+
+/// When a row whose last call ended (`rec`) is due for its next round, if
+/// the plan redials it: the `next_at` written when the call ended, else
+/// computed from the ending and the time it was recorded.
+fn redial_due(
+    plan: &Plan,
+    rec: &Record,
+    zone: Option<&jiff::tz::TimeZone>,
+) -> Option<jiff::Timestamp> {
+    let redial = plan.redial.as_ref()?;
+    let Status::Call(status) = &rec.status else {
+        return None;
+    };
+    if !status.is_terminal() || rec.call_id.is_empty() {
+        return None;
+    }
+    let zone = zone.cloned().unwrap_or(jiff::tz::TimeZone::UTC);
+    let computed = || {
+        let ended = rec.updated_at.parse().ok()?;
+        redial.next_due(
+            status.as_str(),
+            rec.round,
+            ended,
+            plan.schedule.as_ref(),
+            &zone,
+        )
+    };
+    // `next_at` is only believed for an ending the plan (still) redials.
+    if !redial.redials(status.as_str()) || rec.round.max(1) > redial.max() {
+        return None;
+    }
+    match rec.next_at.parse::<jiff::Timestamp>() {
+        Ok(t) => Some(t),
+        Err(_) => computed(),
+    }
 }
 
 fn dry_run(
@@ -627,10 +975,11 @@ fn finish(
     outcome: Outcome,
     write_error: Option<results::WriteFailed>,
     compacted: bool,
+    later_notes: Vec<String>,
 ) -> anyhow::Result<Exit> {
     let stats = &outcome.stats;
     let n = |s: &str| counts.get(s).copied().unwrap_or(0);
-    let mut notes = Vec::new();
+    let mut notes = later_notes;
     let exit = match (&outcome.stop, &write_error) {
         (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Usage,
         (Some(StopReason::Interrupted), _) => Exit::Interrupted,
@@ -701,6 +1050,17 @@ fn finish(
         }
         notes.push(format!("resume: {cmd}"));
     }
+    let live = n("queued") + n("ringing") + n("in_progress");
+    if live > 0 && !args.wait && args.sandbox {
+        notes.push(format!(
+            "{live} calls were still in progress when the rehearsal ended: add --wait to see how they end"
+        ));
+    } else if live > 0 && !args.wait {
+        notes.push(format!(
+            "{live} calls were still in progress when last seen: `callplan track {}` records how they end",
+            shell_word(&args.plan.display().to_string())
+        ));
+    }
     if n("in_doubt") > 0 {
         notes.push(format!(
             "{} rows are in doubt (sent, answer lost, not found): see `callplan status {}`; \
@@ -741,5 +1101,108 @@ fn shell_word(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(extra: &str) -> Plan {
+        let yaml = format!(
+            "name: t\nfrom_number: \"+14155550100\"\nagent_version_id: av\nrecipients: r.csv\n{extra}"
+        );
+        plan::from_yaml(&yaml, Path::new("/tmp/plan.yaml")).expect("plan")
+    }
+
+    const WINDOWED: &str = "schedule:\n  timezone: America/New_York\n  hours: \"09:00-18:00\"\n  \
+         days: [mon, tue, wed, thu, fri]\nredial:\n  on: [no_answer, busy]\n  max: 2\n  after: 2h\n";
+
+    fn ended(status: &str, round: u32, at: &str, next_at: &str) -> Record {
+        let mut r = Record::new("k", 2, "+12125550100", round, Status::parse(status));
+        r.call_id = "call_1".into();
+        r.updated_at = at.into();
+        r.next_at = next_at.into();
+        r
+    }
+
+    fn ny() -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get("America/New_York").expect("zone")
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn a_redial_due_outside_the_window_moves_to_the_next_opening() {
+        let p = plan(WINDOWED);
+        // Tuesday 2026-06-02 17:00 EDT (21:00 UTC), no answer, 2 h wait:
+        // 19:00 is closed, so Wednesday 09:00 EDT (13:00 UTC).
+        let r = ended("no_answer", 1, "2026-06-02T21:00:00Z", "");
+        assert_eq!(
+            redial_due(&p, &r, Some(&ny())),
+            Some(ts("2026-06-03T13:00:00Z"))
+        );
+        // Friday 17:00 EDT: Monday 09:00.
+        let r = ended("busy", 1, "2026-06-05T21:00:00Z", "");
+        assert_eq!(
+            redial_due(&p, &r, Some(&ny())),
+            Some(ts("2026-06-08T13:00:00Z"))
+        );
+        // next_at written when the call ended wins.
+        let r = ended(
+            "no_answer",
+            2,
+            "2026-06-02T21:00:00Z",
+            "2026-06-04T14:00:00Z",
+        );
+        assert_eq!(
+            redial_due(&p, &r, Some(&ny())),
+            Some(ts("2026-06-04T14:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn endings_not_listed_and_used_up_rounds_are_never_redialled() {
+        let p = plan(WINDOWED);
+        for (status, round) in [
+            ("completed", 1),
+            ("voicemail", 1),
+            ("no_answer", 3),
+            ("queued", 1),
+        ] {
+            let r = ended(
+                status,
+                round,
+                "2026-06-02T15:00:00Z",
+                "2026-06-02T17:00:00Z",
+            );
+            assert_eq!(redial_due(&p, &r, Some(&ny())), None, "{status} {round}");
+        }
+        for status in [
+            Status::Rejected,
+            Status::Suppressed,
+            Status::InDoubt,
+            Status::Invalid,
+        ] {
+            let mut r = ended(
+                "no_answer",
+                1,
+                "2026-06-02T15:00:00Z",
+                "2026-06-02T17:00:00Z",
+            );
+            r.status = status.clone();
+            assert_eq!(redial_due(&p, &r, Some(&ny())), None, "{status}");
+        }
+        // Without a redial section nothing is.
+        let r = ended("no_answer", 1, "2026-06-02T15:00:00Z", "");
+        assert_eq!(redial_due(&plan(""), &r, Some(&ny())), None);
+        // A hostile next_at is ignored, the time is computed instead.
+        let r = ended("no_answer", 1, "2026-06-02T15:00:00Z", "=cmd|' /C calc'!A0");
+        assert_eq!(
+            redial_due(&p, &r, Some(&ny())),
+            Some(ts("2026-06-02T17:00:00Z"))
+        );
     }
 }

@@ -37,6 +37,25 @@ pub struct StatusReport {
     pub in_doubt: Vec<InDoubtRow>,
     /// The command that resumes the campaign.
     pub resume: String,
+    /// Ended calls per final status, then per `end_reason` (`""` when the
+    /// API gave none).
+    pub outcomes: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Calls created and not yet seen ended (queued, ringing, in progress):
+    /// `callplan track` records how they end.
+    pub in_progress: u64,
+    /// Rows whose last call ended in a redialled way, with the next round's
+    /// time in `next_at`.
+    pub redials_pending: u64,
+    /// The earliest of those times (RFC 3339, UTC).
+    pub next_redial_at: Option<String>,
+    /// Rows not dialled yet because their calling window is closed.
+    pub waiting_for_window: u64,
+    /// The earliest time one of them may be dialled.
+    pub next_window_at: Option<String>,
+    /// Rows a rerun would dial right now (window open, redial due).
+    pub to_dial_now: u64,
+    /// One line: done, N to dial now, or when the next work is due.
+    pub verdict: String,
 }
 
 /// One row left in doubt, to look into.
@@ -63,7 +82,41 @@ pub fn report(path: &std::path::Path) -> anyhow::Result<StatusReport> {
     let mut to_look_up = 0;
     let mut invalid = 0;
     let mut in_doubt = Vec::new();
+    let now = crate::commands::run::clock()?.now();
+    let mut outcomes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let (mut in_progress, mut redials, mut waiting, mut due_now) = (0, 0, 0, 0);
+    let (mut next_redial, mut next_window): (Option<jiff::Timestamp>, Option<jiff::Timestamp>) =
+        (None, None);
+    let earliest = |slot: &mut Option<jiff::Timestamp>, t: jiff::Timestamp| {
+        *slot = Some(slot.map_or(t, |s| s.min(t)));
+    };
     for r in log.table.iter() {
+        let next_at = r.next_at.parse::<jiff::Timestamp>().ok();
+        match &r.status {
+            Status::Call(c) if c.is_terminal() => {
+                *outcomes
+                    .entry(c.as_str().to_string())
+                    .or_default()
+                    .entry(r.end_reason.clone())
+                    .or_insert(0) += 1;
+                if let Some(t) = next_at {
+                    if t <= now {
+                        due_now += 1;
+                    } else {
+                        redials += 1;
+                        earliest(&mut next_redial, t);
+                    }
+                }
+            }
+            Status::Call(_) => in_progress += 1,
+            Status::Pending => {
+                if let Some(t) = next_at.filter(|t| *t > now) {
+                    waiting += 1;
+                    earliest(&mut next_window, t);
+                }
+            }
+            _ => {}
+        }
         match (&r.status, r.status.disposition()) {
             (Status::Invalid, _) => invalid += 1,
             (Status::InDoubt, _) => in_doubt.push(InDoubtRow {
@@ -84,8 +137,39 @@ pub fn report(path: &std::path::Path) -> anyhow::Result<StatusReport> {
     if let Some(rows) = log.header.rows {
         to_dial += rows.saturating_sub(log.table.len() as u64);
     }
+    let to_dial_now = to_dial.saturating_sub(waiting) + due_now;
+    let fmt = |t: Option<jiff::Timestamp>| t.map(crate::results::format_ts);
+    let verdict = if to_dial_now + to_look_up > 0 {
+        format!(
+            "{to_dial_now} to dial now{}",
+            if to_look_up > 0 {
+                format!(", {to_look_up} to look up first")
+            } else {
+                String::new()
+            }
+        )
+    } else if let Some(t) = [next_window, next_redial].into_iter().flatten().min() {
+        format!(
+            "nothing to dial now; next at {} ({} waiting for their window, {} redials pending)",
+            crate::results::format_ts(t),
+            waiting,
+            redials
+        )
+    } else if in_progress > 0 {
+        format!("{in_progress} calls in progress: `callplan track PLAN` records how they end")
+    } else {
+        "done".to_string()
+    };
     let id = &log.header.identity;
     Ok(StatusReport {
+        outcomes,
+        in_progress,
+        redials_pending: redials,
+        next_redial_at: fmt(next_redial),
+        waiting_for_window: waiting,
+        next_window_at: fmt(next_window),
+        to_dial_now,
+        verdict,
         results: path.display().to_string(),
         campaign: id.campaign.clone(),
         from_number: id.from_number.clone(),
@@ -149,6 +233,35 @@ impl StatusReport {
                 )?;
             }
         }
+        if !self.outcomes.is_empty() {
+            writeln!(out, "outcomes (status, end reason):")?;
+            for (status, reasons) in &self.outcomes {
+                for (reason, n) in reasons {
+                    let reason = if reason.is_empty() { "-" } else { reason };
+                    writeln!(out, "  {status:<12} {reason:<24} {n:>8}")?;
+                }
+            }
+        }
+        if self.in_progress > 0 {
+            writeln!(out, "in progress: {}", self.in_progress)?;
+        }
+        if self.redials_pending > 0 {
+            writeln!(
+                out,
+                "redials pending: {} (next due {})",
+                self.redials_pending,
+                self.next_redial_at.as_deref().unwrap_or("-")
+            )?;
+        }
+        if self.waiting_for_window > 0 {
+            writeln!(
+                out,
+                "waiting for their calling window: {} (next opens {})",
+                self.waiting_for_window,
+                self.next_window_at.as_deref().unwrap_or("-")
+            )?;
+        }
+        writeln!(out, "verdict: {}", self.verdict)?;
         let left = self.to_dial + self.to_look_up + self.in_doubt.len() as u64;
         if left == 0 && self.invalid == 0 {
             writeln!(out, "nothing left to dial")?;

@@ -13,6 +13,13 @@
 //! capped, fully jittered backoff up to `max_attempts`; an answer lost after
 //! the request left is recorded `in_doubt` and reconciled within the run.
 //!
+//! Before its intent, each row is checked against the do-not-call numbers
+//! and (with a schedule) its recipient's calling window, and takes a
+//! live-call place when `max_active_calls` is set. With polling on
+//! ([`poll`]), created calls are watched until they end; a redialled ending
+//! schedules the next round, and rows waiting for a window or a redial are
+//! dialled when due unless the run was told not to wait.
+//!
 //! Anything that stops the run (Ctrl-C, a workspace-wide answer, the
 //! breaker, a failed write) cancels one token: no new request leaves, rows
 //! waiting to resend are written back as `pending`, requests in flight get
@@ -21,6 +28,7 @@
 pub mod backoff; // waits before resends, and the breaker
 pub mod limiter; // the in-flight cap (AIMD)
 pub mod pacer; // the steady rate
+pub mod poll; // outcomes of created calls
 pub mod reconcile; // did a lost request create a call?
 
 use std::collections::BTreeMap;
@@ -41,6 +49,8 @@ use limiter::{Limiter, Permit};
 use pacer::Pacer;
 use reconcile::{Lookup, Wanted};
 
+pub use poll::Tracked;
+
 /// 409/429 answers in a row after which a row gives up as `error` (nothing
 /// was created; a rerun dials it again).
 pub const MAX_WAITS: u32 = 100;
@@ -53,6 +63,11 @@ pub const MAX_WAITS: u32 = 100;
 /// a crash waits `request timeout + max intent age` from that time before
 /// it trusts a lookup.
 pub const MAX_INTENT_AGE: Duration = Duration::from_secs(1);
+
+/// Numbers (E.164) on a do-not-call list: each is probed just before its
+/// request's intent is written, so nothing listed is ever dialled, whatever
+/// path (first dial, reconciled resend, redial) led there.
+pub type Suppressed = rustc_hash::FxHashSet<String>;
 
 /// One recipient, as the engine needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,7 +130,61 @@ pub struct Settings {
     /// When the command started: the first send is logged relative to it
     /// (how long a resume takes to start dialling).
     pub origin: std::time::Instant,
+    /// Do-not-call numbers, checked before every dial.
+    pub suppressed: Arc<Suppressed>,
+    /// Poll created calls this often until each is terminal, and wait for
+    /// them before the run ends (`--wait`, `track`); None: fire and forget.
+    pub poll_every: Option<Duration>,
+    /// Wait for every polled call to end before the run ends (else polling
+    /// stops with the last dial).
+    pub wait: bool,
+    /// Calls created by this run and not yet seen terminal, at most
+    /// (`dispatch.max_active_calls`); needs `poll_every`.
+    pub max_active: Option<u32>,
+    /// The plan's redials: a call polled to a redialable end gets its next
+    /// round's time in `next_at`, and (with `wait`) is dialled again then.
+    pub redial: Option<crate::redial::Redial>,
+    /// The plan's calling windows (redials move into them).
+    pub schedule: Option<crate::schedule::Schedule>,
+    /// Rows that may be dialled again, by key, with their zone (filled
+    /// only when the plan redials).
+    pub targets: Arc<Targets>,
+    /// `callplan track`: poll only; a redial is recorded in `next_at`,
+    /// never dialled.
+    pub track_only: bool,
+    /// `--no-wait`: rows waiting for their window (or a redial not due)
+    /// are left for a later run instead of waited for.
+    pub no_wait: bool,
+    /// Where "now" comes from for calling windows.
+    pub clock: Now,
 }
+
+/// The clock windows are judged by (a [`crate::clock::Clock`]; Debug so
+/// that [`Settings`] stays printable).
+#[derive(Clone)]
+pub struct Now(pub Arc<dyn crate::clock::Clock>);
+
+impl Now {
+    /// The current instant by this clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.0.now()
+    }
+}
+
+impl Default for Now {
+    fn default() -> Self {
+        Now(Arc::new(crate::clock::SystemClock))
+    }
+}
+
+impl std::fmt::Debug for Now {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Now({})", self.now())
+    }
+}
+
+/// Rows by key with their calling zone: what a redial needs to dial again.
+pub type Targets = rustc_hash::FxHashMap<String, (Target, Option<jiff::tz::TimeZone>)>;
 
 impl Settings {
     /// Defaults for a plan's dispatch section and request timeout.
@@ -134,6 +203,16 @@ impl Settings {
             aimd_cooldown: Duration::from_millis(500),
             limit: None,
             origin: std::time::Instant::now(),
+            suppressed: Arc::default(),
+            poll_every: None,
+            wait: false,
+            max_active: None,
+            redial: None,
+            schedule: None,
+            targets: Arc::default(),
+            track_only: false,
+            no_wait: false,
+            clock: Now::default(),
         }
     }
 }
@@ -182,6 +261,17 @@ struct Shared {
     stop: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     dialled: std::sync::atomic::AtomicU64,
+    /// Where created calls go to be polled (when polling).
+    poll_tx: Option<tokio::sync::mpsc::UnboundedSender<Tracked>>,
+    /// One permit per call that may be live (`max_active_calls`): taken
+    /// before a row's intent, kept (forgotten) by a created call, given back
+    /// by the poller when the call is seen terminal.
+    active: Option<Arc<tokio::sync::Semaphore>>,
+    /// Redials that have come due, to the producer.
+    redial_tx: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// Redials and rows waiting for their time, plus (with `wait`) calls
+    /// being polled: while non-zero, more dials may come.
+    outstanding: std::sync::atomic::AtomicU64,
 }
 
 /// The dispatcher; [`Engine::run`] consumes it.
@@ -189,6 +279,8 @@ pub struct Engine {
     shared: Arc<Shared>,
     interrupt: CancellationToken,
     halt: CancellationToken,
+    poller: Option<poll::Poller>,
+    redial_rx: tokio::sync::mpsc::UnboundedReceiver<Job>,
 }
 
 impl Engine {
@@ -209,7 +301,16 @@ impl Engine {
             .unwrap_or(0)
             ^ u64::from(std::process::id());
         Stats::add(&stats.cap, u64::from(settings.concurrency));
+        let poller = settings.poll_every.map(|_| poll::Poller::new());
+        let (redial_tx, redial_rx) = tokio::sync::mpsc::unbounded_channel();
         let shared = Shared {
+            redial_tx,
+            outstanding: std::sync::atomic::AtomicU64::new(0),
+            poll_tx: poller.as_ref().map(|p| p.tx.clone()),
+            active: settings
+                .max_active
+                .filter(|_| poller.is_some())
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1) as usize))),
             client,
             campaign,
             appender,
@@ -230,13 +331,48 @@ impl Engine {
             shared: Arc::new(shared),
             interrupt,
             halt,
+            poller,
+            redial_rx,
         }
     }
 
     /// Reconciles `resume`, then dials `jobs` (input order), until done or
-    /// stopped.
-    pub async fn run(self, resume: Vec<Resume>, jobs: Vec<Job>) -> RunEnd {
+    /// stopped. When polling, `tracked` (calls of earlier runs not yet
+    /// terminal) and every call created now are polled until terminal
+    /// before this returns; otherwise `tracked` is ignored.
+    /// `later`: rows waiting for their calling window and redials not due
+    /// yet, dialled when due unless `Settings::no_wait`.
+    pub async fn run(
+        self,
+        resume: Vec<Resume>,
+        jobs: Vec<Job>,
+        tracked: Vec<Tracked>,
+        later: Vec<(jiff::Timestamp, Job)>,
+    ) -> RunEnd {
         let sh = self.shared;
+        let mut redial_rx = self.redial_rx;
+        // Work that comes due later is waited for unless --no-wait.
+        let in_run_redials = !sh.settings.no_wait && !sh.settings.track_only;
+        // Whether dials may come after the first pass: rows waiting, a
+        // window that may close on a row, or redials of polled calls.
+        let more_may_come = in_run_redials
+            && (!later.is_empty()
+                || sh.settings.schedule.is_some()
+                || (sh.settings.wait && sh.settings.redial.is_some() && self.poller.is_some()));
+        if in_run_redials {
+            for (due, job) in later {
+                sh.schedule_redial(due, job);
+            }
+        }
+        let poller = self.poller.map(|p| {
+            let closed = p.closed.clone();
+            for t in tracked {
+                sh.track(t);
+            }
+            let every = sh.settings.poll_every.unwrap_or(poll::DEFAULT_INTERVAL);
+            let task = tokio::spawn(poll::run(sh.clone(), p.rx, p.closed, every));
+            (task, closed)
+        });
         let watcher = {
             let sh = sh.clone();
             let (interrupt, halt) = (self.interrupt, self.halt);
@@ -300,6 +436,34 @@ impl Engine {
             }
         }
 
+        // Redials as they come due, until no call is left to end and no
+        // redial is waiting (only when the run waits for outcomes).
+        if more_may_come && !sh.stop.is_cancelled() {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = sh.stop.cancelled() => break,
+                    Some(job) = redial_rx.recv() => {
+                        let Some(slot) = sh.slot().await else { break };
+                        Stats::add(&sh.stats.total, 1);
+                        set.spawn(dial(sh.clone(), job, slot));
+                        sh.outstanding.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        while set.try_join_next().is_some() {}
+                    }
+                    _ = tick.tick() => {
+                        while set.try_join_next().is_some() {}
+                        if set.is_empty()
+                            && redial_rx.is_empty()
+                            && sh.outstanding.load(std::sync::atomic::Ordering::SeqCst) == 0
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+
         // Drain: a stopped run gives requests in flight a bounded time.
         let mut abandoned = 0;
         let drained = async {
@@ -319,6 +483,13 @@ impl Engine {
                 tracing::warn!("{abandoned} requests did not finish in time; their rows will be reconciled on the next run");
                 set.abort_all();
                 while set.join_next().await.is_some() {}
+            }
+        }
+        if let Some((task, closed)) = poller {
+            // Every dial task has ended: no new call can come.
+            closed.cancel();
+            if let Err(e) = task.await {
+                tracing::error!("the outcome poller failed: {e}");
             }
         }
         watcher.abort();
@@ -357,6 +528,91 @@ fn sent_at(rec: &Record) -> Option<jiff::Timestamp> {
 }
 
 impl Shared {
+    /// Hands a created call to the poller (when polling) if it is not
+    /// terminal yet.
+    fn track(&self, t: Tracked) {
+        let holds = t.holds_slot;
+        if let Some(tx) = &self.poll_tx
+            && !t.status.is_terminal()
+        {
+            // Only a run that waits for outcomes waits for this call.
+            let counted = u64::from(self.settings.wait);
+            self.outstanding
+                .fetch_add(counted, std::sync::atomic::Ordering::SeqCst);
+            if tx.send(t).is_ok() {
+                Stats::add(&self.stats.awaiting, 1);
+            } else {
+                self.outstanding
+                    .fetch_sub(counted, std::sync::atomic::Ordering::SeqCst);
+                if holds {
+                    self.release_active();
+                }
+            }
+        } else if holds {
+            self.release_active();
+        }
+    }
+
+    /// The poller let go of a call (ended, or no longer watched).
+    fn untrack(&self) {
+        Stats::sub(&self.stats.awaiting, 1);
+        self.outstanding.fetch_sub(
+            u64::from(self.settings.wait),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
+    /// Dials `job` again at `due` (by the settings' clock; counted as outstanding until the
+    /// producer takes it).
+    fn schedule_redial(self: &Arc<Self>, due: jiff::Timestamp, job: Job) {
+        self.outstanding
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Stats::add(&self.stats.redials_waiting, 1);
+        let sh = self.clone();
+        tokio::spawn(async move {
+            let wait = Duration::try_from(due.duration_since(sh.settings.clock.now()))
+                .unwrap_or(Duration::ZERO);
+            let ok = sh.sleep(wait).await && sh.redial_tx.send(job).is_ok();
+            Stats::sub(&sh.stats.redials_waiting, 1);
+            if !ok {
+                sh.outstanding
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+
+    /// When a call that ended with `status` is due again, if ever.
+    fn next_due(
+        &self,
+        key: &str,
+        status: &CallStatus,
+        round: u32,
+        ended_at: jiff::Timestamp,
+    ) -> Option<jiff::Timestamp> {
+        let redial = self.settings.redial.as_ref()?;
+        let zone = self
+            .settings
+            .targets
+            .get(key)
+            .and_then(|(_, z)| z.clone())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        redial.next_due(
+            status.as_str(),
+            round,
+            ended_at,
+            self.settings.schedule.as_ref(),
+            &zone,
+        )
+    }
+
+    /// Gives back a live-call place (a call held one and has ended, or is
+    /// no longer watched).
+    fn release_active(&self) {
+        if let Some(sem) = &self.active {
+            sem.add_permits(1);
+        }
+    }
+
     fn stop_with(&self, r: StopReason) {
         {
             let mut g = self.reason.lock().unwrap_or_else(|e| e.into_inner());
@@ -454,11 +710,26 @@ impl Shared {
     }
 
     /// Records a call found by a lookup.
-    fn adopt(&self, t: &Target, round: u32, st: &RowState, call: &crate::wire::Call) {
+    /// `active`: the row's live-call place, kept by the call if it is live.
+    fn adopt(
+        &self,
+        t: &Target,
+        round: u32,
+        st: &RowState,
+        call: &crate::wire::Call,
+        active: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
         let mut rec = self.record(t, round, Status::Call(CallStatus::parse(&call.status)), st);
         rec.call_id = crate::results::clean_message(&call.call_id);
         rec.http_status = None;
         rec.error.clear();
+        if let Some(mut t) = Tracked::from_record(&rec) {
+            if let Some(p) = active {
+                p.forget();
+                t.holds_slot = true;
+            }
+            self.track(t);
+        }
         self.appender.append(rec);
         Stats::add(&self.stats.adopted, 1);
         Stats::add(&self.stats.done, 1);
@@ -500,7 +771,7 @@ async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
     let round = r.last.round;
     match sh.lookup(&t, round, sent).await {
         Lookup::Found(call) => {
-            sh.adopt(&t, round, &st, &call);
+            sh.adopt(&t, round, &st, &call, None);
             None
         }
         Lookup::Absent => Some(Job {
@@ -549,6 +820,71 @@ fn leave_pending(sh: &Shared, job: &Job, st: &RowState) {
 
 async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermit) {
     let t = &job.target;
+    if sh.settings.suppressed.contains(&t.to_number) {
+        let mut rec = Record::new(&t.key, t.row, &t.to_number, job.round, Status::Suppressed);
+        rec.attempts = job.attempts;
+        sh.appender.append(rec);
+        Stats::add(&sh.stats.done, 1);
+        tracing::info!(key = %t.key, "on a do-not-call list: not dialled");
+        return;
+    }
+    // Only inside the recipient's calling window.
+    if let Some(schedule) = &sh.settings.schedule {
+        let zone = sh
+            .settings
+            .targets
+            .get(&t.key)
+            .and_then(|(_, z)| z.clone())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let state = schedule.window_state(&zone, sh.settings.clock.now());
+        let mut rec = Record::new(&t.key, t.row, &t.to_number, job.round, Status::Pending);
+        rec.attempts = job.attempts;
+        match state {
+            crate::schedule::WindowState::Open { .. } => {}
+            crate::schedule::WindowState::Closed { opens_at }
+            | crate::schedule::WindowState::NotStarted { opens_at } => {
+                rec.next_at = crate::results::format_ts(opens_at);
+                sh.appender.append(rec);
+                Stats::add(&sh.stats.done, 1);
+                if !sh.settings.no_wait && !sh.settings.track_only {
+                    sh.schedule_redial(opens_at, job.clone());
+                }
+                return;
+            }
+            crate::schedule::WindowState::Ended => {
+                rec.error = "not dialled: the schedule's end_at has passed".into();
+                sh.appender.append(rec);
+                Stats::add(&sh.stats.done, 1);
+                return;
+            }
+        }
+    }
+    // A place among the live calls (max_active_calls): dropped unless a
+    // call is created, in which case the poller gives it back.
+    let mut active = match &sh.active {
+        None => None,
+        Some(sem) => {
+            let got = tokio::select! {
+                biased;
+                _ = sh.stop.cancelled() => None,
+                p = sem.clone().acquire_owned() => p.ok(),
+            };
+            match got {
+                Some(p) => Some(p),
+                None => {
+                    return leave_pending(
+                        &sh,
+                        &job,
+                        &RowState {
+                            attempts: job.attempts,
+                            open_intent: job.open_intent,
+                            ..RowState::default()
+                        },
+                    );
+                }
+            }
+        }
+    };
     let req = CallRequest::new(
         &sh.campaign,
         &t.key,
@@ -652,6 +988,13 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 st.last_error.clear();
                 let mut rec = sh.record(t, job.round, Status::Call(status), &st);
                 rec.call_id = call_id;
+                if let Some(mut tr) = Tracked::from_record(&rec) {
+                    if let Some(p) = active.take() {
+                        p.forget();
+                        tr.holds_slot = true;
+                    }
+                    sh.track(tr);
+                }
                 sh.appender.append(rec);
                 Stats::add(&sh.stats.created, 1);
                 Stats::add(&sh.stats.done, 1);
@@ -777,7 +1120,7 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 match sh.lookup(t, job.round, sent.1).await {
                     Lookup::Found(call) => {
                         Stats::sub(&sh.stats.in_doubt, 1);
-                        sh.adopt(t, job.round, &st, &call);
+                        sh.adopt(t, job.round, &st, &call, active.take());
                         return;
                     }
                     Lookup::Absent => {
