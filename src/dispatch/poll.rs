@@ -260,7 +260,10 @@ pub(super) async fn run(
                     }
                     Err(err) => {
                         e.failed += 1;
-                        if e.failed >= FAILED_POLLS {
+                        // 404: this API does not know the call (a rehearsal's
+                        // call asked of a new sandbox, or another base URL);
+                        // asking again cannot help.
+                        if e.failed >= FAILED_POLLS || err.http_status == Some(404) {
                             tracing::warn!(key = %e.call.key, call_id = %e.call.call_id,
                                 "could not read the call {} times in a row ({err}); left as it is (`callplan track` looks again)",
                                 e.failed);
