@@ -116,7 +116,8 @@ pub struct Settings {
     /// The oldest an intent may be when its request leaves: half the
     /// request timeout, at most [`MAX_INTENT_AGE`].
     pub max_intent_age: Duration,
-    /// `start_date` of a lookup is the send time minus this (clock skew).
+    /// `start_date` of a lookup is the intent time minus this (the request
+    /// timeout plus 300 s of clock skew).
     pub lookup_margin: Duration,
     /// How long requests in flight may take to finish after a stop.
     pub drain: Duration,
@@ -195,7 +196,10 @@ impl Settings {
             max_attempts: max_attempts.max(1),
             lookup_after: request_timeout,
             max_intent_age: (request_timeout / 2).min(MAX_INTENT_AGE),
-            lookup_margin: Duration::from_secs(300),
+            // The request may have left up to max_intent_age after its
+            // intent and been created any time before its timeout; 300 s
+            // more for clocks that disagree.
+            lookup_margin: Duration::from_secs(300) + request_timeout,
             drain: request_timeout + Duration::from_secs(2),
             redial_in_doubt: false,
             backoff_base: Duration::from_millis(250),
@@ -673,6 +677,12 @@ impl Shared {
         r.attempts = st.attempts;
         r.http_status = st.last_http;
         r.error = st.last_error.clone();
+        // An in-doubt record keeps the time of the intent its request left
+        // under: a later run looks the call up from that time, however
+        // often the row stays in doubt meanwhile.
+        if status_is_in_doubt(&r.status) && !st.intent_at.is_empty() {
+            r.updated_at = st.intent_at.clone();
+        }
         r
     }
 
@@ -746,6 +756,13 @@ struct RowState {
     last_http: Option<u16>,
     last_error: String,
     open_intent: bool,
+    /// `updated_at` of the intent the last request left under (empty: no
+    /// request sent yet); what an in-doubt record is stamped with.
+    intent_at: String,
+}
+
+fn status_is_in_doubt(s: &Status) -> bool {
+    matches!(s, Status::InDoubt)
 }
 
 async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
@@ -765,6 +782,8 @@ async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
         attempts: r.last.attempts,
         last_http: r.last.http_status,
         last_error: r.last.error.clone(),
+        // An intent's time, or an in-doubt record's (which is its intent's).
+        intent_at: r.last.updated_at.clone(),
         ..RowState::default()
     };
     let t = r.target;
@@ -928,12 +947,14 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
             let age = sh.settings.max_intent_age;
             if written.is_none_or(|w| w.elapsed() > age) {
                 let intent = sh.record(t, job.round, Status::Dispatching, &st);
+                let intent_at = intent.updated_at.clone();
                 if let Err(e) = sh.appender.append_durable(intent).await {
                     tracing::error!("{e}; no request is sent without its intent on disk");
                     sh.stop_with(StopReason::WriteFailed);
                     return;
                 }
                 st.open_intent = true;
+                st.intent_at = intent_at;
                 written = Some(Instant::now());
             }
             if permit.is_none() {

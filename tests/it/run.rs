@@ -672,6 +672,14 @@ fn unverifiable_rows_stay_in_doubt() {
     let l = latest(&c.results);
     assert_eq!(l[&number(0)]["status"], "in_doubt", "{:?}", l[&number(0)]);
     assert!(l[&number(0)]["error"].contains("lookup failed"));
+    // It keeps its intent's time: the next lookup searches from there, not
+    // from this run's time (which would miss the call).
+    assert_eq!(
+        l[&number(0)]["updated_at"],
+        "2020-01-01T00:00:00.000Z",
+        "{:?}",
+        l[&number(0)]
+    );
     let st = Command::new(bin())
         .arg("status")
         .arg(&c.results)
@@ -709,9 +717,15 @@ fn unverifiable_rows_stay_in_doubt() {
             ),
     )
     .unwrap();
-    let o = run(&c2, &dead, &[]);
-    assert_eq!(code(&o), 4, "{}", show(&o));
-    assert_eq!(latest(&c2.results)[&number(0)]["status"], "in_doubt");
+    // Rerun after rerun with the lookup failing, the row stays in doubt and
+    // its time stays the original send's.
+    for _ in 0..2 {
+        let o = run(&c2, &dead, &[]);
+        assert_eq!(code(&o), 4, "{}", show(&o));
+        let r = &latest(&c2.results)[&number(0)];
+        assert_eq!(r["status"], "in_doubt");
+        assert_eq!(r["updated_at"], "2020-01-01T00:00:00.000Z", "{r:?}");
+    }
     // --redial-in-doubt dials it although the lookup still cannot tell;
     // the API being unreachable, that send fails to connect: `error`.
     let o = run(&c2, &dead, &["--redial-in-doubt"]);
