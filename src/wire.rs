@@ -27,15 +27,17 @@ pub struct CreateCall {
 /// optional so that a sparse answer still parses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
+    #[serde(deserialize_with = "null_as_empty")]
     pub call_id: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub from_number: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub to_number: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub agent_version_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -65,6 +67,16 @@ pub struct CallList {
     /// True when another page follows.
     #[serde(default)]
     pub has_more: bool,
+    /// Records of this page that could not be read as calls (a client-side
+    /// count, never on the wire): any of them could be the call a lookup
+    /// wants, so a page with one cannot confirm a call absent.
+    #[serde(skip)]
+    pub unreadable: u32,
+}
+
+/// A string field the API may send as `null` (or leave out): empty then.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The API's error body: `{"statusCode": 400, "message": "...", "error": "Bad Request"}`.
