@@ -786,9 +786,30 @@ async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
         intent_at: r.last.updated_at.clone(),
         ..RowState::default()
     };
-    let t = r.target;
+    // The request went to the number its intent was written for, which the
+    // CSV may have changed since: look that number up, and record what is
+    // found (or stays in doubt) under it.
+    let csv = r.target;
+    let logged = r.last.to_number.trim();
+    let moved = !logged.is_empty() && logged != csv.to_number;
+    let t = if moved {
+        Target {
+            to_number: logged.to_string(),
+            ..csv.clone()
+        }
+    } else {
+        csv.clone()
+    };
     let round = r.last.round;
-    match sh.lookup(&t, round, sent).await {
+    let mut found = sh.lookup(&t, round, sent).await;
+    if moved && found == Lookup::Absent {
+        found = Lookup::Unknown(format!(
+            "no call to {} found, but the CSV now has {} for this key; \
+             check which number was meant",
+            t.to_number, csv.to_number
+        ));
+    }
+    match found {
         Lookup::Found(call) => {
             sh.adopt(&t, round, &st, &call, None);
             None
@@ -800,6 +821,7 @@ async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
             open_intent: true,
         }),
         Lookup::Unknown(why) if sh.settings.redial_in_doubt => {
+            let t = csv;
             tracing::warn!(key = %t.key, "dialling again although in doubt (--redial-in-doubt): {why}");
             Some(Job {
                 target: t,
