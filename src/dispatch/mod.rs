@@ -767,16 +767,20 @@ fn status_is_in_doubt(s: &Status) -> bool {
 
 async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
     let now = jiff::Timestamp::now();
-    let sent = sent_at(&r.last).unwrap_or(now);
-    // The request left at most max_intent_age after its intent was stamped.
-    let settle = sh.settings.lookup_after + sh.settings.max_intent_age;
-    let ready = sent
-        .checked_add(jiff::SignedDuration::try_from(settle).unwrap_or_default())
-        .unwrap_or(sent);
-    if let Ok(wait) = Duration::try_from(ready.duration_since(now))
-        && !sh.sleep(wait).await
-    {
-        return None;
+    // Without the intent's time there is no window to search: never guess
+    // one (a guess too late misses the call and dials again).
+    let sent = sent_at(&r.last);
+    if let Some(sent) = sent {
+        // The request left at most max_intent_age after its intent was stamped.
+        let settle = sh.settings.lookup_after + sh.settings.max_intent_age;
+        let ready = sent
+            .checked_add(jiff::SignedDuration::try_from(settle).unwrap_or_default())
+            .unwrap_or(sent);
+        if let Ok(wait) = Duration::try_from(ready.duration_since(now))
+            && !sh.sleep(wait).await
+        {
+            return None;
+        }
     }
     let st = RowState {
         attempts: r.last.attempts,
@@ -801,7 +805,14 @@ async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
         csv.clone()
     };
     let round = r.last.round;
-    let mut found = sh.lookup(&t, round, sent).await;
+    let mut found = match sent {
+        Some(sent) => sh.lookup(&t, round, sent).await,
+        None => Lookup::Unknown(format!(
+            "its last line's updated_at {:?} is not a time, so the call cannot be \
+             looked up; fix it to when the request was sent",
+            r.last.updated_at
+        )),
+    };
     if moved && found == Lookup::Absent {
         found = Lookup::Unknown(format!(
             "no call to {} found, but the CSV now has {} for this key; \

@@ -772,6 +772,39 @@ fn a_request_is_looked_up_under_the_number_it_was_sent_to() {
 }
 
 #[test]
+fn an_unreadable_send_time_keeps_the_row_in_doubt() {
+    let c = camp(&PlanOpts {
+        rows: 2,
+        request_timeout_s: 0.2,
+        ..PlanOpts::default()
+    });
+    // Without the send time there is no window to search: a guess (now)
+    // would miss an older call and dial again.
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{n},1,dispatching,,1,,,,,,yesterday\n",
+        c.plan.display(),
+        n = number(0)
+    );
+    std::fs::write(&c.results, log).unwrap();
+    let sb = TestSandbox::start(sandbox_config(true));
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = &latest(&c.results)[&number(0)];
+    assert_eq!(r["status"], "in_doubt", "{r:?}");
+    assert!(r["error"].contains("is not a time"), "{r:?}");
+    let calls = sb.ledger_calls();
+    assert_eq!(calls.len(), 1, "only the other row is dialled: {calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["metadata"]["callplan_key"] != number(0).as_str()),
+        "{calls:?}"
+    );
+}
+
+#[test]
 fn pacing_under_409_lowers_the_cap_and_everyone_is_called_once() {
     let mut cfg = sandbox_config(true);
     cfg.concurrency_limit = 4;
