@@ -1275,6 +1275,29 @@ mod tests {
     }
 
     #[test]
+    fn api_status_words_never_read_back_as_callplans_own() {
+        for word in [
+            "invalid",
+            "in_doubt",
+            "pending",
+            "dispatching",
+            "rejected",
+            "error",
+            "suppressed",
+            "",
+        ] {
+            let st = Status::Call(CallStatus::parse(word));
+            let back = Status::parse(st.as_str());
+            assert!(!st.as_str().is_empty(), "{word:?}");
+            assert!(
+                matches!(back, Status::Call(_)),
+                "{word:?} read back as {back:?}"
+            );
+            assert_eq!(back.disposition(), Disposition::Settled, "{word:?}");
+        }
+    }
+
+    #[test]
     fn absent_or_empty_file_is_nothing_to_resume() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("none.csv");
