@@ -262,6 +262,10 @@ struct Shared {
     pacer: Pacer,
     backoff: Backoff,
     breaker: Mutex<Breaker>,
+    /// The rejections recorded while the breaker was deciding: if it trips,
+    /// they were the plan's fault and are written back `pending`. Locked
+    /// only under `breaker`.
+    breaker_window: Mutex<Vec<Record>>,
     stop: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     dialled: std::sync::atomic::AtomicU64,
@@ -327,6 +331,7 @@ impl Engine {
             settings,
             stats,
             breaker: Mutex::new(Breaker::default()),
+            breaker_window: Mutex::new(Vec::new()),
             stop: CancellationToken::new(),
             reason: Mutex::new(None),
             dialled: std::sync::atomic::AtomicU64::new(0),
@@ -1059,15 +1064,45 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 message,
             } => {
                 drop(permit.take());
-                let tripped = sh
-                    .breaker
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .observe(Some(&message));
                 st.last_http = Some(http_status);
+                // Observed and recorded under the breaker's lock, so that
+                // the window's lines are rewritten after all of them.
+                let mut breaker = sh.breaker.lock().unwrap_or_else(|e| e.into_inner());
+                let tripped = breaker.observe(Some(&message));
                 st.last_error = message;
-                finish(&st, Status::Rejected);
-                Stats::add(&sh.stats.rejected, 1);
+                if breaker.tripped() {
+                    // The plan's fault, not the row's (the run stops for the
+                    // user to fix it): `pending`, so a rerun dials it.
+                    finish(&st, Status::Pending);
+                    if tripped.is_some() {
+                        let window = std::mem::take(
+                            &mut *sh.breaker_window.lock().unwrap_or_else(|e| e.into_inner()),
+                        );
+                        for mut rec in window {
+                            rec.status = Status::Pending;
+                            rec.updated_at = crate::results::now_rfc3339();
+                            sh.appender.append(rec);
+                            Stats::sub(&sh.stats.rejected, 1);
+                        }
+                    }
+                } else {
+                    let rec = sh.record(t, job.round, Status::Rejected, &st);
+                    if breaker.deciding() {
+                        sh.breaker_window
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(rec.clone());
+                    } else {
+                        sh.breaker_window
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .clear();
+                    }
+                    sh.appender.append(rec);
+                    Stats::add(&sh.stats.done, 1);
+                    Stats::add(&sh.stats.rejected, 1);
+                }
+                drop(breaker);
                 if let Some(message) = tripped {
                     sh.stop_with(StopReason::Breaker { message });
                 }

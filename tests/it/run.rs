@@ -525,9 +525,28 @@ fn breaker_stops_after_ten_identical_rejections() {
         "{}",
         show(&o)
     );
+    // The window's rows were refused for the plan's fault, not their own:
+    // `pending` with the API's message, so that the rerun after the fix
+    // dials them.
     let counts = status_counts(&c.results);
-    assert_eq!(counts.get("rejected"), Some(&10), "{counts:?}");
-    assert_eq!(counts.get("pending"), Some(&290), "{counts:?}");
+    assert_eq!(counts.get("rejected"), None, "{counts:?}");
+    assert_eq!(counts.get("pending"), Some(&300), "{counts:?}");
+    let l = latest(&c.results);
+    let refused: Vec<_> = l
+        .values()
+        .filter(|r| !r["http_status"].is_empty())
+        .collect();
+    assert_eq!(refused.len(), 10, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|r| r["status"] == "pending" && !r["error"].is_empty())
+    );
+    drop(sb);
+    let sb = TestSandbox::start(sandbox_config(true));
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 300);
 }
 
 #[test]
