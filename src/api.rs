@@ -617,6 +617,12 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
     }
 }
 
+/// A call_id callplan can store and use as is: not empty, at most 200
+/// bytes, no control characters (one check for created and listed calls).
+pub fn call_id_ok(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control)
+}
+
 /// The call_id and status of a 2xx body: `{call_id, status}`, or the same
 /// under `data`, or `id` for `call_id`. A missing status reads as `queued`.
 fn parse_created(body: &[u8]) -> Option<(String, CallStatus)> {
@@ -633,7 +639,7 @@ fn parse_created(body: &[u8]) -> Option<(String, CallStatus)> {
             serde_json::Value::Number(n) => Some(n.to_string()),
             _ => None,
         })
-        .filter(|s| !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control))?;
+        .filter(|s| call_id_ok(s))?;
     let status = obj
         .get("status")
         .and_then(|s| s.as_str())
@@ -663,7 +669,7 @@ pub fn parse_call_list(body: &[u8]) -> Option<CallList> {
     let mut data: Vec<Call> = Vec::with_capacity(items.len());
     for i in items {
         match serde_json::from_value::<Call>(i) {
-            Ok(c) if !c.call_id.trim().is_empty() => data.push(c),
+            Ok(c) if call_id_ok(c.call_id.trim()) => data.push(c),
             _ => unreadable = unreadable.saturating_add(1),
         }
     }
@@ -980,6 +986,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!((l.data.len(), l.unreadable), (0, 4), "{l:?}");
+        // An id too long or with control characters cannot be stored as
+        // is: unreadable, never cut to something that names no call.
+        let long = "c".repeat(201);
+        let body = format!(
+            r#"{{"data":[{{"call_id":"{long}","status":"queued"}},{{"call_id":"a\nb","status":"queued"}},{{"call_id":"=x","status":"queued"}}]}}"#
+        );
+        let l = parse_call_list(body.as_bytes()).unwrap();
+        assert_eq!(l.unreadable, 2, "{l:?}");
+        assert_eq!(l.data.len(), 1);
+        assert_eq!(l.data[0].call_id, "=x", "kept as the API gave it");
         let l = parse_call_list(br#"[{"call_id":"a","status":"x"}]"#).unwrap();
         assert_eq!(l.data.len(), 1);
         assert!(!l.has_more);

@@ -735,7 +735,9 @@ impl Shared {
         active: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
         let mut rec = self.record(t, round, Status::Call(CallStatus::parse(&call.status)), st);
-        rec.call_id = crate::results::clean_message(&call.call_id);
+        // As the API gave it (the list reader let only a sane id through):
+        // cut or prefixed, it would name no call when polled or looked for.
+        rec.call_id = call.call_id.trim().to_string();
         rec.http_status = None;
         rec.error.clear();
         if let Some(mut t) = Tracked::from_record(&rec) {
@@ -969,8 +971,9 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
     loop {
         let mut first = false;
         if counted {
-            st.attempts += 1;
-            st.sends += 1;
+            // Read from a file that may say anything (u32::MAX).
+            st.attempts = st.attempts.saturating_add(1);
+            st.sends = st.sends.saturating_add(1);
             first = st.sends == 1
                 && sh
                     .dialled
@@ -1129,7 +1132,7 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 retry_after,
                 message,
             } => {
-                st.waits += 1;
+                st.waits = st.waits.saturating_add(1);
                 st.last_http = Some(http_status);
                 st.last_error = message;
                 if http_status == 409 {

@@ -824,6 +824,28 @@ fn an_unreadable_send_time_keeps_the_row_in_doubt() {
 }
 
 #[test]
+fn a_hostile_attempts_count_does_not_overflow() {
+    let c = camp(&PlanOpts {
+        rows: 1,
+        ..PlanOpts::default()
+    });
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{n},1,error,,4294967295,503,,,,,2020-01-01T00:00:00.000Z\n",
+        c.plan.display(),
+        n = number(0)
+    );
+    std::fs::write(&c.results, log).unwrap();
+    let sb = TestSandbox::start(sandbox_config(true));
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let r = &latest(&c.results)[&number(0)];
+    assert_eq!(r["attempts"], "4294967295", "{r:?}");
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 1);
+}
+
+#[test]
 fn pacing_under_409_lowers_the_cap_and_everyone_is_called_once() {
     let mut cfg = sandbox_config(true);
     cfg.concurrency_limit = 4;
