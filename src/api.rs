@@ -617,6 +617,12 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
     }
 }
 
+/// A call_id callplan can store and use as is: not empty, at most 200
+/// bytes, no control characters (one check for created and listed calls).
+pub fn call_id_ok(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control)
+}
+
 /// The call_id and status of a 2xx body: `{call_id, status}`, or the same
 /// under `data`, or `id` for `call_id`. A missing status reads as `queued`.
 fn parse_created(body: &[u8]) -> Option<(String, CallStatus)> {
@@ -633,7 +639,7 @@ fn parse_created(body: &[u8]) -> Option<(String, CallStatus)> {
             serde_json::Value::Number(n) => Some(n.to_string()),
             _ => None,
         })
-        .filter(|s| !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control))?;
+        .filter(|s| call_id_ok(s))?;
     let status = obj
         .get("status")
         .and_then(|s| s.as_str())
@@ -643,7 +649,9 @@ fn parse_created(body: &[u8]) -> Option<(String, CallStatus)> {
 }
 
 /// Reads a call list leniently: `{data: [...]}` or `{calls: [...]}` or a
-/// bare array; records that do not parse are skipped, never fatal.
+/// bare array. A record that does not parse as a call (or has no call_id)
+/// is not dropped silently: it is counted in [`CallList::unreadable`], so a
+/// lookup cannot conclude "absent" from a page holding one.
 pub fn parse_call_list(body: &[u8]) -> Option<CallList> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let (items, obj) = match &v {
@@ -657,10 +665,14 @@ pub fn parse_call_list(body: &[u8]) -> Option<CallList> {
         ),
         _ => return None,
     };
-    let data: Vec<Call> = items
-        .into_iter()
-        .filter_map(|i| serde_json::from_value(i).ok())
-        .collect();
+    let mut unreadable = 0u32;
+    let mut data: Vec<Call> = Vec::with_capacity(items.len());
+    for i in items {
+        match serde_json::from_value::<Call>(i) {
+            Ok(c) if call_id_ok(c.call_id.trim()) => data.push(c),
+            _ => unreadable = unreadable.saturating_add(1),
+        }
+    }
     let num = |k: &str| obj.and_then(|o| o.get(k)).and_then(|x| x.as_u64());
     Some(CallList {
         page: num("page").unwrap_or(1) as u32,
@@ -671,6 +683,7 @@ pub fn parse_call_list(body: &[u8]) -> Option<CallList> {
             .and_then(|x| x.as_bool())
             .unwrap_or(false),
         data,
+        unreadable,
     })
 }
 
@@ -954,8 +967,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.data.len(), 1);
+        assert_eq!(
+            l.unreadable, 1,
+            "the unreadable record is counted, not dropped"
+        );
         assert!(l.has_more);
         assert_eq!(l.page, 2);
+        // Nulls where strings are expected read as empty, not as a failure.
+        let l = parse_call_list(
+            br#"{"data":[{"call_id":"a","status":null,"agent_version_id":null,"from_number":null,"to_number":null,"created_at":null,"metadata":{"callplan_key":"k"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!((l.data.len(), l.unreadable), (1, 0), "{l:?}");
+        assert_eq!(l.data[0].agent_version_id, "");
+        // No call_id (or a null one), wrong types, non-objects: unreadable.
+        let l = parse_call_list(
+            br#"{"data":[{"status":"queued"},{"call_id":null},{"call_id":"b","metadata":"x"},7]}"#,
+        )
+        .unwrap();
+        assert_eq!((l.data.len(), l.unreadable), (0, 4), "{l:?}");
+        // An id too long or with control characters cannot be stored as
+        // is: unreadable, never cut to something that names no call.
+        let long = "c".repeat(201);
+        let body = format!(
+            r#"{{"data":[{{"call_id":"{long}","status":"queued"}},{{"call_id":"a\nb","status":"queued"}},{{"call_id":"=x","status":"queued"}}]}}"#
+        );
+        let l = parse_call_list(body.as_bytes()).unwrap();
+        assert_eq!(l.unreadable, 2, "{l:?}");
+        assert_eq!(l.data.len(), 1);
+        assert_eq!(l.data[0].call_id, "=x", "kept as the API gave it");
         let l = parse_call_list(br#"[{"call_id":"a","status":"x"}]"#).unwrap();
         assert_eq!(l.data.len(), 1);
         assert!(!l.has_more);

@@ -100,6 +100,9 @@ pub struct Header {
     pub results: Option<String>,
     /// Recipient rows in the input of the last run (valid and invalid).
     pub rows: Option<u64>,
+    /// The last run had `--skip-invalid`: its resume command must too (else
+    /// the rerun refuses to dial anything over the invalid rows).
+    pub skip_invalid: bool,
 }
 
 impl Header {
@@ -113,6 +116,9 @@ impl Header {
         if let Some(r) = &self.results {
             cmd.push_str(" --results ");
             cmd.push_str(&shell_quote(r));
+        }
+        if self.skip_invalid {
+            cmd.push_str(" --skip-invalid");
         }
         if self.identity.sandbox {
             cmd.push_str(" --sandbox");
@@ -144,6 +150,9 @@ impl Header {
         }
         if let Some(n) = self.rows {
             f.push(format!("rows={n}"));
+        }
+        if self.skip_invalid {
+            f.push("skip_invalid=1".into());
         }
         f
     }
@@ -814,6 +823,7 @@ fn parse_identity(path: &Path, rec: &csv::ByteRecord) -> Result<Header, ResultsE
         recipients: None,
         results: None,
         rows: None,
+        skip_invalid: false,
     };
     for (k, v) in key_values(rec) {
         match k {
@@ -825,6 +835,7 @@ fn parse_identity(path: &Path, rec: &csv::ByteRecord) -> Result<Header, ResultsE
             "recipients" => h.recipients = Some(v.to_string()),
             "results" => h.results = Some(v.to_string()),
             "rows" => h.rows = v.parse().ok(),
+            "skip_invalid" => h.skip_invalid = v == "1",
             _ => {} // written by a later callplan: not needed to resume
         }
     }
@@ -846,12 +857,14 @@ fn parse_identity(path: &Path, rec: &csv::ByteRecord) -> Result<Header, ResultsE
 fn apply_run_line(h: &mut Header, rec: &csv::ByteRecord) {
     h.recipients = None;
     h.results = None;
+    h.skip_invalid = false;
     for (k, v) in key_values(rec) {
         match k {
             "plan" => h.plan = v.to_string(),
             "recipients" => h.recipients = Some(v.to_string()),
             "results" => h.results = Some(v.to_string()),
             "rows" => h.rows = v.parse().ok(),
+            "skip_invalid" => h.skip_invalid = v == "1",
             _ => {}
         }
     }
@@ -1246,6 +1259,7 @@ mod tests {
             recipients: None,
             results: Some("/tmp/r.csv".into()),
             rows: Some(3),
+            skip_invalid: false,
         }
     }
 
@@ -1272,6 +1286,29 @@ mod tests {
         let (_, failed) = w.finish();
         assert!(failed.is_none());
         path
+    }
+
+    #[test]
+    fn api_status_words_never_read_back_as_callplans_own() {
+        for word in [
+            "invalid",
+            "in_doubt",
+            "pending",
+            "dispatching",
+            "rejected",
+            "error",
+            "suppressed",
+            "",
+        ] {
+            let st = Status::Call(CallStatus::parse(word));
+            let back = Status::parse(st.as_str());
+            assert!(!st.as_str().is_empty(), "{word:?}");
+            assert!(
+                matches!(back, Status::Call(_)),
+                "{word:?} read back as {back:?}"
+            );
+            assert_eq!(back.disposition(), Disposition::Settled, "{word:?}");
+        }
     }
 
     #[test]
@@ -1663,6 +1700,30 @@ mod tests {
         assert_eq!(log.header.plan, "/other/plan.yaml");
         assert_eq!(log.header.results, None);
         assert_eq!(log.header.rows, Some(9));
+    }
+
+    #[test]
+    fn skip_invalid_is_kept_in_the_resume_command() {
+        let d = tempfile::tempdir().unwrap();
+        let path = write_log(d.path(), vec![]);
+        let mut h = header();
+        h.skip_invalid = true;
+        let log = read(&path).unwrap();
+        let (app, w) = open(&path, &h, log, CancellationToken::new()).unwrap();
+        drop(app);
+        w.finish();
+        let log = read(&path).unwrap().unwrap();
+        assert!(log.header.skip_invalid);
+        assert_eq!(
+            log.header.resume_command(),
+            "callplan run '/plans/june plan.yaml' --results /tmp/r.csv --skip-invalid"
+        );
+        // A later run without it: the resume command drops it.
+        let (app, w) = open(&path, &header(), Some(log), CancellationToken::new()).unwrap();
+        drop(app);
+        w.finish();
+        let log = read(&path).unwrap().unwrap();
+        assert!(!log.header.skip_invalid);
     }
 
     proptest::proptest! {

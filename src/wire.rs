@@ -27,15 +27,17 @@ pub struct CreateCall {
 /// optional so that a sparse answer still parses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
+    #[serde(deserialize_with = "null_as_empty")]
     pub call_id: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub from_number: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub to_number: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub agent_version_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -65,6 +67,16 @@ pub struct CallList {
     /// True when another page follows.
     #[serde(default)]
     pub has_more: bool,
+    /// Records of this page that could not be read as calls (a client-side
+    /// count, never on the wire): any of them could be the call a lookup
+    /// wants, so a page with one cannot confirm a call absent.
+    #[serde(skip)]
+    pub unreadable: u32,
+}
+
+/// A string field the API may send as `null` (or leave out): empty then.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The API's error body: `{"statusCode": 400, "message": "...", "error": "Bad Request"}`.
@@ -127,7 +139,36 @@ impl CallStatus {
             "busy" => CallStatus::Busy,
             "voicemail" | "machine" => CallStatus::Voicemail,
             "cancelled" | "canceled" => CallStatus::Cancelled,
-            _ => CallStatus::Other(word.to_string()),
+            // A 2xx whose status is empty created a call all the same.
+            "" => CallStatus::Queued,
+            _ => CallStatus::Other(Self::foreign(word.trim(), &w)),
+        }
+    }
+
+    /// callplan's own status words (see `results::Status`): an API word
+    /// that reads as one of them, once normalized, would be read back from
+    /// the results file as callplan's status (`invalid`: dial again).
+    const OWN_WORDS: [&'static str; 7] = [
+        "pending",
+        "dispatching",
+        "in_doubt",
+        "rejected",
+        "invalid",
+        "error",
+        "suppressed",
+    ];
+
+    /// An unknown API word as stored: prefixed `api:` when it collides with
+    /// callplan's own words (or already starts `api:`, so the prefix stays
+    /// unambiguous) or would read as a spreadsheet formula.
+    fn foreign(word: &str, normalized: &str) -> String {
+        let collides = Self::OWN_WORDS.contains(&normalized)
+            || normalized.starts_with("api:")
+            || word.starts_with(['=', '+', '-', '@']);
+        if collides && !word.starts_with("api:") {
+            format!("api:{word}")
+        } else {
+            word.to_string()
         }
     }
 
@@ -198,6 +239,23 @@ mod tests {
         assert_eq!(CallStatus::parse("canceled"), CallStatus::Cancelled);
         assert_eq!(CallStatus::parse("teleported").as_str(), "teleported");
         assert!(CallStatus::parse("busy").is_terminal());
+        // Never stored so that it reads back as callplan's own status.
+        assert_eq!(CallStatus::parse("").as_str(), "queued");
+        assert_eq!(CallStatus::parse("  ").as_str(), "queued");
+        for own in [
+            "invalid",
+            "Invalid",
+            "dispatching",
+            "in-doubt",
+            "rejected",
+            "suppressed",
+        ] {
+            let stored = CallStatus::parse(own);
+            assert_eq!(stored.as_str(), format!("api:{own}"));
+            // Read back, it stays the same API word (no double prefix).
+            assert_eq!(CallStatus::parse(stored.as_str()), stored);
+        }
+        assert_eq!(CallStatus::parse("=cmd()").as_str(), "api:=cmd()");
         assert!(!CallStatus::parse("ringing").is_terminal());
     }
 }

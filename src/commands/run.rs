@@ -164,6 +164,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
             .as_ref()
             .map(|p| plan::absolute(p).display().to_string()),
         rows: Some(input.rows_read),
+        skip_invalid: args.skip_invalid,
     };
     if let Some(log) = &existing
         && log.header.identity != identity
@@ -1044,6 +1045,9 @@ fn finish(
                 " --results {}",
                 shell_word(&r.display().to_string())
             ));
+        }
+        if args.skip_invalid {
+            cmd.push_str(" --skip-invalid");
         }
         if args.sandbox {
             cmd.push_str(" --sandbox");

@@ -81,6 +81,12 @@ impl Breaker {
     pub fn tripped(&self) -> bool {
         self.tripped
     }
+
+    /// True while the first answers may still trip it (a rejection seen
+    /// now may turn out to be the plan's fault, not the row's).
+    pub fn deciding(&self) -> bool {
+        !self.broken && !self.tripped && self.seen < BREAKER_WINDOW
+    }
 }
 
 /// A message with every run of digits (and a leading `+`) replaced by `#`.

@@ -116,7 +116,8 @@ pub struct Settings {
     /// The oldest an intent may be when its request leaves: half the
     /// request timeout, at most [`MAX_INTENT_AGE`].
     pub max_intent_age: Duration,
-    /// `start_date` of a lookup is the send time minus this (clock skew).
+    /// `start_date` of a lookup is the intent time minus this (the request
+    /// timeout plus 300 s of clock skew).
     pub lookup_margin: Duration,
     /// How long requests in flight may take to finish after a stop.
     pub drain: Duration,
@@ -195,7 +196,10 @@ impl Settings {
             max_attempts: max_attempts.max(1),
             lookup_after: request_timeout,
             max_intent_age: (request_timeout / 2).min(MAX_INTENT_AGE),
-            lookup_margin: Duration::from_secs(300),
+            // The request may have left up to max_intent_age after its
+            // intent and been created any time before its timeout; 300 s
+            // more for clocks that disagree.
+            lookup_margin: Duration::from_secs(300) + request_timeout,
             drain: request_timeout + Duration::from_secs(2),
             redial_in_doubt: false,
             backoff_base: Duration::from_millis(250),
@@ -258,6 +262,10 @@ struct Shared {
     pacer: Pacer,
     backoff: Backoff,
     breaker: Mutex<Breaker>,
+    /// The rejections recorded while the breaker was deciding: if it trips,
+    /// they were the plan's fault and are written back `pending`. Locked
+    /// only under `breaker`.
+    breaker_window: Mutex<Vec<Record>>,
     stop: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     dialled: std::sync::atomic::AtomicU64,
@@ -323,6 +331,7 @@ impl Engine {
             settings,
             stats,
             breaker: Mutex::new(Breaker::default()),
+            breaker_window: Mutex::new(Vec::new()),
             stop: CancellationToken::new(),
             reason: Mutex::new(None),
             dialled: std::sync::atomic::AtomicU64::new(0),
@@ -673,6 +682,12 @@ impl Shared {
         r.attempts = st.attempts;
         r.http_status = st.last_http;
         r.error = st.last_error.clone();
+        // An in-doubt record keeps the time of the intent its request left
+        // under: a later run looks the call up from that time, however
+        // often the row stays in doubt meanwhile.
+        if status_is_in_doubt(&r.status) && !st.intent_at.is_empty() {
+            r.updated_at = st.intent_at.clone();
+        }
         r
     }
 
@@ -720,7 +735,9 @@ impl Shared {
         active: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
         let mut rec = self.record(t, round, Status::Call(CallStatus::parse(&call.status)), st);
-        rec.call_id = crate::results::clean_message(&call.call_id);
+        // As the API gave it (the list reader let only a sane id through):
+        // cut or prefixed, it would name no call when polled or looked for.
+        rec.call_id = call.call_id.trim().to_string();
         rec.http_status = None;
         rec.error.clear();
         if let Some(mut t) = Tracked::from_record(&rec) {
@@ -746,30 +763,71 @@ struct RowState {
     last_http: Option<u16>,
     last_error: String,
     open_intent: bool,
+    /// `updated_at` of the intent the last request left under (empty: no
+    /// request sent yet); what an in-doubt record is stamped with.
+    intent_at: String,
+}
+
+fn status_is_in_doubt(s: &Status) -> bool {
+    matches!(s, Status::InDoubt)
 }
 
 async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
     let now = jiff::Timestamp::now();
-    let sent = sent_at(&r.last).unwrap_or(now);
-    // The request left at most max_intent_age after its intent was stamped.
-    let settle = sh.settings.lookup_after + sh.settings.max_intent_age;
-    let ready = sent
-        .checked_add(jiff::SignedDuration::try_from(settle).unwrap_or_default())
-        .unwrap_or(sent);
-    if let Ok(wait) = Duration::try_from(ready.duration_since(now))
-        && !sh.sleep(wait).await
-    {
-        return None;
+    // Without the intent's time there is no window to search: never guess
+    // one (a guess too late misses the call and dials again).
+    let sent = sent_at(&r.last);
+    if let Some(sent) = sent {
+        // The request left at most max_intent_age after its intent was stamped.
+        let settle = sh.settings.lookup_after + sh.settings.max_intent_age;
+        let ready = sent
+            .checked_add(jiff::SignedDuration::try_from(settle).unwrap_or_default())
+            .unwrap_or(sent);
+        if let Ok(wait) = Duration::try_from(ready.duration_since(now))
+            && !sh.sleep(wait).await
+        {
+            return None;
+        }
     }
     let st = RowState {
         attempts: r.last.attempts,
         last_http: r.last.http_status,
         last_error: r.last.error.clone(),
+        // An intent's time, or an in-doubt record's (which is its intent's).
+        intent_at: r.last.updated_at.clone(),
         ..RowState::default()
     };
-    let t = r.target;
+    // The request went to the number its intent was written for, which the
+    // CSV may have changed since: look that number up, and record what is
+    // found (or stays in doubt) under it.
+    let csv = r.target;
+    let logged = r.last.to_number.trim();
+    let moved = !logged.is_empty() && logged != csv.to_number;
+    let t = if moved {
+        Target {
+            to_number: logged.to_string(),
+            ..csv.clone()
+        }
+    } else {
+        csv.clone()
+    };
     let round = r.last.round;
-    match sh.lookup(&t, round, sent).await {
+    let mut found = match sent {
+        Some(sent) => sh.lookup(&t, round, sent).await,
+        None => Lookup::Unknown(format!(
+            "its last line's updated_at {:?} is not a time, so the call cannot be \
+             looked up; fix it to when the request was sent",
+            r.last.updated_at
+        )),
+    };
+    if moved && found == Lookup::Absent {
+        found = Lookup::Unknown(format!(
+            "no call to {} found, but the CSV now has {} for this key; \
+             check which number was meant",
+            t.to_number, csv.to_number
+        ));
+    }
+    match found {
         Lookup::Found(call) => {
             sh.adopt(&t, round, &st, &call, None);
             None
@@ -781,6 +839,7 @@ async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
             open_intent: true,
         }),
         Lookup::Unknown(why) if sh.settings.redial_in_doubt => {
+            let t = csv;
             tracing::warn!(key = %t.key, "dialling again although in doubt (--redial-in-doubt): {why}");
             Some(Job {
                 target: t,
@@ -912,8 +971,9 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
     loop {
         let mut first = false;
         if counted {
-            st.attempts += 1;
-            st.sends += 1;
+            // Read from a file that may say anything (u32::MAX).
+            st.attempts = st.attempts.saturating_add(1);
+            st.sends = st.sends.saturating_add(1);
             first = st.sends == 1
                 && sh
                     .dialled
@@ -928,12 +988,14 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
             let age = sh.settings.max_intent_age;
             if written.is_none_or(|w| w.elapsed() > age) {
                 let intent = sh.record(t, job.round, Status::Dispatching, &st);
+                let intent_at = intent.updated_at.clone();
                 if let Err(e) = sh.appender.append_durable(intent).await {
                     tracing::error!("{e}; no request is sent without its intent on disk");
                     sh.stop_with(StopReason::WriteFailed);
                     return;
                 }
                 st.open_intent = true;
+                st.intent_at = intent_at;
                 written = Some(Instant::now());
             }
             if permit.is_none() {
@@ -1005,15 +1067,45 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 message,
             } => {
                 drop(permit.take());
-                let tripped = sh
-                    .breaker
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .observe(Some(&message));
                 st.last_http = Some(http_status);
+                // Observed and recorded under the breaker's lock, so that
+                // the window's lines are rewritten after all of them.
+                let mut breaker = sh.breaker.lock().unwrap_or_else(|e| e.into_inner());
+                let tripped = breaker.observe(Some(&message));
                 st.last_error = message;
-                finish(&st, Status::Rejected);
-                Stats::add(&sh.stats.rejected, 1);
+                if breaker.tripped() {
+                    // The plan's fault, not the row's (the run stops for the
+                    // user to fix it): `pending`, so a rerun dials it.
+                    finish(&st, Status::Pending);
+                    if tripped.is_some() {
+                        let window = std::mem::take(
+                            &mut *sh.breaker_window.lock().unwrap_or_else(|e| e.into_inner()),
+                        );
+                        for mut rec in window {
+                            rec.status = Status::Pending;
+                            rec.updated_at = crate::results::now_rfc3339();
+                            sh.appender.append(rec);
+                            Stats::sub(&sh.stats.rejected, 1);
+                        }
+                    }
+                } else {
+                    let rec = sh.record(t, job.round, Status::Rejected, &st);
+                    if breaker.deciding() {
+                        sh.breaker_window
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(rec.clone());
+                    } else {
+                        sh.breaker_window
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .clear();
+                    }
+                    sh.appender.append(rec);
+                    Stats::add(&sh.stats.done, 1);
+                    Stats::add(&sh.stats.rejected, 1);
+                }
+                drop(breaker);
                 if let Some(message) = tripped {
                     sh.stop_with(StopReason::Breaker { message });
                 }
@@ -1040,7 +1132,7 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                 retry_after,
                 message,
             } => {
-                st.waits += 1;
+                st.waits = st.waits.saturating_add(1);
                 st.last_http = Some(http_status);
                 st.last_error = message;
                 if http_status == 409 {

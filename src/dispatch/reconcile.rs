@@ -117,6 +117,14 @@ where
         if let Some(call) = found {
             return Lookup::Found(Box::new(call));
         }
+        if list.unreadable > 0 {
+            unsure.get_or_insert_with(|| {
+                format!(
+                    "{} calls to this number on page {page} could not be read",
+                    list.unreadable
+                )
+            });
+        }
         if !list.has_more {
             return match unsure {
                 Some(why) => Lookup::Unknown(why),
@@ -173,6 +181,7 @@ mod tests {
             limit: 200,
             total: 0,
             has_more,
+            unreadable: 0,
         }
     }
 
@@ -226,6 +235,22 @@ mod tests {
         .await;
         assert_eq!(l, Lookup::Absent);
         assert_eq!(asked, 2);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_record_means_cannot_tell_never_absent() {
+        let mut p = page(vec![ours("a", "k2", "1")], false);
+        p.unreadable = 1;
+        let (l, _) = run(vec![Ok(p)]).await;
+        assert!(
+            matches!(&l, Lookup::Unknown(why) if why.contains("could not be read")),
+            "{l:?}"
+        );
+        // Our call found on the same page still wins.
+        let mut p = page(vec![ours("b", "k1", "1")], false);
+        p.unreadable = 1;
+        let (l, _) = run(vec![Ok(p)]).await;
+        assert!(matches!(&l, Lookup::Found(c) if c.call_id == "b"), "{l:?}");
     }
 
     #[tokio::test]

@@ -525,9 +525,28 @@ fn breaker_stops_after_ten_identical_rejections() {
         "{}",
         show(&o)
     );
+    // The window's rows were refused for the plan's fault, not their own:
+    // `pending` with the API's message, so that the rerun after the fix
+    // dials them.
     let counts = status_counts(&c.results);
-    assert_eq!(counts.get("rejected"), Some(&10), "{counts:?}");
-    assert_eq!(counts.get("pending"), Some(&290), "{counts:?}");
+    assert_eq!(counts.get("rejected"), None, "{counts:?}");
+    assert_eq!(counts.get("pending"), Some(&300), "{counts:?}");
+    let l = latest(&c.results);
+    let refused: Vec<_> = l
+        .values()
+        .filter(|r| !r["http_status"].is_empty())
+        .collect();
+    assert_eq!(refused.len(), 10, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|r| r["status"] == "pending" && !r["error"].is_empty())
+    );
+    drop(sb);
+    let sb = TestSandbox::start(sandbox_config(true));
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 300);
 }
 
 #[test]
@@ -672,6 +691,14 @@ fn unverifiable_rows_stay_in_doubt() {
     let l = latest(&c.results);
     assert_eq!(l[&number(0)]["status"], "in_doubt", "{:?}", l[&number(0)]);
     assert!(l[&number(0)]["error"].contains("lookup failed"));
+    // It keeps its intent's time: the next lookup searches from there, not
+    // from this run's time (which would miss the call).
+    assert_eq!(
+        l[&number(0)]["updated_at"],
+        "2020-01-01T00:00:00.000Z",
+        "{:?}",
+        l[&number(0)]
+    );
     let st = Command::new(bin())
         .arg("status")
         .arg(&c.results)
@@ -709,9 +736,15 @@ fn unverifiable_rows_stay_in_doubt() {
             ),
     )
     .unwrap();
-    let o = run(&c2, &dead, &[]);
-    assert_eq!(code(&o), 4, "{}", show(&o));
-    assert_eq!(latest(&c2.results)[&number(0)]["status"], "in_doubt");
+    // Rerun after rerun with the lookup failing, the row stays in doubt and
+    // its time stays the original send's.
+    for _ in 0..2 {
+        let o = run(&c2, &dead, &[]);
+        assert_eq!(code(&o), 4, "{}", show(&o));
+        let r = &latest(&c2.results)[&number(0)];
+        assert_eq!(r["status"], "in_doubt");
+        assert_eq!(r["updated_at"], "2020-01-01T00:00:00.000Z", "{r:?}");
+    }
     // --redial-in-doubt dials it although the lookup still cannot tell;
     // the API being unreachable, that send fails to connect: `error`.
     let o = run(&c2, &dead, &["--redial-in-doubt"]);
@@ -719,6 +752,97 @@ fn unverifiable_rows_stay_in_doubt() {
     let r = &latest(&c2.results)[&number(0)];
     assert_eq!(r["status"], "error", "{r:?}");
     assert!(r["error"].contains("could not connect"), "{r:?}");
+}
+
+#[test]
+fn a_request_is_looked_up_under_the_number_it_was_sent_to() {
+    let c = camp(&PlanOpts {
+        rows: 2,
+        request_timeout_s: 0.2,
+        ..PlanOpts::default()
+    });
+    // A killed run sent row 2's request to another number than the CSV's
+    // (the CSV was edited since): not found there, the row must not be
+    // dialled at the new number as if confirmed absent.
+    let old = "+14155550999";
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{old},1,dispatching,,1,,,,,,2020-01-01T00:00:00.000Z\n",
+        c.plan.display(),
+        n = number(0)
+    );
+    std::fs::write(&c.results, log).unwrap();
+    let sb = TestSandbox::start(sandbox_config(true));
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = &latest(&c.results)[&number(0)];
+    assert_eq!(r["status"], "in_doubt", "{r:?}");
+    assert_eq!(r["to_number"], old, "{r:?}");
+    assert!(r["error"].contains("the CSV now has"), "{r:?}");
+    let calls = sb.ledger_calls();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["metadata"]["callplan_key"] != number(0).as_str()),
+        "{calls:?}"
+    );
+    assert_eq!(calls.len(), 1, "only the other row is dialled");
+}
+
+#[test]
+fn an_unreadable_send_time_keeps_the_row_in_doubt() {
+    let c = camp(&PlanOpts {
+        rows: 2,
+        request_timeout_s: 0.2,
+        ..PlanOpts::default()
+    });
+    // Without the send time there is no window to search: a guess (now)
+    // would miss an older call and dial again.
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{n},1,dispatching,,1,,,,,,yesterday\n",
+        c.plan.display(),
+        n = number(0)
+    );
+    std::fs::write(&c.results, log).unwrap();
+    let sb = TestSandbox::start(sandbox_config(true));
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    let r = &latest(&c.results)[&number(0)];
+    assert_eq!(r["status"], "in_doubt", "{r:?}");
+    assert!(r["error"].contains("is not a time"), "{r:?}");
+    let calls = sb.ledger_calls();
+    assert_eq!(calls.len(), 1, "only the other row is dialled: {calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["metadata"]["callplan_key"] != number(0).as_str()),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn a_hostile_attempts_count_does_not_overflow() {
+    let c = camp(&PlanOpts {
+        rows: 1,
+        ..PlanOpts::default()
+    });
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{n},1,error,,4294967295,503,,,,,2020-01-01T00:00:00.000Z\n",
+        c.plan.display(),
+        n = number(0)
+    );
+    std::fs::write(&c.results, log).unwrap();
+    let sb = TestSandbox::start(sandbox_config(true));
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let r = &latest(&c.results)[&number(0)];
+    assert_eq!(r["attempts"], "4294967295", "{r:?}");
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 1);
 }
 
 #[test]
