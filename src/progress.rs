@@ -271,19 +271,7 @@ impl Summary {
             0.0
         };
         writeln!(out, "summary")?;
-        let width = self
-            .counts
-            .keys()
-            .map(String::len)
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let mut total = 0;
-        for (status, n) in &self.counts {
-            writeln!(out, "  {status:<width$}  {n:>8}")?;
-            total += n;
-        }
-        writeln!(out, "  {:<width$}  {total:>8}", "total")?;
+        write_counts(&self.counts, out)?;
         writeln!(
             out,
             "this run: {} rows in {:.1} s ({rate:.1} calls/s); 409 answers {}, 429 answers {}",
@@ -295,6 +283,18 @@ impl Summary {
         }
         writeln!(out, "exit {}: {}", self.exit_code, self.exit_meaning)
     }
+}
+
+/// The table of counts per status and their total, as `run`'s summary and
+/// `status` print it.
+pub fn write_counts(counts: &BTreeMap<String, u64>, out: &mut dyn Write) -> std::io::Result<()> {
+    let width = counts.keys().map(String::len).max().unwrap_or(6).max(6);
+    let mut total = 0;
+    for (status, n) in counts {
+        writeln!(out, "  {status:<width$}  {n:>8}")?;
+        total += n;
+    }
+    writeln!(out, "  {:<width$}  {total:>8}", "total")
 }
 
 #[cfg(test)]

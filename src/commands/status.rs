@@ -194,19 +194,7 @@ impl StatusReport {
             self.campaign, self.from_number, self.agent_version_id
         )?;
         writeln!(out, "results  {}", self.results)?;
-        let width = self
-            .counts
-            .keys()
-            .map(String::len)
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let mut total = 0;
-        for (s, n) in &self.counts {
-            writeln!(out, "  {s:<width$}  {n:>8}")?;
-            total += n;
-        }
-        writeln!(out, "  {:<width$}  {total:>8}", "total")?;
+        crate::progress::write_counts(&self.counts, out)?;
         if let Some(rows) = self.rows {
             writeln!(out, "input rows at the last run: {rows}")?;
         }
