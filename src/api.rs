@@ -267,22 +267,33 @@ impl Client {
         start_date: &str,
         page: u32,
     ) -> Result<CallList, LookupError> {
-        let resp = self
-            .http
-            .get(self.calls_url.clone())
-            .query(&[
-                ("to", to),
-                ("start_date", start_date),
-                ("page", &page.to_string()),
-                ("limit", "200"),
-            ])
-            .send()
-            .await
-            .map_err(|e| LookupError {
-                http_status: None,
-                message: error_chain(&e),
-                fatal: false,
-            })?;
+        let req = self.http.get(self.calls_url.clone()).query(&[
+            ("to", to),
+            ("start_date", start_date),
+            ("page", &page.to_string()),
+            ("limit", "200"),
+        ]);
+        self.get_json(req, parse_call_list, "unreadable call list", |status| {
+            matches!(status, 401..=403)
+        })
+        .await
+    }
+
+    /// Sends a GET and reads its answer: 200 parsed by `parse` (`unreadable`
+    /// when it does not parse); any other status is an error, fatal when
+    /// `fatal(status)` says so. Transport errors are never fatal.
+    async fn get_json<T>(
+        &self,
+        req: reqwest::RequestBuilder,
+        parse: fn(&[u8]) -> Option<T>,
+        unreadable: &str,
+        fatal: fn(u16) -> bool,
+    ) -> Result<T, LookupError> {
+        let resp = req.send().await.map_err(|e| LookupError {
+            http_status: None,
+            message: error_chain(&e),
+            fatal: false,
+        })?;
         let status = resp.status().as_u16();
         let body = read_body(resp).await.map_err(|e| LookupError {
             http_status: Some(status),
@@ -290,16 +301,16 @@ impl Client {
             fatal: false,
         })?;
         if status == 200 {
-            return parse_call_list(&body).ok_or_else(|| LookupError {
+            return parse(&body).ok_or_else(|| LookupError {
                 http_status: Some(status),
-                message: "unreadable call list".into(),
+                message: unreadable.into(),
                 fatal: false,
             });
         }
         Err(LookupError {
             http_status: Some(status),
             message: error_message(status, &body),
-            fatal: matches!(status, 401..=403),
+            fatal: fatal(status),
         })
     }
 }
@@ -322,29 +333,13 @@ impl Client {
                 });
             }
         }
-        let resp = self.http.get(url).send().await.map_err(|e| LookupError {
-            http_status: None,
-            message: error_chain(&e),
-            fatal: false,
-        })?;
-        let status = resp.status().as_u16();
-        let body = read_body(resp).await.map_err(|e| LookupError {
-            http_status: Some(status),
-            message: error_chain(&e),
-            fatal: false,
-        })?;
-        if status == 200 {
-            return parse_call(&body).ok_or_else(|| LookupError {
-                http_status: Some(status),
-                message: "unreadable call record".into(),
-                fatal: false,
-            });
-        }
-        Err(LookupError {
-            http_status: Some(status),
-            message: error_message(status, &body),
-            fatal: matches!(status, 401 | 403),
-        })
+        self.get_json(
+            self.http.get(url),
+            parse_call,
+            "unreadable call record",
+            |status| matches!(status, 401 | 403),
+        )
+        .await
     }
 }
 

@@ -1032,18 +1032,18 @@ fn finish(
     if left > 0 || exit == Exit::Interrupted || exit == Exit::Stopped {
         let mut cmd = format!(
             "callplan run {}",
-            shell_word(&args.plan.display().to_string())
+            crate::results::shell_quote(&args.plan.display().to_string())
         );
         if let Some(r) = &args.recipients {
             cmd.push_str(&format!(
                 " --recipients {}",
-                shell_word(&r.display().to_string())
+                crate::results::shell_quote(&r.display().to_string())
             ));
         }
         if let Some(r) = &args.results {
             cmd.push_str(&format!(
                 " --results {}",
-                shell_word(&r.display().to_string())
+                crate::results::shell_quote(&r.display().to_string())
             ));
         }
         if args.skip_invalid {
@@ -1062,7 +1062,7 @@ fn finish(
     } else if live > 0 && !args.wait {
         notes.push(format!(
             "{live} calls were still in progress when last seen: `callplan track {}` records how they end",
-            shell_word(&args.plan.display().to_string())
+            crate::results::shell_quote(&args.plan.display().to_string())
         ));
     }
     if n("in_doubt") > 0 {
@@ -1070,7 +1070,7 @@ fn finish(
             "{} rows are in doubt (sent, answer lost, not found): see `callplan status {}`; \
              --redial-in-doubt dials them again",
             n("in_doubt"),
-            shell_word(&plan::display_path(results_path))
+            crate::results::shell_quote(&plan::display_path(results_path))
         ));
     }
     let summary = Summary {
@@ -1095,17 +1095,6 @@ fn finish(
         ));
     }
     Ok(exit)
-}
-
-fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]
