@@ -159,7 +159,7 @@ pub fn idempotency_key(campaign: &str, key: &str, round: u32) -> String {
 /// bare host. Returns the `.../calls` endpoint.
 pub fn calls_url(base_url: &str) -> Result<reqwest::Url, ApiError> {
     let bad = |reason: String| ApiError::BadUrl {
-        url: base_url.to_string(),
+        url: shown_url(base_url),
         reason,
     };
     let mut url = reqwest::Url::parse(base_url.trim()).map_err(|e| bad(e.to_string()))?;
@@ -168,7 +168,7 @@ pub fn calls_url(base_url: &str) -> Result<reqwest::Url, ApiError> {
         "http" if is_loopback(&url) => {}
         "http" => {
             return Err(ApiError::Insecure {
-                url: base_url.to_string(),
+                url: shown_url(base_url),
             });
         }
         other => return Err(bad(format!("scheme `{other}` is not http(s)"))),
@@ -187,6 +187,29 @@ pub fn calls_url(base_url: &str) -> Result<reqwest::Url, ApiError> {
     let path = if path.is_empty() { "/v1".into() } else { path };
     url.set_path(&format!("{path}/calls"));
     Ok(url)
+}
+
+/// A base URL as error messages may show it: user, password and query
+/// masked (someone may have pasted the key there); an unparseable one is
+/// not shown at all when it holds `@`, `?` or `#`.
+fn shown_url(raw: &str) -> String {
+    match reqwest::Url::parse(raw.trim()) {
+        Ok(mut url) => {
+            if !url.username().is_empty() || url.password().is_some() {
+                let _ = url.set_username("***");
+                let _ = url.set_password(None);
+            }
+            if url.query().is_some() {
+                url.set_query(Some("***"));
+            }
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) if raw.contains(['@', '?', '#']) => {
+            "(not shown: it holds `@`, `?` or `#`, where a secret may hide)".to_string()
+        }
+        Err(_) => raw.chars().take(100).collect(),
+    }
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
@@ -816,6 +839,21 @@ mod tests {
             calls_url("https://user:pw@api.dialnexa.com/v1"),
             Err(ApiError::BadUrl { .. })
         ));
+    }
+
+    #[test]
+    fn url_errors_never_echo_a_key_pasted_into_the_url() {
+        for raw in [
+            "https://user:sk_SECRET@api.dialnexa.com/v1",
+            "http://sk_SECRET@api.dialnexa.com/v1",
+            "http://api.dialnexa.com/v1?api_key=sk_SECRET",
+            "not a url?api_key=sk_SECRET",
+            "ftp://x/v1?key=sk_SECRET",
+            "bad url user:sk_SECRET@host",
+        ] {
+            let err = calls_url(raw).expect_err(raw).to_string();
+            assert!(!err.contains("sk_SECRET"), "{raw}: {err}");
+        }
     }
 
     #[test]
