@@ -898,8 +898,10 @@ fn pacing_under_429_honours_retry_after() {
     let answered_429 = sb.stats()["answers"]["429"].as_u64().unwrap_or(0);
     assert!(answered_429 > 0, "the test must provoke 429s");
     // Waiting for Retry-After (a pause for everyone) keeps the refusals
-    // few; hammering at the client's rate would collect hundreds.
-    assert!(answered_429 < 25, "{answered_429} 429s for 25 rows");
+    // few; hammering at the client's rate would collect hundreds. The bound
+    // leaves room for a loaded machine (27 were seen once under load), where
+    // the refill after each pause lands less evenly.
+    assert!(answered_429 < 50, "{answered_429} 429s for 25 rows");
 }
 
 /// kill -9 at a random moment, rerun, repeat until a run finishes by
