@@ -536,15 +536,20 @@ enum Forbidden {
     Other,
 }
 
-/// Which part of the request a 403 refuses, read from its message. The
-/// destination is checked first: "destination +44... is not enabled for
-/// from_number ..." refuses the row, not the workspace.
+/// Which part of the request a 403 refuses, read from its message. Words
+/// that name the destination are checked first ("destination +44... is not
+/// enabled for from_number ..." refuses the row, not the workspace); then
+/// the caller ID ("from_number ... is blocked" stops the run: rejecting rows
+/// for it would settle the whole list for good); then the weaker words of a
+/// destination rule (prefix, country, blocked, ...).
 fn forbidden_scope(message: &str) -> Forbidden {
     let m = message.to_ascii_lowercase();
     let any = |words: &[&str]| words.iter().any(|w| m.contains(w));
-    if any(&[
-        "to_number",
-        "destination",
+    if any(&["to_number", "destination"]) {
+        Forbidden::Destination
+    } else if any(&["from_number", "from number", "caller id"]) {
+        Forbidden::FromNumber
+    } else if any(&[
         "prefix",
         "country",
         "blocked",
@@ -554,7 +559,7 @@ fn forbidden_scope(message: &str) -> Forbidden {
         "kyc",
     ]) {
         Forbidden::Destination
-    } else if any(&["from_number", "from number", "caller id", "phone number"]) {
+    } else if any(&["phone number"]) {
         Forbidden::FromNumber
     } else if any(&["agent", "version", "publish"]) {
         Forbidden::AgentVersion
@@ -922,6 +927,17 @@ mod tests {
         assert!(matches!(
             classify(403, None, &from),
             Answer::Fatal { fix, .. } if fix.contains("from_number")
+        ));
+        // A caller ID that is blocked is the workspace's problem, not the row's.
+        let from_blocked = body(403, "from_number +14155550100 is blocked");
+        assert!(matches!(
+            classify(403, None, &from_blocked),
+            Answer::Fatal { fix, .. } if fix.contains("from_number")
+        ));
+        let country = body(403, "calls to country GB are not enabled");
+        assert!(matches!(
+            classify(403, None, &country),
+            Answer::Rejected { .. }
         ));
         let av = body(403, "agent version av_draft is not published");
         assert!(matches!(
