@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use callplan::sandbox::{Config, VersionState};
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin};
+use crate::common::{TestSandbox, bin, latest, records, show};
 
 const KEY: &str = "sk_test_campaign_0123456789";
 
@@ -75,45 +75,6 @@ fn run(c: &Camp, base_url: &str, args: &[&str]) -> Output {
     command(c, base_url, "run", args)
         .output()
         .expect("run callplan")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Every record line of a results file (log or compacted), as maps.
-fn records(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).expect("results file");
-    let body: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with("#callplan"))
-        .collect();
-    let body = body.join("\n");
-    let mut rd = csv::Reader::from_reader(body.as_bytes());
-    let headers = rd.headers().expect("column header").clone();
-    rd.records()
-        .map(|r| {
-            let r = r.expect("CSV record");
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-/// Last record per key.
-fn latest(path: &Path) -> HashMap<String, HashMap<String, String>> {
-    records(path)
-        .into_iter()
-        .map(|r| (r["key"].clone(), r))
-        .collect()
 }
 
 /// Ledger calls per destination number.

@@ -276,3 +276,51 @@ impl Drop for SandboxProcess {
         let _ = self.child.wait();
     }
 }
+
+/// An exit code, stdout and stderr, for assertion messages.
+pub fn show(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The records of a results file (log or compacted) as maps. Line 1 must be
+/// the identity comment and the header must be exactly the documented
+/// columns; comment lines of a log are skipped.
+pub fn records(path: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).expect("results file");
+    let mut lines = text.lines();
+    let first = lines.next().expect("identity line");
+    assert!(first.starts_with("#callplan results v1,"), "{first}");
+    let rest: Vec<&str> = lines.filter(|l| !l.starts_with("#callplan")).collect();
+    let body = rest.join("\n");
+    let mut rd = csv::Reader::from_reader(body.as_bytes());
+    let headers = rd.headers().expect("column header").clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        callplan::results::COLUMNS
+    );
+    rd.records()
+        .map(|r| {
+            let r = r.expect("CSV record");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Last record per key (the log's rule).
+pub fn latest(
+    path: &std::path::Path,
+) -> std::collections::HashMap<String, std::collections::HashMap<String, String>> {
+    records(path)
+        .into_iter()
+        .map(|r| (r["key"].clone(), r))
+        .collect()
+}

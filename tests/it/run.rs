@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use callplan::sandbox::{Config, Faults, RateLimit, VersionState};
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin};
+use crate::common::{TestSandbox, bin, latest, records, show};
 
 const KEY: &str = "sk_test_9f8e7d6c5b4a_SUPERSECRET";
 
@@ -129,65 +129,6 @@ fn code(o: &Output) -> i32 {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    )
-}
-
-/// The results file's records (line 1 is the identity comment, line 2 the
-/// column header), as maps. Comment lines of a log are skipped.
-fn records(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).expect("results file");
-    let mut lines = text.lines();
-    let first = lines.next().expect("identity line");
-    assert!(first.starts_with("#callplan results v1,"), "{first}");
-    let rest: Vec<&str> = lines.filter(|l| !l.starts_with("#callplan")).collect();
-    let body = rest.join("\n");
-    let mut rd = csv::Reader::from_reader(body.as_bytes());
-    let headers = rd.headers().expect("column header").clone();
-    assert_eq!(
-        headers.iter().collect::<Vec<_>>(),
-        [
-            "key",
-            "row",
-            "to_number",
-            "round",
-            "status",
-            "call_id",
-            "attempts",
-            "http_status",
-            "error",
-            "end_reason",
-            "duration_s",
-            "next_at",
-            "updated_at"
-        ]
-    );
-    rd.records()
-        .map(|r| {
-            let r = r.expect("CSV record");
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-/// Last record per key (the log rule).
-fn latest(path: &Path) -> HashMap<String, HashMap<String, String>> {
-    let mut m = HashMap::new();
-    for r in records(path) {
-        m.insert(r["key"].clone(), r);
-    }
-    m
 }
 
 fn status_counts(path: &Path) -> BTreeMap<String, u64> {
