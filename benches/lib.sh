@@ -1,5 +1,11 @@
 # Shared by the benchmark scripts: start a sandbox process, take medians.
-# Callers set BIN, TMP (with $TMP/sandbox.yaml) and optionally WORKERS.
+# Sourcing it makes a temp folder TMP, removed at exit with the sandbox
+# stopped. Callers set BIN, write $TMP/sandbox.yaml, and may set WORKERS.
+
+TMP=$(mktemp -d)
+PID=
+stop() { if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; fi; }
+trap 'stop; rm -rf "$TMP"' EXIT
 
 # Starts `callplan sandbox` on a free loopback port; sets PID and URL.
 start() {

@@ -26,10 +26,7 @@ cargo build --release --quiet
 BIN=$PWD/target/release/callplan
 LUA=$PWD/benches/sandbox_post.lua
 
-TMP=$(mktemp -d)
-PID=
-stop() { if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; fi; }
-trap 'stop; rm -rf "$TMP"' EXIT
+. benches/lib.sh   # TMP, stop, start, median
 
 cat > "$TMP/sandbox.yaml" <<'YAML'
 concurrency_limit: 0
@@ -38,7 +35,6 @@ rate_limit:
 numbers: ["+14155550100"]
 YAML
 
-. "$(dirname "$0")/lib.sh"
 
 
 # recipients: distinct valid US numbers, one variable each.

@@ -22,10 +22,7 @@ cargo build --release --quiet
 BIN=target/release/callplan
 LUA=benches/sandbox_post.lua
 
-TMP=$(mktemp -d)
-PID=
-stop() { if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; fi; }
-trap 'stop; rm -rf "$TMP"' EXIT
+. benches/lib.sh   # TMP, stop, start, median
 
 # Config::unlimited(): no concurrency limit, no rate limit, no faults.
 cat > "$TMP/sandbox.yaml" <<'YAML'
@@ -34,7 +31,6 @@ rate_limit:
   per_second: 0
 YAML
 
-. "$(dirname "$0")/lib.sh"
 
 created() { curl -s "$URL/_sandbox/stats" | sed -n 's/.*"created":\([0-9]*\).*/\1/p'; }
 
