@@ -602,7 +602,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = e.source();
     }
-    crate::results::clean_message(&parts.join(": "))
+    crate::text::clean_message(&parts.join(": "))
 }
 
 /// Reads the message of an error answer, whatever its shape.
@@ -613,7 +613,7 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
         .unwrap_or("unexpected status");
     let fallback = || format!("HTTP {status} {reason}");
     if let Ok(e) = serde_json::from_slice::<ErrorBody>(body) {
-        return crate::results::clean_message(&e.message.joined());
+        return crate::text::clean_message(&e.message.joined());
     }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         let m = v
@@ -628,13 +628,13 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
                     .map(str::to_string)
             });
         return match m {
-            Some(m) if !m.trim().is_empty() => crate::results::clean_message(&m),
+            Some(m) if !m.trim().is_empty() => crate::text::clean_message(&m),
             _ => fallback(),
         };
     }
     match std::str::from_utf8(body) {
         Ok(t) if !t.trim().is_empty() && !t.trim_start().starts_with('<') => {
-            crate::results::clean_message(&format!("HTTP {status}: {}", t.trim()))
+            crate::text::clean_message(&format!("HTTP {status}: {}", t.trim()))
         }
         _ => fallback(),
     }

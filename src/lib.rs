@@ -27,5 +27,6 @@ pub mod results;
 pub mod sandbox;
 pub mod schedule;
 pub mod suppress;
+pub mod text;
 pub mod validate;
 pub mod wire;

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::text::{now_rfc3339, shell_quote};
 use crate::wire::CallStatus;
 
 /// The columns of the results file, in order (DESIGN.md, "Results file").
@@ -162,18 +163,6 @@ impl Header {
         let fields = self.fields(magic);
         push_line(&mut buf, fields.iter().map(String::as_str), false);
         buf
-    }
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
@@ -446,35 +435,6 @@ fn push_line<'a>(buf: &mut Vec<u8>, fields: impl IntoIterator<Item = &'a str>, r
         }
     }
     buf.push(b'\n');
-}
-
-/// Makes a message from the API safe to store: one line, at most 300
-/// characters, and never read by a spreadsheet as a formula.
-pub fn clean_message(msg: &str) -> String {
-    let one_line: String = msg
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect();
-    let trimmed = one_line.trim();
-    if trimmed.starts_with(['=', '+', '-', '@']) {
-        format!("'{trimmed}")
-    } else {
-        trimmed.to_string()
-    }
-}
-
-/// Now, as RFC 3339 UTC with milliseconds (the `updated_at` format).
-pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-/// An instant as the results file writes `next_at`: RFC 3339, UTC, whole
-/// seconds.
-pub fn format_ts(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The last record of each key, in the order keys first appeared.
@@ -1242,6 +1202,7 @@ pub fn counts(table: &Table) -> std::collections::BTreeMap<String, u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::clean_message;
 
     fn ident() -> Identity {
         Identity {

@@ -281,14 +281,14 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
                 "{} rows wait for their calling window or redial time; the next is due at {} ({}): rerun then",
                 work.later.len(),
                 local_time(next),
-                results::format_ts(next)
+                crate::text::format_ts(next)
             ));
         } else if work.dial.is_empty() && work.resume.is_empty() {
             eprintln!(
                 "nothing to dial now: waiting until {} ({}) for the next calling window or redial; \
                  Ctrl-C stops (a rerun resumes), --no-wait exits instead",
                 local_time(next),
-                results::format_ts(next)
+                crate::text::format_ts(next)
             );
         }
     }
@@ -825,7 +825,7 @@ fn sort_work(
         match last.map(|l| l.status.disposition()) {
             None | Some(Disposition::Dial) => {
                 let mut rec = Record::new(&r.key, r.row, &r.to_number, 1, Status::Invalid);
-                rec.error = results::clean_message(why);
+                rec.error = crate::text::clean_message(why);
                 work.invalid.push(rec);
             }
             // A call exists or may exist for this key: keep that record.
@@ -862,7 +862,7 @@ impl Work {
                     Status::Pending,
                 );
                 rec.attempts = job.attempts;
-                rec.next_at = results::format_ts(opens_at);
+                rec.next_at = crate::text::format_ts(opens_at);
                 self.invalid.push(rec);
                 self.waiting += 1;
                 self.later.push((opens_at, job));
@@ -1032,18 +1032,18 @@ fn finish(
     if left > 0 || exit == Exit::Interrupted || exit == Exit::Stopped {
         let mut cmd = format!(
             "callplan run {}",
-            crate::results::shell_quote(&args.plan.display().to_string())
+            crate::text::shell_quote(&args.plan.display().to_string())
         );
         if let Some(r) = &args.recipients {
             cmd.push_str(&format!(
                 " --recipients {}",
-                crate::results::shell_quote(&r.display().to_string())
+                crate::text::shell_quote(&r.display().to_string())
             ));
         }
         if let Some(r) = &args.results {
             cmd.push_str(&format!(
                 " --results {}",
-                crate::results::shell_quote(&r.display().to_string())
+                crate::text::shell_quote(&r.display().to_string())
             ));
         }
         if args.skip_invalid {
@@ -1062,7 +1062,7 @@ fn finish(
     } else if live > 0 && !args.wait {
         notes.push(format!(
             "{live} calls were still in progress when last seen: `callplan track {}` records how they end",
-            crate::results::shell_quote(&args.plan.display().to_string())
+            crate::text::shell_quote(&args.plan.display().to_string())
         ));
     }
     if n("in_doubt") > 0 {
@@ -1070,7 +1070,7 @@ fn finish(
             "{} rows are in doubt (sent, answer lost, not found): see `callplan status {}`; \
              --redial-in-doubt dials them again",
             n("in_doubt"),
-            crate::results::shell_quote(&plan::display_path(results_path))
+            crate::text::shell_quote(&plan::display_path(results_path))
         ));
     }
     let summary = Summary {

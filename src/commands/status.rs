@@ -138,7 +138,7 @@ pub fn report(path: &std::path::Path) -> anyhow::Result<StatusReport> {
         to_dial += rows.saturating_sub(log.table.len() as u64);
     }
     let to_dial_now = to_dial.saturating_sub(waiting) + due_now;
-    let fmt = |t: Option<jiff::Timestamp>| t.map(crate::results::format_ts);
+    let fmt = |t: Option<jiff::Timestamp>| t.map(crate::text::format_ts);
     let verdict = if to_dial_now + to_look_up > 0 {
         format!(
             "{to_dial_now} to dial now{}",
@@ -151,7 +151,7 @@ pub fn report(path: &std::path::Path) -> anyhow::Result<StatusReport> {
     } else if let Some(t) = [next_window, next_redial].into_iter().flatten().min() {
         format!(
             "nothing to dial now; next at {} ({} waiting for their window, {} redials pending)",
-            crate::results::format_ts(t),
+            crate::text::format_ts(t),
             waiting,
             redials
         )

@@ -851,7 +851,7 @@ async fn resume_one(sh: Arc<Shared>, r: Resume) -> Option<Job> {
         Lookup::Unknown(_) if sh.stop.is_cancelled() => None,
         Lookup::Unknown(why) => {
             let mut rec = sh.record(&t, round, Status::InDoubt, &st);
-            rec.error = crate::results::clean_message(&why);
+            rec.error = crate::text::clean_message(&why);
             sh.appender.append(rec);
             Stats::add(&sh.stats.in_doubt, 1);
             Stats::add(&sh.stats.done, 1);
@@ -902,7 +902,7 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
             crate::schedule::WindowState::Open { .. } => {}
             crate::schedule::WindowState::Closed { opens_at }
             | crate::schedule::WindowState::NotStarted { opens_at } => {
-                rec.next_at = crate::results::format_ts(opens_at);
+                rec.next_at = crate::text::format_ts(opens_at);
                 sh.appender.append(rec);
                 Stats::add(&sh.stats.done, 1);
                 if !sh.settings.no_wait && !sh.settings.track_only {
@@ -1083,7 +1083,7 @@ async fn dial(sh: Arc<Shared>, job: Job, _slot: tokio::sync::OwnedSemaphorePermi
                         );
                         for mut rec in window {
                             rec.status = Status::Pending;
-                            rec.updated_at = crate::results::now_rfc3339();
+                            rec.updated_at = crate::text::now_rfc3339();
                             sh.appender.append(rec);
                             Stats::sub(&sh.stats.rejected, 1);
                         }

@@ -85,7 +85,7 @@ impl Tracked {
         r.call_id = self.call_id.clone();
         r.attempts = self.attempts;
         r.http_status = self.http_status;
-        r.end_reason = crate::results::clean_message(call.end_reason.as_deref().unwrap_or(""));
+        r.end_reason = crate::text::clean_message(call.end_reason.as_deref().unwrap_or(""));
         r.duration_s = call
             .duration_s
             .filter(|d| d.is_finite() && *d >= 0.0)
@@ -205,7 +205,7 @@ pub(super) async fn run(
                             let due = sh.next_due(&e.call.key, &status, e.call.round, ended);
                             let mut rec = e.call.record(&call, status.clone());
                             if let Some(due) = due {
-                                rec.next_at = crate::results::format_ts(due);
+                                rec.next_at = crate::text::format_ts(due);
                                 if sh.settings.wait
                                     && !sh.settings.track_only
                                     && let Some((target, _)) = sh.settings.targets.get(&e.call.key)

@@ -1,0 +1,45 @@
+//! Small text helpers shared by storage, the API client and the commands:
+//! a message made safe to store, a word quoted for a shell, and the two
+//! timestamp formats the results file writes. Depends on nothing of the
+//! crate, so any module may use it without an import loop.
+
+/// Quotes a word for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Makes a message from the API safe to store: one line, at most 300
+/// characters, and never read by a spreadsheet as a formula.
+pub fn clean_message(msg: &str) -> String {
+    let one_line: String = msg
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    let trimmed = one_line.trim();
+    if trimmed.starts_with(['=', '+', '-', '@']) {
+        format!("'{trimmed}")
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Now, as RFC 3339 UTC with milliseconds (the `updated_at` format).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// An instant as the results file writes `next_at`: RFC 3339, UTC, whole
+/// seconds.
+pub fn format_ts(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
