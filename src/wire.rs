@@ -108,6 +108,34 @@ impl Message {
     }
 }
 
+/// callplan's own status words, which the results file's `status` column
+/// holds beside the API's. Defined here, once, because two modules need
+/// them and the arrows point one way: `results::Status` (above) names its
+/// own variants' words from this table, and [`CallStatus`] keeps an API word
+/// that would read back as one of them from passing for it (`invalid` would
+/// mean "dial again"). The sandbox shares this module and never sees
+/// `results`.
+pub mod own_status {
+    pub const PENDING: &str = "pending";
+    pub const DISPATCHING: &str = "dispatching";
+    pub const IN_DOUBT: &str = "in_doubt";
+    pub const REJECTED: &str = "rejected";
+    pub const INVALID: &str = "invalid";
+    pub const ERROR: &str = "error";
+    pub const SUPPRESSED: &str = "suppressed";
+
+    /// Every word above.
+    pub const ALL: [&str; 7] = [
+        PENDING,
+        DISPATCHING,
+        IN_DOUBT,
+        REJECTED,
+        INVALID,
+        ERROR,
+        SUPPRESSED,
+    ];
+}
+
 /// A call status as callplan understands it. API words are normalized
 /// (`in-progress` -> `in_progress`, `no-answer`/`did_not_pick` -> `no_answer`,
 /// `initiated`/`created`/`sent` -> `queued`); an unknown word is kept as it came.
@@ -145,24 +173,11 @@ impl CallStatus {
         }
     }
 
-    /// callplan's own status words (see `results::Status`): an API word
-    /// that reads as one of them, once normalized, would be read back from
-    /// the results file as callplan's status (`invalid`: dial again).
-    const OWN_WORDS: [&'static str; 7] = [
-        "pending",
-        "dispatching",
-        "in_doubt",
-        "rejected",
-        "invalid",
-        "error",
-        "suppressed",
-    ];
-
     /// An unknown API word as stored: prefixed `api:` when it collides with
     /// callplan's own words (or already starts `api:`, so the prefix stays
     /// unambiguous) or would read as a spreadsheet formula.
     fn foreign(word: &str, normalized: &str) -> String {
-        let collides = Self::OWN_WORDS.contains(&normalized)
+        let collides = own_status::ALL.contains(&normalized)
             || normalized.starts_with("api:")
             || word.starts_with(['=', '+', '-', '@']);
         if collides && !word.starts_with("api:") {
@@ -254,6 +269,14 @@ mod tests {
             assert_eq!(stored.as_str(), format!("api:{own}"));
             // Read back, it stays the same API word (no double prefix).
             assert_eq!(CallStatus::parse(stored.as_str()), stored);
+        }
+        // Every one of callplan's words, in any spelling, is stored as
+        // something else (`pending` and `error` are API synonyms).
+        for own in own_status::ALL {
+            for spelling in [own.to_string(), own.to_uppercase(), own.replace('_', "-")] {
+                let stored = CallStatus::parse(&spelling);
+                assert!(!own_status::ALL.contains(&stored.as_str()), "{spelling}");
+            }
         }
         assert_eq!(CallStatus::parse("=cmd()").as_str(), "api:=cmd()");
         assert!(!CallStatus::parse("ringing").is_terminal());
