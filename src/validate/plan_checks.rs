@@ -313,7 +313,10 @@ mod tests {
     #[test]
     fn a_from_number_must_be_exact_e164() {
         for (from, words) in [
-            (" +14155550100", "has spaces around it (write `+14155550100`)"),
+            (
+                " +14155550100",
+                "has spaces around it (write `+14155550100`)",
+            ),
             ("14155550100", "has no leading + (write `+14155550100`)"),
             ("", "is empty"),
             ("=1+2", "starts with = or '"),
