@@ -486,120 +486,122 @@ mod tests {
         assert_eq!(p.columns.timezone_column(), DEFAULT_TIMEZONE_COLUMN);
     }
 
+    /// Bad values under the newer keys: (extra YAML after MINIMAL's 4
+    /// lines, line, column, words in the message).
+    const BAD_VALUES: &[(&str, u32, u32, &str)] = &[
+        (
+            "schedule:\n  timezone: America/New_York\n  hours: \"9-17\"\n",
+            7,
+            10,
+            "schedule.hours `9-17`",
+        ),
+        (
+            "schedule:\n  hours: 09:00-17:00\n  timezone: Mars/Base\n",
+            7,
+            13,
+            "schedule.timezone `Mars/Base` is not an IANA time zone name",
+        ),
+        (
+            "schedule:\n  days: [mon, funday]\n",
+            6,
+            9,
+            "`funday` is not a day of the week",
+        ),
+        (
+            "schedule:\n  timezone: UTC\n  start_at: 2026-06-02T09:00Z\n  end_at: 2026-06-01T09:00Z\n",
+            8,
+            11,
+            "schedule.end_at (2026-06-01T09:00:00Z) is not after",
+        ),
+        (
+            "schedule:\n  hours: 09:00-17:00\n  dayz: [mon]\n",
+            7,
+            3,
+            "unknown key `dayz` in `schedule`: did you mean `days`?",
+        ),
+        (
+            "schedule: 12\n",
+            5,
+            11,
+            "`schedule` must be a mapping of keys, not `12`",
+        ),
+        (
+            "redial:\n  max: 2\n  on: [completed]\n  after: 2h\n",
+            7,
+            7,
+            "`completed` is never redialled: the call reached the person",
+        ),
+        (
+            "redial:\n  max: 2\n  after: soon\n",
+            7,
+            10,
+            "redial.after `soon`",
+        ),
+        (
+            "redial:\n  max: -1\n  after: 2h\n",
+            6,
+            8,
+            "`redial.max` must be a whole number from 0 to 10, not `-1`",
+        ),
+        (
+            "redial:\n  max: 11\n  after: 2h\n",
+            6,
+            8,
+            "redial.max 11 is more than 10",
+        ),
+        (
+            "redial:\n  after: 2h\n",
+            6,
+            3,
+            "missing required key `max`: redial.max, the extra rounds",
+        ),
+        (
+            "redial:\n  max: 1\n  after: 2h\n  of: [busy]\n",
+            8,
+            3,
+            "unknown key `of` in `redial`: did you mean `on`?",
+        ),
+        (
+            "suppress: dnc.csv\n",
+            5,
+            11,
+            "`suppress` must be a list of file paths, e.g. [dnc.csv], not `dnc.csv`",
+        ),
+        (
+            "supress: [dnc.csv]\n",
+            5,
+            1,
+            "unknown key `supress`: did you mean `suppress`?",
+        ),
+        (
+            "dispatch:\n  max_active_calls: -3\n",
+            6,
+            21,
+            "`dispatch.max_active_calls` must be a whole number of at least 1, not `-3`",
+        ),
+        (
+            "dispatch:\n  max_active_call: 3\n",
+            6,
+            3,
+            "did you mean `max_active_calls`?",
+        ),
+        (
+            "columns:\n  timezone: [a]\n",
+            6,
+            13,
+            "`columns.timezone` must be text, not `[a]`",
+        ),
+        (
+            "columns:\n  time_zone: tz\n",
+            6,
+            3,
+            "did you mean `timezone`?",
+        ),
+    ];
+
     #[test]
     fn bad_schedule_and_redial_values_point_at_their_key() {
-        // (extra YAML after MINIMAL's 4 lines, line, column, words in the message)
-        let cases: &[(&str, u32, u32, &str)] = &[
-            (
-                "schedule:\n  timezone: America/New_York\n  hours: \"9-17\"\n",
-                7,
-                10,
-                "schedule.hours `9-17`",
-            ),
-            (
-                "schedule:\n  hours: 09:00-17:00\n  timezone: Mars/Base\n",
-                7,
-                13,
-                "schedule.timezone `Mars/Base` is not an IANA time zone name",
-            ),
-            (
-                "schedule:\n  days: [mon, funday]\n",
-                6,
-                9,
-                "`funday` is not a day of the week",
-            ),
-            (
-                "schedule:\n  timezone: UTC\n  start_at: 2026-06-02T09:00Z\n  end_at: 2026-06-01T09:00Z\n",
-                8,
-                11,
-                "schedule.end_at (2026-06-01T09:00:00Z) is not after",
-            ),
-            (
-                "schedule:\n  hours: 09:00-17:00\n  dayz: [mon]\n",
-                7,
-                3,
-                "unknown key `dayz` in `schedule`: did you mean `days`?",
-            ),
-            (
-                "schedule: 12\n",
-                5,
-                11,
-                "`schedule` must be a mapping of keys, not `12`",
-            ),
-            (
-                "redial:\n  max: 2\n  on: [completed]\n  after: 2h\n",
-                7,
-                7,
-                "`completed` is never redialled: the call reached the person",
-            ),
-            (
-                "redial:\n  max: 2\n  after: soon\n",
-                7,
-                10,
-                "redial.after `soon`",
-            ),
-            (
-                "redial:\n  max: -1\n  after: 2h\n",
-                6,
-                8,
-                "`redial.max` must be a whole number from 0 to 10, not `-1`",
-            ),
-            (
-                "redial:\n  max: 11\n  after: 2h\n",
-                6,
-                8,
-                "redial.max 11 is more than 10",
-            ),
-            (
-                "redial:\n  after: 2h\n",
-                6,
-                3,
-                "missing required key `max`: redial.max, the extra rounds",
-            ),
-            (
-                "redial:\n  max: 1\n  after: 2h\n  of: [busy]\n",
-                8,
-                3,
-                "unknown key `of` in `redial`: did you mean `on`?",
-            ),
-            (
-                "suppress: dnc.csv\n",
-                5,
-                11,
-                "`suppress` must be a list of file paths, e.g. [dnc.csv], not `dnc.csv`",
-            ),
-            (
-                "supress: [dnc.csv]\n",
-                5,
-                1,
-                "unknown key `supress`: did you mean `suppress`?",
-            ),
-            (
-                "dispatch:\n  max_active_calls: -3\n",
-                6,
-                21,
-                "`dispatch.max_active_calls` must be a whole number of at least 1, not `-3`",
-            ),
-            (
-                "dispatch:\n  max_active_call: 3\n",
-                6,
-                3,
-                "did you mean `max_active_calls`?",
-            ),
-            (
-                "columns:\n  timezone: [a]\n",
-                6,
-                13,
-                "`columns.timezone` must be text, not `[a]`",
-            ),
-            (
-                "columns:\n  time_zone: tz\n",
-                6,
-                3,
-                "did you mean `timezone`?",
-            ),
-        ];
-        for (extra, line, column, words) in cases {
+        for (extra, line, column, words) in BAD_VALUES {
             let e = yaml_err(&format!("{MINIMAL}{extra}"));
             assert!(e.message.contains(words), "{extra:?}: {}", e.message);
             assert_eq!(
