@@ -3,7 +3,7 @@
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 /// Validate, dispatch and resume DialNexa outbound-call campaigns.
 ///
@@ -31,13 +31,8 @@ pub enum Command {
     Sandbox(SandboxArgs),
 }
 
-/// Output format of reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
+/// Output format of reports; defined with the report writer.
+pub use crate::validate::Format;
 
 /// Check a plan and its recipients; report every problem in one pass.
 ///

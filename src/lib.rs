@@ -6,8 +6,11 @@
 //! [`wire`]):
 //!
 //! - [`cli`], [`commands`], [`exit`]: the command line and its exit codes;
-//! - [`plan`]: the plan file; [`recipients`]: the CSV, streamed;
-//!   [`phone`]: E.164 rules; [`validate`]: findings;
+//! - [`plan`]: the plan file's types and loading, data only (it imports
+//!   nothing of `validate`); [`recipients`]: the CSV, streamed;
+//!   [`phone`]: E.164 rules; [`validate`]: judges the plan and every row
+//!   into findings, and writes the report (its [`validate::Format`] is the
+//!   one `cli` offers; `validate` does not import `cli`);
 //! - [`api`]: the DialNexa client; [`results`]: the durable results log;
 //!   [`dispatch`]: the engine; [`progress`]: what the user sees;
 //! - [`sandbox`]: the simulator; [`wire`]: the API's bodies.

@@ -1,6 +1,7 @@
 //! Small text helpers shared by storage, the API client and the commands:
-//! a message made safe to store, a word quoted for a shell, and the two
-//! timestamp formats the results file writes. Depends on nothing of the
+//! a message made safe to store, a word quoted for a shell, the two
+//! timestamp formats the results file writes, and a value cut to fit one
+//! line of a message (findings, plan errors). Depends on nothing of the
 //! crate, so any module may use it without an import loop.
 
 /// Quotes a word for a POSIX shell when it needs it.
@@ -42,4 +43,27 @@ pub fn now_rfc3339() -> String {
 /// seconds.
 pub fn format_ts(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Longest offending value shown, in characters.
+pub const VALUE_CHARS: usize = 40;
+
+/// Cuts `s` to [`VALUE_CHARS`] characters, marking the cut with `…`, and
+/// shows line breaks and tabs as escapes so that one finding stays one line.
+pub fn truncate(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == VALUE_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
 }

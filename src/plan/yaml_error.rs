@@ -299,7 +299,7 @@ fn value_on_line(text: &str, line: u32) -> String {
         Some(i) => value.get(..i).unwrap_or(value),
         None => value,
     };
-    crate::validate::truncate(value.trim())
+    crate::text::truncate(value.trim())
 }
 
 /// The line with a caret under `column`.

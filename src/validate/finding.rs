@@ -4,6 +4,9 @@
 
 use serde::Serialize;
 
+/// Values are cut by the crate's text helpers, which `plan` shares.
+pub use crate::text::{VALUE_CHARS, truncate};
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,9 +145,6 @@ kinds! {
     NoTimezone => "no_timezone", Error, "a row of a scheduled plan has no time zone";
 }
 
-/// Longest offending value shown, in characters.
-pub const VALUE_CHARS: usize = 40;
-
 /// One problem, located.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -199,26 +199,6 @@ impl Finding {
         self.value = Some(truncate(value));
         self
     }
-}
-
-/// Cuts `s` to [`VALUE_CHARS`] characters, marking the cut with `…`, and
-/// shows line breaks and tabs as escapes so that one finding stays one line.
-pub fn truncate(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i == VALUE_CHARS {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

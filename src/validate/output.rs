@@ -8,7 +8,16 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{Finding, Kind, Report, Severity};
-use crate::cli::Format;
+
+/// Output format of reports (`--format text|json`). It lives with the
+/// output code, not in `cli`, so that `validate` does not depend on the
+/// command line; `cli` re-exports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
 
 /// Up to this many findings are listed one by one; beyond, by kind.
 pub const LIST_ALL_UP_TO: usize = 30;

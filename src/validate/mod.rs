@@ -20,17 +20,23 @@
 //! dialled. With a `schedule:`, each dialable row also gets its time zone
 //! ([`Row::timezone`]) or a `no_timezone` error.
 //!
-//! Layout: `finding` (codes and the finding type), `layout` (the header),
-//! `rows` (per-row checks, duplicates, do-not-call), `zones` (time zone
-//! cells and rows' zones, cached), `number` (words for number problems),
-//! `pipeline` (numbers checked on worker threads, results in file order),
-//! `output` (text, JSON, `--errors-out`).
+//! Layout: `finding` (codes and the finding type), `plan_checks` (the
+//! plan's values, one function per rule: [`check_plan`]), `layout` (the
+//! header), `rows` (per-row checks, duplicates, do-not-call), `zones` (time
+//! zone cells and rows' zones, cached), `number` (words for number
+//! problems), `pipeline` (numbers checked on worker threads, results in
+//! file order), `output` (text, JSON, `--errors-out`, and the report
+//! [`Format`] the command line offers).
+//!
+//! `validate` judges the data of `plan` and `recipients`; it imports neither
+//! `cli` nor the commands, and `plan` does not import it.
 
 mod finding;
 mod layout;
 mod number;
 mod output;
 mod pipeline;
+mod plan_checks;
 mod rows;
 mod zones;
 
@@ -42,7 +48,8 @@ use serde::Serialize;
 
 pub use crate::recipients::InputError;
 pub use finding::{Finding, Kind, Severity, VALUE_CHARS, truncate};
-pub use output::{ErrorsOut, summary_line, write_report};
+pub use output::{ErrorsOut, Format, summary_line, write_report};
+pub use plan_checks::check_plan;
 
 use crate::plan::{Plan, display_path};
 use crate::recipients::{Reader, Record};
@@ -254,7 +261,7 @@ fn run<F: FnMut(Row)>(
 ) -> Result<Report, InputError> {
     let recipients_file = display_path(recipients);
     let mut sink = Sink::new(on_finding, recipients_file.clone());
-    for f in plan.check() {
+    for f in check_plan(plan) {
         sink.push(f);
     }
     let plan_errors = u32::try_from(sink.errors).unwrap_or(u32::MAX);

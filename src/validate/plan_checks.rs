@@ -1,0 +1,427 @@
+//! The plan-level checks: values of a loaded plan that parse but cannot
+//! work (a from_number that is not E.164, a zero concurrency, an unknown
+//! default_region...). Each rule is one function returning its findings
+//! (row none, column the plan key), so that `validate` reports them together
+//! with the recipients' findings. They live here rather than in `plan`
+//! because `plan` only holds and loads the data; judging it is this
+//! module's job, and `plan` must not import `validate`.
+//!
+//! What makes a plan unusable as a file (not YAML, an unknown key, a bad
+//! `name`) is found while loading and is a `PlanError`, not a finding.
+
+use super::{Finding, Kind};
+use crate::phone;
+use crate::plan::{Plan, display_path};
+
+/// Every plan-level finding, in a fixed order: from_number, agent version,
+/// positive numbers, variable names, defaults that are metadata,
+/// default_region, base URL.
+pub fn check_plan(plan: &Plan) -> Vec<Finding> {
+    let file = display_path(&plan.path);
+    let mut out = Vec::new();
+    out.extend(check_from_number(plan, &file));
+    out.extend(check_agent_version(plan, &file));
+    out.extend(check_positive_counts(plan, &file));
+    out.extend(check_positive_numbers(plan, &file));
+    out.extend(check_variable_names(plan, &file));
+    out.extend(check_defaults_are_not_metadata(plan, &file));
+    out.extend(check_default_region(plan, &file));
+    out.extend(check_base_url(plan, &file));
+    out
+}
+
+/// `from_number` must be E.164 exactly as the API takes it: no spaces
+/// around it, read without a default region.
+fn check_from_number(plan: &Plan, file: &str) -> Option<Finding> {
+    let from = phone::Rules::default().check(&plan.from_number);
+    let why = match &from.outcome {
+        Ok(n) if !from.trimmed && n.e164 == plan.from_number => return None,
+        Ok(n) => format!("has spaces around it (write `{}`)", n.e164),
+        Err(p) => describe_phone_problem(p),
+    };
+    Some(
+        Finding::new(
+            Kind::FromNumberInvalid,
+            file,
+            format!("from_number {why}"),
+            "write the workspace's caller number in E.164, in quotes: \
+             from_number: \"+14155550100\"",
+        )
+        .column("from_number")
+        .value(&plan.from_number),
+    )
+}
+
+/// `agent_version_id` must be set, and look like a published version
+/// (`av_...`) rather than an agent or a draft.
+fn check_agent_version(plan: &Plan, file: &str) -> Option<Finding> {
+    let agent = plan.agent_version_id.trim();
+    if agent.is_empty() {
+        Some(
+            Finding::new(
+                Kind::AgentVersionMissing,
+                file,
+                "agent_version_id is empty: the API needs a published agent version to \
+                 place a call",
+                "copy the id of a published agent version (av_...) from the DialNexa \
+                 dashboard into agent_version_id",
+            )
+            .column("agent_version_id"),
+        )
+    } else if !agent.starts_with("av_") {
+        Some(
+            Finding::new(
+                Kind::AgentVersionPrefix,
+                file,
+                "agent_version_id does not start with `av_`, as DialNexa agent version \
+                 ids do: is it an agent id (ag_...) or a draft?",
+                "use the id of a published agent version (av_...)",
+            )
+            .column("agent_version_id")
+            .value(&plan.agent_version_id),
+        )
+    } else {
+        None
+    }
+}
+
+/// Whole-number settings that would send nothing at 0.
+fn check_positive_counts(plan: &Plan, file: &str) -> Vec<Finding> {
+    let counts = [
+        (
+            "dispatch.concurrency",
+            Some(plan.dispatch.concurrency),
+            "use a whole number of at least 1",
+        ),
+        (
+            "dispatch.max_attempts",
+            Some(plan.dispatch.max_attempts),
+            "use a whole number of at least 1",
+        ),
+        (
+            "dispatch.max_active_calls",
+            plan.dispatch.max_active_calls,
+            "use a whole number of at least 1, or remove the key for no cap on live calls",
+        ),
+    ];
+    counts
+        .into_iter()
+        .filter(|(_, v, _)| *v == Some(0))
+        .map(|(key, _, fix)| {
+            Finding::new(
+                Kind::NotPositive,
+                file,
+                format!("{key} is 0: nothing would ever be sent"),
+                fix,
+            )
+            .column(key)
+            .value("0")
+        })
+        .collect()
+}
+
+/// Rates and timeouts must be finite and above 0.
+fn check_positive_numbers(plan: &Plan, file: &str) -> Vec<Finding> {
+    let numbers = [
+        ("dispatch.rate_per_second", plan.dispatch.rate_per_second),
+        ("api.connect_timeout_s", plan.api.connect_timeout_s),
+        ("api.request_timeout_s", plan.api.request_timeout_s),
+    ];
+    numbers
+        .into_iter()
+        .filter(|(_, v)| !(v.is_finite() && *v > 0.0))
+        .map(|(key, v)| {
+            Finding::new(
+                Kind::NotPositive,
+                file,
+                format!("{key} must be a positive number, not {v}"),
+                "use a number greater than 0 (fractions are fine: 0.5)",
+            )
+            .column(key)
+            .value(&v.to_string())
+        })
+        .collect()
+}
+
+/// Names in `required_variables` and `variables` are matched exactly
+/// against headers, so an empty one or one with spaces around it never
+/// matches.
+fn check_variable_names(plan: &Plan, file: &str) -> Vec<Finding> {
+    let names = plan
+        .required_variables
+        .iter()
+        .map(|n| ("required_variables", n))
+        .chain(plan.variables.keys().map(|n| ("variables", n)));
+    let mut out = Vec::new();
+    for (key, name) in names {
+        let problem = if name.trim().is_empty() {
+            format!("{key} has an empty variable name")
+        } else if name.trim() != name {
+            format!(
+                "{key} has `{name}` with spaces around it: variable names are matched \
+                 exactly, so it would never match the `{}` column",
+                name.trim()
+            )
+        } else {
+            continue;
+        };
+        out.push(
+            Finding::new(
+                Kind::BadVariableName,
+                file,
+                problem,
+                "write the variable name exactly as the agent's {{placeholder}}, without \
+                 spaces around it",
+            )
+            .column(key)
+            .value(name),
+        );
+    }
+    out
+}
+
+/// A default variable that is also a metadata column would always reach
+/// the agent as the default.
+fn check_defaults_are_not_metadata(plan: &Plan, file: &str) -> Vec<Finding> {
+    plan.variables
+        .keys()
+        .filter(|name| plan.columns.metadata.iter().any(|m| m == *name))
+        .map(|name| {
+            Finding::new(
+                Kind::DefaultIsMetadata,
+                file,
+                format!(
+                    "`{name}` is both a default variable and a metadata column: the \
+                     column's cells go to metadata, so the agent would always get the \
+                     default"
+                ),
+                "remove it from `variables` or from `columns.metadata`",
+            )
+            .column(format!("variables.{name}"))
+        })
+        .collect()
+}
+
+/// `default_region` must be a region the phone rules know (else numbers
+/// are read as international only, see [`Plan::phone_rules`]).
+fn check_default_region(plan: &Plan, file: &str) -> Option<Finding> {
+    let region = plan.default_region.as_ref()?;
+    let e = phone::parse_region(region).err()?;
+    Some(
+        Finding::new(
+            Kind::BadDefaultRegion,
+            file,
+            format!("default_region {e}"),
+            "use a two-letter ISO 3166 code such as US, GB, DE, FR, AU, IN or BR, or \
+             remove default_region to accept international (+...) numbers only",
+        )
+        .column("default_region")
+        .value(region),
+    )
+}
+
+/// `api.base_url` must be an http(s) URL without white space.
+fn check_base_url(plan: &Plan, file: &str) -> Option<Finding> {
+    let url = plan.api.base_url.as_str();
+    let is_http = url.starts_with("https://") || url.starts_with("http://");
+    if is_http && !url.chars().any(char::is_whitespace) {
+        return None;
+    }
+    Some(
+        Finding::new(
+            Kind::BadBaseUrl,
+            file,
+            "api.base_url is not an http:// or https:// URL",
+            "use https://api.dialnexa.com/v1, or remove api.base_url for that default",
+        )
+        .column("api.base_url")
+        .value(url),
+    )
+}
+
+/// One line for a number the phone rules refuse (used for from_number).
+fn describe_phone_problem(p: &phone::Problem) -> String {
+    use phone::Problem as P;
+    match p {
+        P::Missing => "is empty".into(),
+        P::Scientific { .. } => "is in scientific notation".into(),
+        P::Formula { .. } | P::TextPrefix { .. } => "starts with = or '".into(),
+        P::LostPlus { e164, .. } => format!("has no leading + (write `{e164}`)"),
+        P::National => "is written nationally, without + and country code".into(),
+        P::NotE164 {
+            reason,
+            suggestion: Some(s),
+        } => format!("{reason} (write `{s}`)"),
+        P::NotE164 { reason, .. } => (*reason).into(),
+        P::Invalid { reason } => format!("is not a valid number: {reason}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::plan::from_yaml;
+    use proptest::prelude::*;
+
+    const MINIMAL: &str = "name: june\nfrom_number: \"+14155550100\"\nagent_version_id: av_1\nrecipients: ../lists/june.csv\n";
+
+    const WINDOWS: &str = "schedule:\n  timezone: America/New_York\n  hours: \"09:00-20:00\"\n  days: [mon, tue, wed, thu, fri]\n  start_at: 2026-06-01T09:00\n  end_at: 2026-06-30T20:00-04:00\nredial:\n  on: [no_answer, busy, voicemail]\n  max: 2\n  after: 2h\nsuppress: [dnc.csv, ../shared/unsubscribed.csv]\ncolumns:\n  timezone: tz\ndispatch:\n  max_active_calls: 20\n";
+
+    fn minimal() -> Plan {
+        from_yaml(MINIMAL, Path::new("/p/x.yaml")).unwrap()
+    }
+
+    /// The kinds and columns of what `check_plan` finds.
+    fn found(plan: &Plan) -> Vec<(Kind, Option<String>)> {
+        check_plan(plan)
+            .into_iter()
+            .map(|f| (f.kind, f.column))
+            .collect()
+    }
+
+    #[test]
+    fn the_defaults_and_the_windows_keys_have_no_findings() {
+        let p = minimal();
+        assert!(check_plan(&p).is_empty(), "{:?}", check_plan(&p));
+        let p = from_yaml(
+            &format!("{MINIMAL}{WINDOWS}"),
+            Path::new("/srv/plans/june.yaml"),
+        )
+        .unwrap();
+        assert!(check_plan(&p).is_empty(), "{:?}", check_plan(&p));
+    }
+
+    #[test]
+    fn a_zero_live_call_cap_is_a_finding() {
+        let p = from_yaml(
+            &format!("{MINIMAL}dispatch:\n  max_active_calls: 0\n"),
+            Path::new("/p/x.yaml"),
+        )
+        .unwrap();
+        let found = check_plan(&p);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, Kind::NotPositive);
+        assert_eq!(
+            found[0].column.as_deref(),
+            Some("dispatch.max_active_calls")
+        );
+        assert!(found[0].fix.contains("no cap"), "{}", found[0].fix);
+    }
+
+    #[test]
+    fn a_from_number_must_be_exact_e164() {
+        for (from, words) in [
+            (
+                " +14155550100",
+                "has spaces around it (write `+14155550100`)",
+            ),
+            ("14155550100", "has no leading + (write `+14155550100`)"),
+            ("", "is empty"),
+            ("=1+2", "starts with = or '"),
+        ] {
+            let mut p = minimal();
+            p.from_number = from.into();
+            let f = check_from_number(&p, "x.yaml").expect(from);
+            assert_eq!(f.kind, Kind::FromNumberInvalid);
+            assert!(f.problem.contains(words), "{from:?}: {}", f.problem);
+            assert_eq!(f.column.as_deref(), Some("from_number"));
+        }
+        assert!(check_from_number(&minimal(), "x.yaml").is_none());
+    }
+
+    #[test]
+    fn an_agent_version_must_be_set_and_published() {
+        let mut p = minimal();
+        p.agent_version_id = "  ".into();
+        assert_eq!(
+            check_agent_version(&p, "x.yaml").map(|f| f.kind),
+            Some(Kind::AgentVersionMissing)
+        );
+        p.agent_version_id = "ag_1".into();
+        let f = check_agent_version(&p, "x.yaml").unwrap();
+        assert_eq!(f.kind, Kind::AgentVersionPrefix);
+        assert_eq!(f.value.as_deref(), Some("ag_1"));
+    }
+
+    #[test]
+    fn zero_counts_and_non_positive_rates_are_findings() {
+        let mut p = minimal();
+        p.dispatch.concurrency = 0;
+        p.dispatch.max_attempts = 0;
+        p.dispatch.rate_per_second = f64::NAN;
+        p.api.connect_timeout_s = -1.0;
+        p.api.request_timeout_s = 0.0;
+        let columns: Vec<_> = found(&p).into_iter().map(|(_, c)| c.unwrap()).collect();
+        assert_eq!(
+            columns,
+            [
+                "dispatch.concurrency",
+                "dispatch.max_attempts",
+                "dispatch.rate_per_second",
+                "api.connect_timeout_s",
+                "api.request_timeout_s"
+            ]
+        );
+        assert!(found(&p).iter().all(|(k, _)| *k == Kind::NotPositive));
+    }
+
+    #[test]
+    fn variable_names_defaults_region_and_url_each_point_at_their_key() {
+        let mut p = minimal();
+        p.required_variables = vec![" name".into(), String::new()];
+        p.variables.insert("clinic".into(), "Sunrise".into());
+        p.columns.metadata = vec!["clinic".into()];
+        p.default_region = Some("ZZ".into());
+        p.api.base_url = "ftp://x".into();
+        assert_eq!(
+            found(&p),
+            [
+                (Kind::BadVariableName, Some("required_variables".into())),
+                (Kind::BadVariableName, Some("required_variables".into())),
+                (Kind::DefaultIsMetadata, Some("variables.clinic".into())),
+                (Kind::BadDefaultRegion, Some("default_region".into())),
+                (Kind::BadBaseUrl, Some("api.base_url".into())),
+            ]
+        );
+        p.api.base_url = "https://api.example.com/v1 ".into();
+        assert!(check_base_url(&p, "x.yaml").is_some());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_loaded_text_never_panics_the_checks(text in "\\PC{0,200}") {
+            if let Ok(p) = from_yaml(&text, Path::new("/p/x.yaml")) {
+                let _ = check_plan(&p);
+            }
+        }
+
+        #[test]
+        fn any_loaded_yaml_shaped_text_never_panics_the_checks(
+            lines in proptest::collection::vec(
+                "( {0,4})(name|from_number|dispatch|concurrency|max_active_calls|variables|columns|timezone|metadata|schedule|hours|days|start_at|end_at|redial|on|max|after|suppress|x|-)(: ?)([\\[\\]{}\"'a-zA-Z0-9+.,:/ -]{0,16})",
+                0..12)
+        ) {
+            if let Ok(p) = from_yaml(&lines.join("\n"), Path::new("/p/x.yaml")) {
+                let _ = check_plan(&p);
+            }
+        }
+
+        #[test]
+        fn any_plan_values_never_panic_the_checks(
+            from in "\\PC{0,20}", agent in "\\PC{0,10}", region in "\\PC{0,4}",
+            conc in 0u32..3, rate in proptest::num::f64::ANY
+        ) {
+            let mut p = minimal();
+            p.from_number = from;
+            p.agent_version_id = agent;
+            p.default_region = Some(region);
+            p.dispatch.concurrency = conc;
+            p.dispatch.rate_per_second = rate;
+            let _ = check_plan(&p);
+        }
+    }
+}
