@@ -29,6 +29,9 @@ pub struct Config {
     pub concurrency_limit: u32,
     /// Per-key token bucket on `POST /v1/calls`.
     pub rate_limit: RateLimit,
+    /// Reads (`GET /v1/calls`, `GET /v1/calls/{id}`) take tokens from the
+    /// same bucket, as the real API's shared budget does (off: only creates).
+    pub rate_limit_reads: bool,
     /// Honour `Idempotency-Key` (`on`) or ignore it as the documented API does (`off`).
     pub idempotency: bool,
     /// Seed of every random choice: one seed and one request order give one ledger.
@@ -271,6 +274,7 @@ impl Default for Config {
             blocked_prefixes: Vec::new(),
             concurrency_limit: 25,
             rate_limit: RateLimit::default(),
+            rate_limit_reads: false,
             idempotency: true,
             seed: 1,
             time_scale: 60.0,
@@ -489,6 +493,10 @@ rate_limit:
   per_second: 50
   burst: 50
 
+# on: GET /v1/calls and GET /v1/calls/{id} spend the same bucket as creates
+# (the real API's budget is shared); off: only creates are limited.
+rate_limit_reads: off
+
 # on: the same Idempotency-Key with the same body returns the original call
 # (201, header Idempotent-Replayed: true); with another body, 422.
 # off: the header is ignored, as the documented API does.
@@ -555,6 +563,17 @@ mod tests {
         c.faults.latency_ms = Range::new(1.0, 5.0);
         c.idempotency = false;
         c.api_keys = vec!["k1".into()];
+        c.rate_limit_reads = true;
+        c.list_shape = ListShape::Array;
+        c.list_lag_ms = 7;
+        c.post_call_analysis = AnalysisFields::new([("b", vec!["x"]), ("a", vec!["y", "z"])]);
+        c.outcomes = Outcomes {
+            completed: 0.0,
+            no_answer: 2.0,
+            busy: 0.0,
+            voicemail: 0.0,
+            failed: 0.0,
+        };
         let back = Config::from_yaml_str(&c.to_yaml()).unwrap();
         assert_eq!(back, c);
     }

@@ -3,6 +3,10 @@
 //! connection is reset with no answer: a dropped connection or a lost
 //! response).
 //!
+//! Reads (`GET /v1/calls`, `GET /v1/calls/{id}`) check the key (401), then,
+//! with `rate_limit_reads`, take a token from the same bucket as creates
+//! (429), as the real API's budget is shared by reads and creates.
+//!
 //! `POST /v1/calls` checks, in order: the route, the Bearer key (401), the
 //! rate limit (429), the body size (413), the fields (400), the workspace
 //! rules (403), the `Idempotency-Key` header (400), the injected fault, then
@@ -24,6 +28,7 @@ use super::json::{self, Detail};
 use super::ledger::{MAX_KEY_LEN, Outcome};
 use super::lifecycle::Phase;
 use super::list::list;
+use super::ratelimit::RateInfo;
 use super::request::{parse_create, quote};
 use super::state::State;
 use super::stats::{FaultKind, RouteKind};
@@ -98,17 +103,23 @@ async fn v1(st: &State, req: Request<Incoming>, fault: Fault) -> Result<Answer, 
                 .with_rate(st.limiter.peek("", now, unix)));
         }
     };
-    match route {
-        Route::Create => create(st, req, &key, fault).await,
-        Route::List => {
-            let rate = st.limiter.peek(&key, now, unix);
-            Ok(list(st, req.uri().query().unwrap_or("")).with_rate(rate))
-        }
-        Route::Get(id) => {
-            let rate = st.limiter.peek(&key, now, unix);
-            Ok(get(st, &id).with_rate(rate))
-        }
+    if let Route::Create = route {
+        return create(st, req, &key, fault).await;
     }
+    // Reads spend the key's budget only when told to (`rate_limit_reads`).
+    let rate = if st.config.rate_limit_reads {
+        st.limiter.take(&key, now, unix)
+    } else {
+        st.limiter.peek(&key, now, unix)
+    };
+    if let Some(refused) = too_many(rate) {
+        return Ok(refused);
+    }
+    Ok(match route {
+        Route::Get(id) => get(st, &id),
+        _ => list(st, req.uri().query().unwrap_or("")),
+    }
+    .with_rate(rate))
 }
 
 /// The Bearer key, or why it is refused. The key itself never appears in
@@ -151,6 +162,22 @@ async fn read_body(mut body: Incoming, declared: Option<usize>) -> Result<Option
     Ok((!too_big && seen <= MAX_BODY).then_some(buf))
 }
 
+/// The 429 of a request the bucket refused, with `Retry-After`.
+fn too_many(rate: Option<RateInfo>) -> Option<Answer> {
+    let r = rate?;
+    let secs = r.retry_after?;
+    Some(
+        Answer::error1(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many requests. The limit is {} per second per API key; retry after {secs} s.",
+                r.limit
+            ),
+        )
+        .with_rate(rate),
+    )
+}
+
 async fn create(
     st: &State,
     req: Request<Incoming>,
@@ -159,17 +186,8 @@ async fn create(
 ) -> Result<Answer, Hangup> {
     let now = st.clock.now_us();
     let rate = st.limiter.take(key, now, st.clock.wall_us(now));
-    if let Some(r) = rate
-        && let Some(secs) = r.retry_after
-    {
-        return Ok(Answer::error1(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many requests. The limit is {} per second per API key; retry after {secs} s.",
-                r.limit
-            ),
-        )
-        .with_rate(rate));
+    if let Some(refused) = too_many(rate) {
+        return Ok(refused);
     }
     let (parts, body) = req.into_parts();
     let declared = parts

@@ -2046,3 +2046,43 @@ async fn start_refuses_hostile_new_values_naming_each() {
         assert!(text.contains(word), "{word}: {text}");
     }
 }
+
+#[tokio::test]
+async fn with_rate_limit_reads_gets_and_lists_spend_the_same_budget_as_creates() {
+    let mut c = open();
+    // One token per 100 s: nothing refills while the test runs.
+    c.rate_limit = RateLimit {
+        per_second: 0.01,
+        burst: 3,
+    };
+    c.rate_limit_reads = true;
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let id = post(&url, &body("+16505550199"))
+        .await
+        .json::<Call>()
+        .await
+        .unwrap()
+        .call_id;
+    assert_eq!(get(&url, &format!("/v1/calls/{id}")).await.status(), 200);
+    let last = get(&url, "/v1/calls").await;
+    assert_eq!(last.status(), 200);
+    assert_eq!(header(&last, "x-ratelimit-remaining"), Some("0"));
+    for path in [format!("/v1/calls/{id}"), "/v1/calls".to_string()] {
+        let r = get(&url, &path).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(header(&r, "retry-after").is_some());
+        assert!(messages(&error_body(r).await)[0].starts_with("Too many requests."));
+    }
+    assert_eq!(
+        post(&url, &body("+16505550100")).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let st = stats(&url).await;
+    assert_eq!(st["answers"]["429"], 3);
+    assert_eq!(
+        st["by_route"],
+        json!({"create": 2, "get": 2, "list": 2, "other": 0})
+    );
+    sb.shutdown().await;
+}
