@@ -25,7 +25,16 @@ pub struct CreateCall {
 /// The call object: the 201 answer of `POST /v1/calls`, and one record of
 /// `GET /v1/calls/{id}` / `GET /v1/calls`. Fields past the seed page's six are
 /// optional so that a sparse answer still parses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// An ended, answered call also carries what it learned (API-NOTES.md,
+/// "what a call record holds"): `summary`, `sentiment`, `recording_url`,
+/// `transcript` and the agent's post-call analysis. These are read
+/// leniently: a value of another type is kept as text (or, for the
+/// transcript and analysis, in the nearest shape), never a parse error, so
+/// an odd record cannot fail a run. The analysis arrives under one of
+/// three names depending on the docs' version; each is kept as it came and
+/// [`Call::analysis`] picks the first present.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     #[serde(deserialize_with = "null_as_empty")]
     pub call_id: String,
@@ -51,6 +60,153 @@ pub struct Call {
     pub variables: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, serde_json::Value>>,
+    /// What the call was about, in a sentence or two (answered calls only).
+    #[serde(
+        default,
+        deserialize_with = "lenient_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub summary: Option<String>,
+    /// `positive`, `neutral`, `negative` (or whatever word the API uses).
+    #[serde(
+        default,
+        deserialize_with = "lenient_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sentiment: Option<String>,
+    /// A pre-signed link to the recording (it expires after some days).
+    #[serde(
+        default,
+        deserialize_with = "lenient_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub recording_url: Option<String>,
+    /// The conversation: a list of turns, or one text.
+    #[serde(
+        default,
+        deserialize_with = "lenient_transcript",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transcript: Option<Transcript>,
+    /// The agent's post-call analysis, field -> value, as `post_call_analysis`.
+    #[serde(
+        default,
+        deserialize_with = "lenient_analysis",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub post_call_analysis: Option<Analysis>,
+    /// The same, as some pages name it (`analysis`).
+    #[serde(
+        default,
+        rename = "analysis",
+        deserialize_with = "lenient_analysis",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub analysis_field: Option<Analysis>,
+    /// The same, as other pages name it (`json_output`).
+    #[serde(
+        default,
+        deserialize_with = "lenient_analysis",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub json_output: Option<Analysis>,
+}
+
+impl Call {
+    /// The post-call analysis under whichever name the API used:
+    /// `post_call_analysis`, else `analysis`, else `json_output`.
+    pub fn analysis(&self) -> Option<&Analysis> {
+        self.post_call_analysis
+            .as_ref()
+            .or(self.analysis_field.as_ref())
+            .or(self.json_output.as_ref())
+    }
+}
+
+/// Post-call analysis: each field the agent extracts and its value (a
+/// string, number, boolean or null as the API sent it).
+pub type Analysis = BTreeMap<String, serde_json::Value>;
+
+/// A call's transcript: turns when the API sends a list, text when it
+/// sends a string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Transcript {
+    Turns(Vec<Turn>),
+    Text(String),
+}
+
+/// One turn of a transcript: who spoke (`agent` or `user`) and what was said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    pub role: String,
+    pub content: String,
+}
+
+/// Any JSON value as text: a string as it is, null as absent, anything
+/// else as its compact JSON.
+fn value_text(v: serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    }
+}
+
+fn lenient_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(value_text(serde_json::Value::deserialize(d)?))
+}
+
+/// A turn from an object (`role`/`content`, or `speaker`/`text` as some
+/// pages write them) or from a bare string (role unknown: empty).
+fn turn(v: serde_json::Value) -> Turn {
+    match v {
+        serde_json::Value::Object(mut m) => {
+            let mut take = |names: [&str; 2]| {
+                names
+                    .iter()
+                    .find_map(|n| m.remove(*n).and_then(value_text))
+                    .unwrap_or_default()
+            };
+            let role = take(["role", "speaker"]);
+            let content = take(["content", "text"]);
+            Turn { role, content }
+        }
+        other => Turn {
+            role: String::new(),
+            content: value_text(other).unwrap_or_default(),
+        },
+    }
+}
+
+fn lenient_transcript<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Transcript>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(items) => {
+            Some(Transcript::Turns(items.into_iter().map(turn).collect()))
+        }
+        other => value_text(other).map(Transcript::Text),
+    })
+}
+
+/// An object as it is; a string that holds a JSON object (some APIs send
+/// the analysis encoded) parsed; anything else kept as text under the one
+/// field `value`, so nothing the API said is dropped.
+fn lenient_analysis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Analysis>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    let v = match v {
+        serde_json::Value::String(s) => match serde_json::from_str::<Analysis>(&s) {
+            Ok(m) => return Ok(Some(m)),
+            Err(_) => serde_json::Value::String(s),
+        },
+        v => v,
+    };
+    Ok(match v {
+        serde_json::Value::Object(m) => Some(m.into_iter().collect()),
+        other => value_text(other)
+            .map(|text| Analysis::from([("value".to_string(), serde_json::Value::String(text))])),
+    })
 }
 
 /// `GET /v1/calls` answer.
@@ -243,6 +399,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!(many.message.joined(), "a must be x; b must be y");
+    }
+
+    #[test]
+    fn post_call_fields_read_leniently() {
+        let c: Call = serde_json::from_str(
+            r#"{"call_id":"c1","summary":"Met.","sentiment":"positive",
+                "recording_url":"https://r.invalid/x","transcript":[{"role":"agent","content":"Hi"},{"speaker":"user","text":"Yo"},"hm"],
+                "post_call_analysis":{"appointment_confirmed":"yes","n":3}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.summary.as_deref(), Some("Met."));
+        assert_eq!(c.sentiment.as_deref(), Some("positive"));
+        let Some(Transcript::Turns(turns)) = &c.transcript else {
+            panic!("turns: {:?}", c.transcript);
+        };
+        assert_eq!(
+            turns[1],
+            Turn {
+                role: "user".into(),
+                content: "Yo".into()
+            }
+        );
+        assert_eq!(turns[2].content, "hm");
+        let a = c.analysis().unwrap();
+        assert_eq!(a["appointment_confirmed"], "yes");
+        assert_eq!(a["n"], 3);
+        // Serialized back, it reads the same.
+        let back: Call = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+
+        // Wrong types become text; other names of the analysis are found.
+        let c: Call = serde_json::from_str(
+            r#"{"call_id":"c2","summary":42,"sentiment":null,"recording_url":{"u":1},
+                "transcript":"agent: hi","analysis":"{\"x\":true}","json_output":[1]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.summary.as_deref(), Some("42"));
+        assert_eq!(c.sentiment, None);
+        assert_eq!(c.recording_url.as_deref(), Some(r#"{"u":1}"#));
+        assert_eq!(c.transcript, Some(Transcript::Text("agent: hi".into())));
+        assert_eq!(c.analysis().unwrap()["x"], true);
+        assert_eq!(c.json_output.as_ref().unwrap()["value"], "[1]");
+        // Absent: nothing, and nothing written back.
+        let c: Call = serde_json::from_str(r#"{"call_id":"c3"}"#).unwrap();
+        assert!(c.analysis().is_none() && c.transcript.is_none());
+        assert_eq!(serde_json::to_string(&c).unwrap().matches(':').count(), 6);
     }
 
     #[test]

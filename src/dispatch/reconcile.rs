@@ -171,6 +171,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
                     .collect::<BTreeMap<_, _>>()
             }),
+            ..Call::default()
         }
     }
 

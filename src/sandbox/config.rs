@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+pub use super::postcall::AnalysisFields;
+
 /// Everything the simulator can be told. Every field has a default (see
 /// [`Config::default`]), so a YAML file names only what it changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,13 +29,17 @@ pub struct Config {
     pub concurrency_limit: u32,
     /// Per-key token bucket on `POST /v1/calls`.
     pub rate_limit: RateLimit,
+    /// Reads (`GET /v1/calls`, `GET /v1/calls/{id}`) take tokens from the
+    /// same bucket, as the real API's shared budget does (off: only creates).
+    pub rate_limit_reads: bool,
     /// Honour `Idempotency-Key` (`on`) or ignore it as the documented API does (`off`).
     pub idempotency: bool,
     /// Seed of every random choice: one seed and one request order give one ledger.
     pub seed: u64,
     /// Simulated seconds per real second (60: a two-minute call lasts two seconds).
     pub time_scale: f64,
-    /// Relative weights of the ways a call ends.
+    /// Relative weights of the ways a call ends. A mapping in YAML replaces
+    /// the default mix: a way it leaves out has weight 0.
     pub outcomes: Outcomes,
     /// Seconds a call rings before it is answered, `[min, max]`.
     pub ring_seconds: Range,
@@ -41,6 +47,27 @@ pub struct Config {
     pub talk_seconds: Range,
     /// Failures injected on `POST /v1/calls`.
     pub faults: Faults,
+    /// Post-call analysis fields of answered calls, each with its choices.
+    pub post_call_analysis: AnalysisFields,
+    /// The shape of a `GET /v1/calls` answer.
+    pub list_shape: ListShape,
+    /// Real milliseconds after its creation before a call shows in
+    /// `GET /v1/calls` (a search index that lags); `GET /v1/calls/{id}`
+    /// sees it at once. 0: at once.
+    pub list_lag_ms: u64,
+}
+
+/// The two shapes of a `GET /v1/calls` answer that DialNexa's docs show
+/// (API-NOTES.md): a client must read both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListShape {
+    /// `{"data": [...], "page", "limit", "total", "has_more"}`.
+    #[default]
+    Object,
+    /// A bare JSON array of calls, no paging fields: a client pages until a
+    /// page comes back shorter than its limit.
+    Array,
 }
 
 /// Whether an agent version may place calls.
@@ -86,14 +113,22 @@ impl RateLimit {
     }
 }
 
-/// Relative weights of call outcomes (they need not sum to 100).
+/// Relative weights of call outcomes (they need not sum to 100). Written
+/// in YAML, the mapping is the whole mix: an outcome it leaves out has
+/// weight 0, so `outcomes: {no_answer: 1}` means every call ends
+/// `no_answer` (the defaults apply only when the key is absent).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct Outcomes {
+    #[serde(default)]
     pub completed: f64,
+    #[serde(default)]
     pub no_answer: f64,
+    #[serde(default)]
     pub busy: f64,
+    #[serde(default)]
     pub voicemail: f64,
+    #[serde(default)]
     pub failed: f64,
 }
 
@@ -239,6 +274,7 @@ impl Default for Config {
             blocked_prefixes: Vec::new(),
             concurrency_limit: 25,
             rate_limit: RateLimit::default(),
+            rate_limit_reads: false,
             idempotency: true,
             seed: 1,
             time_scale: 60.0,
@@ -246,6 +282,9 @@ impl Default for Config {
             ring_seconds: Range::new(3.0, 25.0),
             talk_seconds: Range::new(20.0, 180.0),
             faults: Faults::default(),
+            post_call_analysis: AnalysisFields::default(),
+            list_shape: ListShape::Object,
+            list_lag_ms: 0,
         }
     }
 }
@@ -398,6 +437,13 @@ impl Config {
         }
         f.latency_ms
             .check("faults.latency_ms", 600_000.0, &mut problems);
+        self.post_call_analysis.check(&mut problems);
+        if self.list_lag_ms > 3_600_000 {
+            problems.push(format!(
+                "list_lag_ms: {} is more than an hour; write milliseconds from 0 to 3600000",
+                self.list_lag_ms
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -447,6 +493,10 @@ rate_limit:
   per_second: 50
   burst: 50
 
+# on: GET /v1/calls and GET /v1/calls/{id} spend the same bucket as creates
+# (the real API's budget is shared); off: only creates are limited.
+rate_limit_reads: off
+
 # on: the same Idempotency-Key with the same body returns the original call
 # (201, header Idempotent-Replayed: true); with another body, 422.
 # off: the header is ignored, as the documented API does.
@@ -458,7 +508,9 @@ seed: 1
 # Simulated seconds per real second: at 60 a two-minute call lasts two seconds.
 time_scale: 60
 
-# Relative weights of the ways a call ends.
+# Relative weights of the ways a call ends. A mapping given here is the whole
+# mix: an outcome it leaves out has weight 0 ({no_answer: 1}: every call
+# ends no_answer).
 outcomes:
   completed: 60
   no_answer: 20
@@ -478,6 +530,20 @@ faults:
   slow_rate: 0            # call created, answer delayed by slow_ms
   slow_ms: 35000
   latency_ms: [0, 0]      # added to every /v1 answer
+
+# What answered (completed) calls learned: each has a summary naming its
+# variables, a sentiment, a transcript, a recording_url, and one value per
+# field below, drawn from the seed. The first field is the main outcome.
+post_call_analysis:
+  appointment_confirmed: [yes, no, reschedule]
+
+# GET /v1/calls answers an object {data, page, limit, total, has_more}
+# (object) or a bare array of calls with no paging fields (array).
+list_shape: object
+
+# Real milliseconds after creation before a call shows in GET /v1/calls
+# (GET /v1/calls/{id} sees it at once). 0: at once.
+list_lag_ms: 0
 "#;
 
 #[cfg(test)]
@@ -497,6 +563,17 @@ mod tests {
         c.faults.latency_ms = Range::new(1.0, 5.0);
         c.idempotency = false;
         c.api_keys = vec!["k1".into()];
+        c.rate_limit_reads = true;
+        c.list_shape = ListShape::Array;
+        c.list_lag_ms = 7;
+        c.post_call_analysis = AnalysisFields::new([("b", vec!["x"]), ("a", vec!["y", "z"])]);
+        c.outcomes = Outcomes {
+            completed: 0.0,
+            no_answer: 2.0,
+            busy: 0.0,
+            voicemail: 0.0,
+            failed: 0.0,
+        };
         let back = Config::from_yaml_str(&c.to_yaml()).unwrap();
         assert_eq!(back, c);
     }
@@ -558,6 +635,62 @@ mod tests {
             if !text.is_empty() {
                 assert!(r.is_err(), "{text:?} was accepted");
             }
+        }
+    }
+
+    #[test]
+    fn a_partial_outcomes_mapping_replaces_the_default_mix() {
+        let c = Config::from_yaml_str("outcomes: {no_answer: 1}\n").unwrap();
+        assert_eq!(c.outcomes.weights(), [0.0, 1.0, 0.0, 0.0, 0.0]);
+        // No key at all: the default mix.
+        let c = Config::from_yaml_str("seed: 3\n").unwrap();
+        assert_eq!(c.outcomes, Outcomes::default());
+        // An empty mapping leaves no way to end: refused.
+        let err = Config::from_yaml_str("outcomes: {}\n").unwrap_err();
+        assert!(err.to_string().contains("outcomes"), "{err}");
+    }
+
+    #[test]
+    fn new_keys_parse_and_round_trip() {
+        let yaml = "list_shape: array\nlist_lag_ms: 2500\npost_call_analysis:\n  callback_requested: [true, false]\n  appointment_confirmed: [yes, no]\n  score: [1, 2.5]\n";
+        let c = Config::from_yaml_str(yaml).unwrap();
+        assert_eq!(c.list_shape, ListShape::Array);
+        assert_eq!(c.list_lag_ms, 2500);
+        // Config order is kept; scalars are read as the words written.
+        assert_eq!(
+            c.post_call_analysis,
+            AnalysisFields::new([
+                ("callback_requested", vec!["true", "false"]),
+                ("appointment_confirmed", vec!["yes", "no"]),
+                ("score", vec!["1", "2.5"]),
+            ])
+        );
+        assert_eq!(Config::from_yaml_str(&c.to_yaml()).unwrap(), c);
+        let empty = Config::from_yaml_str("post_call_analysis: {}\n").unwrap();
+        assert!(empty.post_call_analysis.fields().is_empty());
+        assert_eq!(Config::from_yaml_str(&empty.to_yaml()).unwrap(), empty);
+    }
+
+    #[test]
+    fn hostile_new_values_are_errors_naming_the_key() {
+        for (yaml, word) in [
+            ("list_shape: table\n", "list_shape"),
+            ("list_shape: 1\n", "list_shape"),
+            ("list_lag_ms: -1\n", "list_lag_ms"),
+            ("list_lag_ms: 1e30\n", "list_lag_ms"),
+            ("list_lag_ms: 99999999999\n", "list_lag_ms"),
+            ("post_call_analysis: 5\n", "post_call_analysis"),
+            ("post_call_analysis: [a, b]\n", "post_call_analysis"),
+            ("post_call_analysis: {x: []}\n", "post_call_analysis"),
+            ("post_call_analysis: {x: [{a: 1}]}\n", "post_call_analysis"),
+            ("post_call_analysis: {x: yes}\n", "post_call_analysis"),
+            ("post_call_analysis: {\"\": [a]}\n", "post_call_analysis"),
+            ("post_call_analysis: {x: [a], x: [b]}\n", "x"),
+            ("post_call_analysis: {x: [\"\"]}\n", "post_call_analysis"),
+            ("outcomes: {no_answer: 1, ringing: 2}\n", "ringing"),
+        ] {
+            let err = Config::from_yaml_str(yaml).expect_err(yaml);
+            assert!(err.to_string().contains(word), "{yaml}: {err}");
         }
     }
 

@@ -4,8 +4,10 @@
 //! parse every answer back with it), plus `idempotency_key` in the ledger.
 
 use super::clock::{Clock, format_ts};
+use super::config::AnalysisFields;
 use super::ledger::CallRec;
-use super::lifecycle::Phase;
+use super::lifecycle::{Outcome, Phase};
+use super::postcall;
 use super::workspace::Workspace;
 
 /// How much of a record to write.
@@ -14,7 +16,8 @@ pub(crate) enum Detail {
     /// The 201 answer: the seed page's six fields, status `queued`.
     Created,
     /// `GET /v1/calls/{id}` and list items: timestamps, duration,
-    /// end_reason, variables, metadata.
+    /// end_reason, variables, metadata, and once a call is `completed` its
+    /// post-call data.
     Record,
     /// `GET /_sandbox/ledger`: the record plus `idempotency_key`.
     Ledger,
@@ -26,6 +29,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) workspace: &'a Workspace,
     pub(crate) id_key: u64,
     pub(crate) now_us: u64,
+    /// The seed, and the analysis fields, of post-call data.
+    pub(crate) seed: u64,
+    pub(crate) post_call: &'a AnalysisFields,
 }
 
 /// A JSON string literal.
@@ -117,6 +123,11 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
     }
     field_obj(out, "variables", rec.variables());
     field_obj(out, "metadata", rec.metadata());
+    if detail == Detail::Record && phase == Phase::Ended(Outcome::Completed) {
+        let id = super::ids::encode(ctx.id_key, index);
+        let data = postcall::draw(ctx.post_call, ctx.seed, index, &id, rec.variables());
+        postcall::write(out, &data);
+    }
     if detail == Detail::Ledger {
         out.push_str(",\"idempotency_key\":");
         match rec.idempotency_key() {

@@ -124,6 +124,9 @@ pub(crate) struct Filter {
     /// Unix microseconds, inclusive.
     pub(crate) until: Option<i64>,
     pub(crate) index: Option<u32>,
+    /// Real microseconds after its creation before a call is listed
+    /// (`list_lag_ms`); 0: at once.
+    pub(crate) lag_us: u64,
 }
 
 /// Every call, and the indices over them.
@@ -262,8 +265,9 @@ impl Ledger {
         Outcome::New(index)
     }
 
-    /// The page `[skip, skip + take)` of the calls matching `f`, newest
-    /// first, and how many match in all.
+    /// The page `[skip, skip + take)` of the calls matching `f` and listed
+    /// by `now_us` (created at least `f.lag_us` before), newest first, and
+    /// how many match in all.
     pub(crate) fn list(
         &self,
         f: &Filter,
@@ -272,8 +276,10 @@ impl Ledger {
         skip: usize,
         take: usize,
     ) -> (Vec<u32>, u64) {
+        let listed = |rec: &CallRec| rec.created_us.saturating_add(f.lag_us) <= now_us;
         let matches = |i: u32, rec: &CallRec| {
-            f.from.is_none_or(|x| x == rec.from)
+            listed(rec)
+                && f.from.is_none_or(|x| x == rec.from)
                 && f.to.is_none_or(|x| x == rec.to)
                 && f.index.is_none_or(|x| x == i)
                 && f.since.is_none_or(|s| clock.wall_us(rec.created_us) >= s)
@@ -313,6 +319,8 @@ impl Ledger {
                 self.calls
                     .partition_point(|r| clock.wall_us(r.created_us) <= u)
             });
+            // Creation times grow with the index: the lagging calls are the newest.
+            let hi = hi.min(self.calls.partition_point(listed));
             for i in (lo..hi.max(lo)).rev() {
                 if let Some(rec) = self.calls.get(i) {
                     consider(i as u32, rec);
@@ -405,6 +413,47 @@ mod tests {
             Outcome::New(1)
         );
         assert_eq!(l.get(1).unwrap().idempotency_key(), Some("k"));
+    }
+
+    #[test]
+    fn lagging_calls_are_left_out_of_lists_until_their_time() {
+        let config = Config::unlimited();
+        let clock = Clock::new(60.0);
+        let mut l = Ledger::default();
+        for to in ["+16505550199", "+16505550100"] {
+            l.create(&config, &clock, &call(to, ""), ADM, None, true);
+        }
+        let t0 = l.get(0).unwrap().created_us;
+        let t1 = l.get(1).unwrap().created_us;
+        let lag = 1_000_000;
+        let lagged = |extra: Filter| Filter {
+            lag_us: lag,
+            ..extra
+        };
+        let all = lagged(Filter::default());
+        assert_eq!(l.list(&all, &clock, t0 + lag - 1, 0, 10), (vec![], 0));
+        let (page, total) = l.list(&all, &clock, t0 + lag, 0, 10);
+        assert_eq!(total, u64::from(t1 == t0) + 1, "{page:?}");
+        assert_eq!(l.list(&all, &clock, t1 + lag, 0, 10), (vec![1, 0], 2));
+        // The same for the per-destination walk and the id filter.
+        let to = lagged(Filter {
+            to: Some(16_505_550_100),
+            ..Filter::default()
+        });
+        assert_eq!(l.list(&to, &clock, t1 + lag - 1, 0, 10), (vec![], 0));
+        assert_eq!(l.list(&to, &clock, t1 + lag, 0, 10), (vec![1], 1));
+        let id = lagged(Filter {
+            index: Some(1),
+            ..Filter::default()
+        });
+        assert_eq!(l.list(&id, &clock, t1 + lag - 1, 0, 10), (vec![], 0));
+        assert_eq!(l.list(&id, &clock, t1 + lag, 0, 10), (vec![1], 1));
+        // A lag longer than the clock has run hides everything, no underflow.
+        let huge = Filter {
+            lag_us: u64::MAX,
+            ..Filter::default()
+        };
+        assert_eq!(l.list(&huge, &clock, t1, 0, 10), (vec![], 0));
     }
 
     #[test]

@@ -5,10 +5,13 @@
 //!
 //! Modules: [`config`] (what it can be told), `workspace` (403 rules),
 //! `request` (400 checks), `ledger` (every call, indexed), `lifecycle`
-//! (how a call lives on the scaled `clock`), `ratelimit`, `faults`, `ids`,
-//! `rng`, `json`, `stats`, `routes` (the HTTP API) and `server` (hyper and
-//! connection resets).
+//! (how a call lives on the scaled `clock`), `postcall` (what an answered
+//! call learned, drawn from the seed), `ratelimit`, `faults`, `ids`,
+//! `rng`, `json`, `stats`, `answer` (a response before hyper sees it),
+//! `list` (`GET /v1/calls`), `routes` (the rest of the HTTP API) and
+//! `server` (hyper and connection resets).
 
+mod answer;
 mod clock;
 pub mod config;
 mod faults;
@@ -16,6 +19,8 @@ mod ids;
 mod json;
 mod ledger;
 mod lifecycle;
+mod list;
+mod postcall;
 mod ratelimit;
 mod request;
 mod rng;
@@ -28,7 +33,10 @@ mod workspace;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::{Config, ConfigError, Faults, Outcomes, Range, RateLimit, VersionState};
+pub use config::{
+    AnalysisFields, Config, ConfigError, Faults, ListShape, Outcomes, Range, RateLimit,
+    VersionState,
+};
 pub use routes::MAX_BODY;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

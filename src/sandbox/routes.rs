@@ -3,6 +3,10 @@
 //! connection is reset with no answer: a dropped connection or a lost
 //! response).
 //!
+//! Reads (`GET /v1/calls`, `GET /v1/calls/{id}`) check the key (401), then,
+//! with `rate_limit_reads`, take a token from the same bucket as creates
+//! (429), as the real API's budget is shared by reads and creates.
+//!
 //! `POST /v1/calls` checks, in order: the route, the Bearer key (401), the
 //! rate limit (429), the body size (413), the fields (400), the workspace
 //! rules (403), the `Idempotency-Key` header (400), the injected fault, then
@@ -12,115 +16,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::clock::parse_instant;
-use super::config::is_e164;
+pub(crate) use super::answer::{Answer, Body, Hangup};
 use super::faults::{self, Fault};
 use super::ids;
-use super::json::{self, Ctx, Detail};
-use super::ledger::{self, Filter, MAX_KEY_LEN, Outcome};
+use super::json::{self, Detail};
+use super::ledger::{MAX_KEY_LEN, Outcome};
 use super::lifecycle::Phase;
+use super::list::list;
 use super::ratelimit::RateInfo;
 use super::request::{parse_create, quote};
 use super::state::State;
-use super::stats::FaultKind;
-use crate::wire::{ErrorBody, Message};
+use super::stats::{FaultKind, RouteKind};
 
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 64 * 1024;
 /// A refused body is read and discarded up to this size, so the client
 /// sees the 413 rather than a reset while it is still sending.
 const DRAIN_MAX: usize = 16 * 1024 * 1024;
-
-/// The response body type.
-pub(crate) type Body = Full<Bytes>;
-
-/// Close the connection without an answer (the server resets it).
-#[derive(Debug)]
-pub(crate) struct Hangup;
-
-impl std::fmt::Display for Hangup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection closed by the sandbox without an answer")
-    }
-}
-
-impl std::error::Error for Hangup {}
-
-/// A response before it is encoded.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    body: String,
-    rate: Option<RateInfo>,
-    replayed: bool,
-}
-
-impl Answer {
-    fn json(status: StatusCode, body: String) -> Answer {
-        Answer {
-            status,
-            body,
-            rate: None,
-            replayed: false,
-        }
-    }
-
-    /// The API's error body; `message` is a string for one problem and a
-    /// list for several.
-    fn error(status: StatusCode, mut messages: Vec<String>) -> Answer {
-        let message = if messages.len() == 1 {
-            Message::One(messages.pop().unwrap_or_default())
-        } else {
-            Message::Many(messages)
-        };
-        let body = ErrorBody {
-            status_code: status.as_u16(),
-            message,
-            error: status.canonical_reason().unwrap_or("Error").to_string(),
-        };
-        Answer::json(
-            status,
-            serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_string()),
-        )
-    }
-
-    fn error1(status: StatusCode, message: impl Into<String>) -> Answer {
-        Answer::error(status, vec![message.into()])
-    }
-
-    fn with_rate(mut self, rate: Option<RateInfo>) -> Answer {
-        self.rate = rate;
-        self
-    }
-
-    fn into_response(self) -> Response<Body> {
-        let mut r = Response::new(Full::new(Bytes::from(self.body)));
-        *r.status_mut() = self.status;
-        let h = r.headers_mut();
-        h.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        if let Some(rate) = self.rate {
-            h.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
-            h.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
-            h.insert("x-ratelimit-reset", HeaderValue::from(rate.reset));
-            if let Some(secs) = rate.retry_after {
-                h.insert(RETRY_AFTER, HeaderValue::from(secs));
-            }
-        }
-        if self.replayed {
-            h.insert("idempotent-replayed", HeaderValue::from_static("true"));
-        }
-        r
-    }
-}
 
 /// Serves one request.
 pub(crate) async fn serve(
@@ -167,8 +84,16 @@ async fn v1(st: &State, req: Request<Incoming>, fault: Fault) -> Result<Answer, 
         (&Method::GET, p) if p.starts_with("/v1/calls/") && p.len() > "/v1/calls/".len() => {
             Route::Get(p["/v1/calls/".len()..].to_string())
         }
-        (m, p) => return Ok(not_found(m, p)),
+        (m, p) => {
+            st.stats.route(RouteKind::Other);
+            return Ok(not_found(m, p));
+        }
     };
+    st.stats.route(match route {
+        Route::Create => RouteKind::Create,
+        Route::List => RouteKind::List,
+        Route::Get(_) => RouteKind::Get,
+    });
     let now = st.clock.now_us();
     let unix = st.clock.wall_us(now);
     let key = match api_key(st, req.headers()) {
@@ -178,17 +103,23 @@ async fn v1(st: &State, req: Request<Incoming>, fault: Fault) -> Result<Answer, 
                 .with_rate(st.limiter.peek("", now, unix)));
         }
     };
-    match route {
-        Route::Create => create(st, req, &key, fault).await,
-        Route::List => {
-            let rate = st.limiter.peek(&key, now, unix);
-            Ok(list(st, req.uri().query().unwrap_or("")).with_rate(rate))
-        }
-        Route::Get(id) => {
-            let rate = st.limiter.peek(&key, now, unix);
-            Ok(get(st, &id).with_rate(rate))
-        }
+    if let Route::Create = route {
+        return create(st, req, &key, fault).await;
     }
+    // Reads spend the key's budget only when told to (`rate_limit_reads`).
+    let rate = if st.config.rate_limit_reads {
+        st.limiter.take(&key, now, unix)
+    } else {
+        st.limiter.peek(&key, now, unix)
+    };
+    if let Some(refused) = too_many(rate) {
+        return Ok(refused);
+    }
+    Ok(match route {
+        Route::Get(id) => get(st, &id),
+        _ => list(st, req.uri().query().unwrap_or("")),
+    }
+    .with_rate(rate))
 }
 
 /// The Bearer key, or why it is refused. The key itself never appears in
@@ -231,6 +162,22 @@ async fn read_body(mut body: Incoming, declared: Option<usize>) -> Result<Option
     Ok((!too_big && seen <= MAX_BODY).then_some(buf))
 }
 
+/// The 429 of a request the bucket refused, with `Retry-After`.
+fn too_many(rate: Option<RateInfo>) -> Option<Answer> {
+    let r = rate?;
+    let secs = r.retry_after?;
+    Some(
+        Answer::error1(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many requests. The limit is {} per second per API key; retry after {secs} s.",
+                r.limit
+            ),
+        )
+        .with_rate(rate),
+    )
+}
+
 async fn create(
     st: &State,
     req: Request<Incoming>,
@@ -239,17 +186,8 @@ async fn create(
 ) -> Result<Answer, Hangup> {
     let now = st.clock.now_us();
     let rate = st.limiter.take(key, now, st.clock.wall_us(now));
-    if let Some(r) = rate
-        && let Some(secs) = r.retry_after
-    {
-        return Ok(Answer::error1(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many requests. The limit is {} per second per API key; retry after {secs} s.",
-                r.limit
-            ),
-        )
-        .with_rate(rate));
+    if let Some(refused) = too_many(rate) {
+        return Ok(refused);
     }
     let (parts, body) = req.into_parts();
     let declared = parts
@@ -315,12 +253,7 @@ async fn create(
         if let Outcome::New(i) | Outcome::Replay(i) = outcome
             && let Some(rec) = ledger.get(i)
         {
-            let ctx = Ctx {
-                clock: &st.clock,
-                workspace: &st.workspace,
-                id_key: st.id_key,
-                now_us: now,
-            };
+            let ctx = st.ctx(now);
             json::call(&mut out, &ctx, i, rec, Detail::Created);
         }
         (outcome, out)
@@ -380,165 +313,16 @@ fn get(st: &State, id: &str) -> Answer {
             format!("Call {} not found", quote(id)),
         );
     };
-    let ctx = Ctx {
-        clock: &st.clock,
-        workspace: &st.workspace,
-        id_key: st.id_key,
-        now_us: now,
-    };
+    let ctx = st.ctx(now);
     let mut out = String::with_capacity(512);
     json::call(&mut out, &ctx, i, rec, Detail::Record);
-    Answer::json(StatusCode::OK, out)
-}
-
-/// One query-string component, form-decoded (`+` is a space, `%XX` a byte).
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                if let Some(v) = hex {
-                    out.push(v);
-                    i += 2;
-                } else {
-                    out.push(c);
-                }
-            }
-            _ => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A phone filter: E.164, leniently taking a `+` that arrived unencoded
-/// (and so decoded as a space).
-fn phone_param(name: &str, v: &str, problems: &mut Vec<String>) -> Option<String> {
-    let v = v.trim_end();
-    let v = match v.strip_prefix(' ') {
-        Some(rest) => format!("+{}", rest.trim_start()),
-        None => v.to_string(),
-    };
-    if is_e164(&v) {
-        Some(v)
-    } else {
-        problems.push(format!(
-            "{name} must be an E.164 phone number, e.g. +14155550100 (got {}); encode + as %2B",
-            quote(&v)
-        ));
-        None
-    }
-}
-
-fn list(st: &State, query: &str) -> Answer {
-    let mut problems = Vec::new();
-    let mut filter = Filter::default();
-    let mut none_match = false;
-    let (mut page, mut limit) = (1usize, 20usize);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (decode(k), decode(v));
-        match k.as_str() {
-            "to" => {
-                filter.to = phone_param("to", &v, &mut problems)
-                    .and_then(|p| ledger::phone_digits(&p));
-            }
-            "from" => {
-                if let Some(p) = phone_param("from", &v, &mut problems) {
-                    match st.workspace.number_index(&p) {
-                        Some(i) => filter.from = Some(i),
-                        None => none_match = true,
-                    }
-                }
-            }
-            "status" => {
-                let word = crate::wire::CallStatus::parse(&v);
-                match Phase::WORDS.iter().find(|w| **w == word.as_str()) {
-                    Some(w) => filter.status = Some(w),
-                    None => problems.push(format!(
-                        "status must be one of {} (got {})",
-                        Phase::WORDS.join(", "),
-                        quote(&v)
-                    )),
-                }
-            }
-            "start_date" | "end_date" => match parse_instant(v.trim()) {
-                Some(t) if k == "start_date" => filter.since = Some(t),
-                Some(t) => filter.until = Some(t),
-                None => problems.push(format!(
-                    "{k} must be an ISO 8601 date or date-time, e.g. 2026-05-23 or 2026-05-23T10:15:00Z (got {})",
-                    quote(&v)
-                )),
-            },
-            "call_id" => match ids::decode(st.id_key, v.trim()) {
-                Some(i) => filter.index = Some(i),
-                None => none_match = true,
-            },
-            "page" => match v.trim().parse::<usize>() {
-                Ok(p) if p >= 1 => page = p,
-                _ => problems.push(format!("page must be an integer >= 1 (got {})", quote(&v))),
-            },
-            "limit" => match v.trim().parse::<usize>() {
-                Ok(l) if (1..=200).contains(&l) => limit = l,
-                _ => problems.push(format!(
-                    "limit must be an integer from 1 to 200 (got {})",
-                    quote(&v)
-                )),
-            },
-            _ => {} // unknown parameters are ignored, as most APIs do
-        }
-    }
-    if !problems.is_empty() {
-        return Answer::error(StatusCode::BAD_REQUEST, problems);
-    }
-    let skip = (page - 1).saturating_mul(limit);
-    let now = st.clock.now_us();
-    let ledger = st.ledger();
-    let (indices, total) = if none_match {
-        (Vec::new(), 0)
-    } else {
-        ledger.list(&filter, &st.clock, now, skip, limit)
-    };
-    let ctx = Ctx {
-        clock: &st.clock,
-        workspace: &st.workspace,
-        id_key: st.id_key,
-        now_us: now,
-    };
-    let mut out = String::with_capacity(64 + indices.len() * 400);
-    out.push_str("{\"data\":[");
-    for (n, &i) in indices.iter().enumerate() {
-        if let Some(rec) = ledger.get(i) {
-            if n > 0 {
-                out.push(',');
-            }
-            json::call(&mut out, &ctx, i, rec, Detail::Record);
-        }
-    }
-    drop(ledger);
-    let has_more = (skip as u64).saturating_add(indices.len() as u64) < total;
-    out.push_str(&format!(
-        "],\"page\":{page},\"limit\":{limit},\"total\":{total},\"has_more\":{has_more}}}"
-    ));
     Answer::json(StatusCode::OK, out)
 }
 
 fn ledger_dump(st: &State) -> Answer {
     let now = st.clock.now_us();
     let ledger = st.ledger();
-    let ctx = Ctx {
-        clock: &st.clock,
-        workspace: &st.workspace,
-        id_key: st.id_key,
-        now_us: now,
-    };
+    let ctx = st.ctx(now);
     let mut out = String::with_capacity(16 + ledger.len() * 400);
     out.push_str("{\"calls\":[");
     for (i, rec) in ledger.calls().iter().enumerate() {
@@ -579,25 +363,4 @@ fn stats(st: &State) -> Answer {
         StatusCode::OK,
         serde_json::to_string(&m).unwrap_or_else(|_| "{}".to_string()),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_decoding() {
-        assert_eq!(decode("%2B14155550100"), "+14155550100");
-        assert_eq!(decode("+14155550100"), " 14155550100");
-        assert_eq!(decode("a%zzb%"), "a%zzb%");
-        assert_eq!(decode("%e2%98%8e"), "☎");
-        assert_eq!(decode("%ff"), "\u{fffd}");
-        let mut p = Vec::new();
-        assert_eq!(
-            phone_param("to", " 14155550100", &mut p).as_deref(),
-            Some("+14155550100")
-        );
-        assert_eq!(phone_param("to", "x", &mut p), None);
-        assert_eq!(p.len(), 1);
-    }
 }

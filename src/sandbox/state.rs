@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::clock::Clock;
 use super::config::Config;
+use super::json::Ctx;
 use super::ledger::Ledger;
 use super::ratelimit::RateLimiter;
 use super::rng::mix;
@@ -34,6 +35,18 @@ impl State {
             limiter: RateLimiter::new(config.rate_limit),
             stats: Stats::default(),
             config,
+        }
+    }
+
+    /// What the record writer needs, at `now_us`.
+    pub(crate) fn ctx(&self, now_us: u64) -> Ctx<'_> {
+        Ctx {
+            clock: &self.clock,
+            workspace: &self.workspace,
+            id_key: self.id_key,
+            now_us,
+            seed: self.config.seed,
+            post_call: &self.config.post_call_analysis,
         }
     }
 

@@ -1,5 +1,6 @@
-//! Counters for `GET /_sandbox/stats`: answers by HTTP status and faults by
-//! kind. Lock-free atomics, so counting never contends with serving.
+//! Counters for `GET /_sandbox/stats`: `/v1` requests in total and by
+//! route, answers by HTTP status and faults by kind. Lock-free atomics, so
+//! counting never contends with serving.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -16,12 +17,26 @@ impl FaultKind {
     const NAMES: [&'static str; 4] = ["server_error", "drop", "lost_response", "slow"];
 }
 
+/// The route a `/v1` request asked for (`other`: no such route, a 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RouteKind {
+    Create = 0,
+    Get = 1,
+    List = 2,
+    Other = 3,
+}
+
+impl RouteKind {
+    const NAMES: [&'static str; 4] = ["create", "get", "list", "other"];
+}
+
 /// What the server has done so far.
 #[derive(Debug)]
 pub(crate) struct Stats {
     requests: AtomicU64,
     answers: Box<[AtomicU64; 600]>,
     faults: [AtomicU64; 4],
+    routes: [AtomicU64; 4],
     replays: AtomicU64,
 }
 
@@ -31,6 +46,7 @@ impl Default for Stats {
             requests: AtomicU64::new(0),
             answers: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
             faults: std::array::from_fn(|_| AtomicU64::new(0)),
+            routes: std::array::from_fn(|_| AtomicU64::new(0)),
             replays: AtomicU64::new(0),
         }
     }
@@ -48,6 +64,12 @@ impl Stats {
         }
     }
 
+    /// Counts a `/v1` request by its route (every request, whatever its
+    /// answer: a 401 or 429 spent a request all the same).
+    pub(crate) fn route(&self, kind: RouteKind) {
+        self.routes[kind as usize].fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn fault(&self, kind: FaultKind) {
         self.faults[kind as usize].fetch_add(1, Relaxed);
     }
@@ -56,8 +78,10 @@ impl Stats {
         self.replays.fetch_add(1, Relaxed);
     }
 
-    /// `{"requests": n, "answers": {"201": n, ...}, "faults": {...}, "idempotent_replays": n}`
-    /// without the call counts, which the caller adds.
+    /// `{"requests": n, "by_route": {"create": n, "get": n, "list": n,
+    /// "other": n}, "answers": {"201": n, ...}, "faults": {...},
+    /// "idempotent_replays": n}` without the call counts, which the caller
+    /// adds. Every request has a route, so `by_route` sums to `requests`.
     pub(crate) fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::{Map, Value};
         let mut answers = Map::new();
@@ -71,8 +95,13 @@ impl Stats {
         for (name, c) in FaultKind::NAMES.iter().zip(&self.faults) {
             faults.insert((*name).to_string(), Value::from(c.load(Relaxed)));
         }
+        let mut by_route = Map::new();
+        for (name, c) in RouteKind::NAMES.iter().zip(&self.routes) {
+            by_route.insert((*name).to_string(), Value::from(c.load(Relaxed)));
+        }
         let mut m = Map::new();
         m.insert("requests".into(), Value::from(self.requests.load(Relaxed)));
+        m.insert("by_route".into(), Value::Object(by_route));
         m.insert("answers".into(), Value::Object(answers));
         m.insert("faults".into(), Value::Object(faults));
         m.insert(

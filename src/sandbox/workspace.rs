@@ -158,4 +158,52 @@ mod tests {
             .unwrap_err();
         assert!(m[0].contains("agent version") && m[0].contains("does not exist"));
     }
+
+    #[test]
+    fn a_pool_of_numbers_and_versions_each_admitted_and_refusals_name_the_value() {
+        let c = Config {
+            numbers: vec![
+                "+14155550100".into(),
+                "+442079460000".into(),
+                "+12125550100".into(),
+            ],
+            agent_versions: [
+                ("av_en", VersionState::Published),
+                ("av_es", VersionState::Published),
+                ("av_fr", VersionState::Draft),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+            ..Config::default()
+        };
+        let w = Workspace::new(&c);
+        for from in &c.numbers {
+            for agent in ["av_en", "av_es"] {
+                let ok = w.admit(&call(from, "+16505550199", agent)).unwrap();
+                assert_eq!(w.number(ok.from), from);
+                assert_eq!(w.version(ok.agent), agent);
+                assert_eq!(w.number_index(from), Some(ok.from));
+            }
+        }
+        let m = w
+            .admit(&call("+13125550100", "+16505550199", "av_en"))
+            .unwrap_err();
+        assert_eq!(m.len(), 1);
+        assert!(m[0].contains("\"+13125550100\""), "{m:?}");
+        let m = w
+            .admit(&call("+12125550100", "+16505550199", "av_fr"))
+            .unwrap_err();
+        assert!(
+            m[0].contains("\"av_fr\"") && m[0].contains("not published"),
+            "{m:?}"
+        );
+        let m = w
+            .admit(&call("+12125550100", "+16505550199", "av_de"))
+            .unwrap_err();
+        assert!(
+            m[0].contains("\"av_de\"") && m[0].contains("does not exist"),
+            "{m:?}"
+        );
+    }
 }

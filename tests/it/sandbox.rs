@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use callplan::sandbox::{Config, Faults, Outcomes, Range, RateLimit, VersionState};
-use callplan::wire::{Call, CallList, ErrorBody, Message};
+use callplan::sandbox::{
+    AnalysisFields, Config, Faults, ListShape, Outcomes, Range, RateLimit, VersionState,
+};
+use callplan::wire::{Call, CallList, ErrorBody, Message, Transcript};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -1402,4 +1404,685 @@ async fn start_refuses_an_invalid_config_naming_every_problem() {
         text.contains("time_scale") && text.contains("numbers"),
         "{text}"
     );
+}
+
+// ---------------------------------------------------------------- post-call data
+
+const POST_CALL_KEYS: [&str; 5] = [
+    "summary",
+    "sentiment",
+    "transcript",
+    "recording_url",
+    "post_call_analysis",
+];
+
+fn reminder(to: &str) -> Value {
+    json!({
+        "from_number": FROM,
+        "to_number": to,
+        "agent_version_id": "av_sandbox",
+        "variables": {
+            "customer_name": "Ana Silva",
+            "appointment_date": "2026-06-12",
+            "clinic_name": "Sunrise Dental"
+        },
+        "metadata": {"callplan_key": format!("row-{to}")}
+    })
+}
+
+fn only(outcome: &str) -> Outcomes {
+    let mut o = Outcomes {
+        completed: 0.0,
+        no_answer: 0.0,
+        busy: 0.0,
+        voicemail: 0.0,
+        failed: 0.0,
+    };
+    match outcome {
+        "completed" => o.completed = 1.0,
+        "no_answer" => o.no_answer = 1.0,
+        other => panic!("{other}"),
+    }
+    o
+}
+
+/// Creates `n` calls (from `reminder`) and waits until all have ended.
+async fn ended_calls(url: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let resp = post(url, &reminder(&format!("+165055504{i:02}"))).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        ids.push(resp.json::<Call>().await.unwrap().call_id);
+    }
+    let ended = eventually(Duration::from_secs(10), || async {
+        ledger_calls(url)
+            .await
+            .iter()
+            .all(|c| callplan::wire::CallStatus::parse(c["status"].as_str().unwrap()).is_terminal())
+    })
+    .await;
+    assert!(ended, "calls never ended");
+    ids
+}
+
+async fn record(url: &str, id: &str) -> Value {
+    let resp = get(url, &format!("/v1/calls/{id}")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+/// The list page's items, whichever shape it has.
+async fn list_items(url: &str, query: &str) -> Vec<Value> {
+    let resp = get(url, &format!("/v1/calls?{query}")).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{query}");
+    match resp.json::<Value>().await.unwrap() {
+        Value::Array(items) => items,
+        Value::Object(mut m) => match m.remove("data") {
+            Some(Value::Array(items)) => items,
+            other => panic!("no data: {other:?}"),
+        },
+        other => panic!("not a list: {other}"),
+    }
+}
+
+/// The post-call fields of a record an unanswered call must not carry.
+fn assert_no_post_call_data(raw: &Value) {
+    for k in POST_CALL_KEYS {
+        assert!(raw.get(k).is_none_or(Value::is_null), "{k} on {raw}");
+    }
+}
+
+#[tokio::test]
+async fn completed_calls_carry_post_call_data_and_unanswered_ones_do_not() {
+    let mut c = fast(open());
+    c.outcomes = Outcomes {
+        completed: 1.0,
+        no_answer: 1.0,
+        busy: 1.0,
+        voicemail: 1.0,
+        failed: 1.0,
+    };
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let ids = ended_calls(&url, 30).await;
+    let listed = list_items(&url, "limit=200").await;
+    assert_eq!(listed.len(), ids.len());
+    let (mut completed, mut other) = (0, 0);
+    for id in &ids {
+        let raw = record(&url, id).await;
+        // The list carries the same full record as the single GET.
+        let item = listed.iter().find(|c| c["call_id"] == json!(id)).unwrap();
+        assert_eq!(item, &raw);
+        let call: Call = serde_json::from_value(raw.clone()).unwrap();
+        if call.status != "completed" {
+            other += 1;
+            assert_no_post_call_data(&raw);
+            assert!(call.end_reason.is_some() && call.duration_s.is_some());
+            continue;
+        }
+        completed += 1;
+        let summary = call.summary.as_deref().unwrap();
+        for var in ["Ana Silva", "2026-06-12", "Sunrise Dental"] {
+            assert!(summary.contains(var), "{var} not in {summary}");
+        }
+        assert!(
+            ["positive", "neutral", "negative"].contains(&call.sentiment.as_deref().unwrap()),
+            "{:?}",
+            call.sentiment
+        );
+        let Some(Transcript::Turns(turns)) = &call.transcript else {
+            panic!("no turns: {:?}", call.transcript);
+        };
+        assert!(turns.len() >= 3);
+        assert!(
+            turns
+                .iter()
+                .all(|t| ["agent", "user"].contains(&t.role.as_str()))
+        );
+        assert!(turns.iter().all(|t| !t.content.is_empty()));
+        assert!(turns.iter().any(|t| t.content.contains("Ana Silva")));
+        let rec = call.recording_url.as_deref().unwrap();
+        assert!(
+            rec.starts_with("https://recordings.sandbox.invalid/"),
+            "{rec}"
+        );
+        assert!(
+            rec.contains(id.as_str()) && rec.contains("Signature="),
+            "{rec}"
+        );
+        let analysis = call.analysis().unwrap();
+        assert_eq!(
+            analysis.keys().collect::<Vec<_>>(),
+            ["appointment_confirmed"]
+        );
+        let value = analysis["appointment_confirmed"].as_str().unwrap();
+        assert!(["yes", "no", "reschedule"].contains(&value), "{value}");
+        assert!(call.end_reason.is_some() && call.duration_s.is_some());
+    }
+    assert!(
+        completed >= 3 && other >= 3,
+        "{completed} completed, {other} not"
+    );
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn calls_not_yet_ended_carry_no_post_call_data() {
+    // A frozen clock: answered calls never end while the test reads.
+    let mut c = open();
+    c.time_scale = 1e-6;
+    c.outcomes = only("completed");
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let resp = post(&url, &reminder("+16505550199")).await;
+    let created: Value = resp.json().await.unwrap();
+    assert_no_post_call_data(&created);
+    let raw = record(&url, created["call_id"].as_str().unwrap()).await;
+    assert_eq!(raw["status"], "queued");
+    assert_no_post_call_data(&raw);
+    assert_no_post_call_data(&list_items(&url, "").await[0]);
+    sb.shutdown().await;
+}
+
+/// What a seed decides about post-call data, call by call in creation order.
+async fn post_call_fates(seed: u64) -> Vec<Vec<Value>> {
+    let mut c = fast(open());
+    c.seed = seed;
+    c.outcomes = only("completed");
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let ids = ended_calls(&url, 12).await;
+    let mut fates = Vec::new();
+    for id in ids {
+        let raw = record(&url, &id).await;
+        fates.push(POST_CALL_KEYS.iter().map(|k| raw[*k].clone()).collect());
+    }
+    sb.shutdown().await;
+    fates
+}
+
+#[tokio::test]
+async fn post_call_data_is_the_same_for_the_same_seed() {
+    let a = post_call_fates(11).await;
+    let b = post_call_fates(11).await;
+    let c = post_call_fates(12).await;
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert!(a.iter().all(|f| f.iter().all(|v| !v.is_null())));
+    // The data varies from call to call, not one canned answer.
+    let summaries: std::collections::BTreeSet<String> =
+        a.iter().map(|f| f[0].to_string()).collect();
+    let values: std::collections::BTreeSet<String> = a.iter().map(|f| f[4].to_string()).collect();
+    assert!(
+        summaries.len() >= 3 && values.len() >= 2,
+        "{summaries:?} {values:?}"
+    );
+}
+
+#[tokio::test]
+async fn configured_analysis_fields_each_get_one_of_their_choices() {
+    let mut c = fast(open());
+    c.outcomes = only("completed");
+    c.post_call_analysis = AnalysisFields::new([
+        ("preferred_time", vec!["morning", "afternoon", "evening"]),
+        ("callback_requested", vec!["true", "false"]),
+    ]);
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    ended_calls(&url, 20).await;
+    let mut seen: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for item in list_items(&url, "limit=200").await {
+        let call: Call = serde_json::from_value(item).unwrap();
+        let analysis = call.post_call_analysis.unwrap();
+        assert_eq!(
+            analysis.keys().collect::<Vec<_>>(),
+            ["callback_requested", "preferred_time"]
+        );
+        for (k, v) in analysis {
+            seen.entry(k)
+                .or_default()
+                .insert(v.as_str().unwrap().to_string());
+        }
+        // The summary follows the first field; a value with no meaning it
+        // knows is named with its field.
+        let summary = call.summary.unwrap();
+        assert!(summary.contains("answered preferred_time: "), "{summary}");
+    }
+    assert_eq!(seen["callback_requested"].len(), 2, "{seen:?}");
+    assert_eq!(seen["preferred_time"].len(), 3, "{seen:?}");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn hostile_variables_still_give_valid_post_call_records() {
+    let mut c = fast(open());
+    c.outcomes = only("completed");
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let long = "é".repeat(5_000);
+    let mut ids = Vec::new();
+    for (i, name) in [
+        "\"q\"\n\t\\",
+        "<script>x</script>",
+        "\u{202e}evil",
+        long.as_str(),
+        "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut b = reminder(&format!("+165055505{i:02}"));
+        b["variables"]["customer_name"] = json!(name);
+        b["variables"]["appointment_date"] = json!("=HYPERLINK(\"x\")");
+        let resp = post(&url, &b).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        ids.push(resp.json::<Call>().await.unwrap().call_id);
+    }
+    let ended = eventually(Duration::from_secs(10), || async {
+        list_items(&url, "limit=200")
+            .await
+            .iter()
+            .all(|c| c["status"] == "completed")
+    })
+    .await;
+    assert!(ended);
+    for id in ids {
+        let call: Call = serde_json::from_value(record(&url, &id).await).unwrap();
+        let summary = call.summary.unwrap();
+        assert!(summary.len() < 2_000, "{} bytes", summary.len());
+        assert!(summary.contains("=HYPERLINK"), "{summary}");
+    }
+    sb.shutdown().await;
+}
+
+// ---------------------------------------------------------------- list shape, lag, stats
+
+#[tokio::test]
+async fn array_list_shape_answers_bare_arrays_paged_until_a_short_page() {
+    let mut c = open();
+    c.time_scale = 1e-6;
+    c.list_shape = ListShape::Array;
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let resp = post(&url, &body(&format!("+165055506{i:02}"))).await;
+        created.push(resp.json::<Call>().await.unwrap().call_id);
+    }
+    // Page as a client must: until a page comes back shorter than the limit.
+    let mut seen = Vec::new();
+    for page in 1.. {
+        let resp = get(&url, &format!("/v1/calls?limit=2&page={page}")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let raw: Value = resp.json().await.unwrap();
+        let items = raw.as_array().expect("a bare array, no paging fields");
+        let calls: Vec<Call> = serde_json::from_value(raw.clone()).unwrap();
+        seen.extend(calls.into_iter().map(|c| c.call_id));
+        if items.len() < 2 {
+            assert_eq!(page, 3);
+            break;
+        }
+    }
+    created.reverse(); // newest first
+    assert_eq!(seen, created);
+    // Filters work as in the object shape; an empty answer is [].
+    let resp = get(&url, "/v1/calls?to=%2B16505550600").await;
+    assert_eq!(resp.text().await.unwrap().matches("call_id").count(), 1);
+    let resp = get(&url, "/v1/calls?page=9").await;
+    assert_eq!(resp.text().await.unwrap(), "[]");
+    // Errors keep the API's error body.
+    let resp = get(&url, "/v1/calls?limit=0").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    error_body(resp).await;
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn object_list_shape_is_the_default_with_paging_fields() {
+    let sb = start_sandbox(open()).await;
+    let url = sb.url();
+    post(&url, &body("+16505550199")).await;
+    let raw: Value = get(&url, "/v1/calls").await.json().await.unwrap();
+    let keys: Vec<&str> = raw
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["data", "has_more", "limit", "page", "total"]);
+    let list: CallList = serde_json::from_value(raw).unwrap();
+    assert_eq!((list.data.len(), list.total, list.has_more), (1, 1, false));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_count_requests_by_route() {
+    let sb = start_sandbox(open()).await;
+    let url = sb.url();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let resp = post(&url, &body(&format!("+165055507{i:02}"))).await;
+        ids.push(resp.json::<Call>().await.unwrap().call_id);
+    }
+    get(&url, &format!("/v1/calls/{}", ids[0])).await;
+    get(&url, "/v1/calls/call_nope").await; // a 404 of the get route
+    for _ in 0..4 {
+        get(&url, "/v1/calls?limit=5").await;
+    }
+    // Refused requests count too: a 401 list, a 400 create, an unknown route.
+    let resp = client()
+        .get(format!("{url}/v1/calls"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(&url, &json!({})).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&url, "/v1/agents").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let st = stats(&url).await;
+    assert_eq!(
+        st["by_route"],
+        json!({"create": 4, "get": 2, "list": 5, "other": 1})
+    );
+    assert_eq!(st["requests"], 12);
+    // Control endpoints are not API requests.
+    assert_eq!(stats(&url).await["requests"], 12);
+    assert_eq!(st["answers"]["201"], 3);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_partial_outcomes_mapping_means_every_call_ends_that_way() {
+    let c = Config::from_yaml_str(
+        "outcomes: {no_answer: 1}\ntime_scale: 1000000\nconcurrency_limit: 0\nrate_limit: {per_second: 0}\n",
+    )
+    .unwrap();
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    ended_calls(&url, 40).await;
+    let items = list_items(&url, "limit=200").await;
+    assert_eq!(items.len(), 40);
+    for item in &items {
+        assert_eq!(item["status"], "no_answer", "{item}");
+        assert_eq!(item["end_reason"], "no_answer");
+        assert_no_post_call_data(item);
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_lag_hides_a_new_call_from_lists_but_not_from_get() {
+    let lag = Duration::from_millis(1500);
+    let mut c = open();
+    c.list_lag_ms = lag.as_millis() as u64;
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let before = Instant::now();
+    let resp = post(&url, &body("+16505550199")).await;
+    let id = resp.json::<Call>().await.unwrap().call_id;
+    // The record is there at once...
+    assert_eq!(record(&url, &id).await["call_id"], json!(id));
+    // ...and the list does not show it yet, by any filter.
+    let listed = |query: String| {
+        let url = url.clone();
+        let id = id.clone();
+        async move {
+            let resp = get(&url, &format!("/v1/calls?{query}")).await;
+            let list: CallList = resp.json().await.unwrap();
+            (list.data.iter().any(|c| c.call_id == id), list.total)
+        }
+    };
+    let queries = [
+        String::new(),
+        "to=%2B16505550199".to_string(),
+        format!("call_id={id}"),
+        "from=%2B14155550100".to_string(),
+    ];
+    for q in &queries {
+        assert_eq!(listed(q.clone()).await, (false, 0), "{q}");
+    }
+    // Polled, it shows up, and never before the lag has passed since the
+    // create was sent (the sandbox runs in this process, on the same clock).
+    let shown = eventually(Duration::from_secs(20), || async {
+        listed(queries[1].clone()).await.0
+    })
+    .await;
+    assert!(shown, "never listed");
+    assert!(
+        before.elapsed() >= lag,
+        "listed after {:?}",
+        before.elapsed()
+    );
+    assert_eq!(listed(format!("call_id={id}")).await, (true, 1));
+    sb.shutdown().await;
+}
+
+// ---------------------------------------------------------------- caller-ID pool
+
+#[tokio::test]
+async fn a_pool_of_numbers_and_agent_versions_each_places_calls_and_403s_name_the_offender() {
+    let pool = ["+14155550100", "+442079460000", "+12125550100"];
+    let mut c = open();
+    c.time_scale = 1e-6;
+    c.numbers = pool.iter().map(|n| n.to_string()).collect();
+    c.agent_versions = BTreeMap::from([
+        ("av_en".to_string(), VersionState::Published),
+        ("av_es".to_string(), VersionState::Published),
+        ("av_fr".to_string(), VersionState::Draft),
+    ]);
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let mut n = 0;
+    for from in pool {
+        for agent in ["av_en", "av_es"] {
+            let mut b = body(&format!("+165055508{n:02}"));
+            n += 1;
+            b["from_number"] = json!(from);
+            b["agent_version_id"] = json!(agent);
+            let resp = post(&url, &b).await;
+            assert_eq!(resp.status(), StatusCode::CREATED, "{from} {agent}");
+            let call: Call = resp.json().await.unwrap();
+            assert_eq!(
+                (call.from_number.as_str(), call.agent_version_id.as_str()),
+                (from, agent)
+            );
+        }
+    }
+    // The list filters by each caller ID of the pool.
+    for from in pool {
+        let items = list_items(&url, &format!("from={}", from.replace('+', "%2B"))).await;
+        assert_eq!(items.len(), 2, "{from}");
+        assert!(items.iter().all(|c| c["from_number"] == json!(from)));
+    }
+    let cases = [
+        (
+            "+13125550100",
+            "av_en",
+            "\"+13125550100\" is not a number of this workspace",
+        ),
+        ("+12125550100", "av_fr", "\"av_fr\" is not published"),
+        ("+12125550100", "av_de", "\"av_de\" does not exist"),
+    ];
+    for (from, agent, says) in cases {
+        let mut b = body("+16505550199");
+        b["from_number"] = json!(from);
+        b["agent_version_id"] = json!(agent);
+        let resp = post(&url, &b).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let e = error_body(resp).await;
+        assert_eq!(messages(&e).len(), 1, "{e:?}");
+        assert!(messages(&e)[0].contains(says), "{says}: {e:?}");
+    }
+    assert_eq!(ledger_calls(&url).await.len(), 6);
+    sb.shutdown().await;
+}
+
+// ---------------------------------------------------------------- new keys through the binary
+
+/// One request on a plain socket: (status code, body).
+fn http_blocking(host: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let code = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (code, body)
+}
+
+#[test]
+fn binary_serves_the_new_keys_of_a_config_file() {
+    let mut config = fast(open());
+    config.outcomes = only("completed");
+    config.list_shape = ListShape::Array;
+    config.post_call_analysis = AnalysisFields::new([("payment_promised", vec!["soon"])]);
+    config.list_lag_ms = 1;
+    // The YAML the process reads is what the test wrote: the round trip.
+    assert_eq!(Config::from_yaml_str(&config.to_yaml()).unwrap(), config);
+    let sb = common::SandboxProcess::spawn(Some(&config));
+    let host = sb.url().trim_start_matches("http://").to_string();
+    let b = reminder("+16505550199").to_string();
+    let (code, _) = http_blocking(&host, "POST", "/v1/calls", &b);
+    assert_eq!(code, 201);
+    let start = Instant::now();
+    let items = loop {
+        let (code, body) = http_blocking(&host, "GET", "/v1/calls", "");
+        assert_eq!(code, 200);
+        let items: Vec<Value> = serde_json::from_str(&body).expect("a bare array");
+        if items.first().is_some_and(|c| c["status"] == "completed") {
+            break items;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{body}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(
+        items[0]["post_call_analysis"],
+        json!({"payment_promised": "soon"})
+    );
+    assert!(items[0]["summary"].as_str().unwrap().contains("Ana Silva"));
+    let st = sb.stats();
+    assert_eq!(st["by_route"]["create"], 1);
+    assert!(st["by_route"]["list"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn binary_print_config_shows_the_new_keys() {
+    let out = std::process::Command::new(common::bin())
+        .args(["sandbox", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in [
+        "post_call_analysis:\n  appointment_confirmed: [yes, no, reschedule]",
+        "list_shape: object",
+        "list_lag_ms: 0",
+    ] {
+        assert!(text.contains(key), "{key} missing");
+    }
+}
+
+#[test]
+fn binary_refuses_hostile_values_of_the_new_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandbox.yaml");
+    for (yaml, word) in [
+        ("list_shape: sideways\n", "list_shape"),
+        ("list_lag_ms: -5\n", "list_lag_ms"),
+        ("list_lag_ms: 86400000\n", "list_lag_ms"),
+        ("post_call_analysis: {x: []}\n", "post_call_analysis"),
+        ("post_call_analysis: nope\n", "post_call_analysis"),
+        ("outcomes: {}\n", "outcomes"),
+    ] {
+        std::fs::write(&path, yaml).unwrap();
+        let out = std::process::Command::new(common::bin())
+            .args(["sandbox", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{yaml}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(word), "{yaml}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn start_refuses_hostile_new_values_naming_each() {
+    let c = Config {
+        list_lag_ms: u64::MAX,
+        post_call_analysis: AnalysisFields::new([("", vec!["a"]), ("ok", vec![])]),
+        outcomes: only("completed"),
+        ..Config::default()
+    };
+    let mut c = c;
+    c.outcomes.completed = f64::NAN;
+    let err = callplan::sandbox::Sandbox::start(c, common::loopback())
+        .await
+        .expect_err("invalid config");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let text = err.to_string();
+    for word in [
+        "list_lag_ms",
+        "post_call_analysis: field \"\"",
+        "post_call_analysis.\"ok\"",
+        "outcomes",
+    ] {
+        assert!(text.contains(word), "{word}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn with_rate_limit_reads_gets_and_lists_spend_the_same_budget_as_creates() {
+    let mut c = open();
+    // One token per 100 s: nothing refills while the test runs.
+    c.rate_limit = RateLimit {
+        per_second: 0.01,
+        burst: 3,
+    };
+    c.rate_limit_reads = true;
+    let sb = start_sandbox(c).await;
+    let url = sb.url();
+    let id = post(&url, &body("+16505550199"))
+        .await
+        .json::<Call>()
+        .await
+        .unwrap()
+        .call_id;
+    assert_eq!(get(&url, &format!("/v1/calls/{id}")).await.status(), 200);
+    let last = get(&url, "/v1/calls").await;
+    assert_eq!(last.status(), 200);
+    assert_eq!(header(&last, "x-ratelimit-remaining"), Some("0"));
+    for path in [format!("/v1/calls/{id}"), "/v1/calls".to_string()] {
+        let r = get(&url, &path).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(header(&r, "retry-after").is_some());
+        assert!(messages(&error_body(r).await)[0].starts_with("Too many requests."));
+    }
+    assert_eq!(
+        post(&url, &body("+16505550100")).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let st = stats(&url).await;
+    assert_eq!(st["answers"]["429"], 3);
+    assert_eq!(
+        st["by_route"],
+        json!({"create": 2, "get": 2, "list": 2, "other": 0})
+    );
+    sb.shutdown().await;
 }
