@@ -593,3 +593,199 @@ fn cpu_seconds() -> f64 {
     }
     f64::NAN
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake_api::{FakeApi, Rig, job, last, ours, page, settings};
+    use super::*;
+    use crate::api::LookupError;
+
+    fn created(call_id: &str) -> Answer {
+        Answer::Created {
+            http_status: 201,
+            call_id: call_id.into(),
+            status: CallStatus::Queued,
+        }
+    }
+
+    fn busy_workspace() -> Answer {
+        Answer::Wait {
+            http_status: 409,
+            retry_after: Some(Duration::from_secs(2)),
+            message: "concurrency limit reached".into(),
+        }
+    }
+
+    fn lost() -> Answer {
+        Answer::InDoubt {
+            http_status: None,
+            message: "connection closed before the answer".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_409_then_a_201_resends_under_the_same_key_without_counting_an_attempt() {
+        let api = FakeApi::default().creating(vec![busy_workspace(), created("call_1")]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        let sent = rig.api().sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].0.idempotency_key, sent[1].0.idempotency_key);
+        // Each send left with its intent on disk.
+        for (_, on_disk) in &sent {
+            assert_eq!(on_disk, &Some(Status::Dispatching));
+        }
+        assert_eq!(rig.stat(|s| &s.answers_409), 1);
+        assert_eq!(rig.stat(|s| &s.created), 1);
+        assert_eq!(rig.stat(|s| &s.done), 1);
+        assert_eq!(rig.stat(|s| &s.retrying), 0);
+        assert!(!rig.shared.stop.is_cancelled());
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::Queued));
+        assert_eq!(rec.call_id, "call_1");
+        assert_eq!(rec.attempts, 1, "a 409 resend is not an attempt");
+        assert_eq!(rec.http_status, Some(201));
+        assert_eq!(rec.error, "");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_answer_is_looked_up_and_the_found_call_adopted_not_resent() {
+        let api = FakeApi::default()
+            .creating(vec![lost()])
+            .listing(vec![Ok(page(vec![ours("call_7", "k1")]))]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        assert_eq!(rig.api().sent().len(), 1, "a lost answer is never resent");
+        assert_eq!(rig.api().lists_asked.load(Relaxed), 1);
+        assert_eq!(rig.stat(|s| &s.lost), 1);
+        assert_eq!(rig.stat(|s| &s.adopted), 1);
+        assert_eq!(rig.stat(|s| &s.in_doubt), 0);
+        assert_eq!(rig.stat(|s| &s.done), 1);
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::Ringing));
+        assert_eq!(rec.call_id, "call_7");
+        assert_eq!(rec.attempts, 1);
+        assert_eq!(rec.error, "");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_answer_confirmed_absent_is_sent_again_as_a_new_attempt() {
+        let api = FakeApi::default()
+            .creating(vec![lost(), created("call_2")])
+            .listing(vec![Ok(page(vec![]))]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        let sent = rig.api().sent();
+        assert_eq!(sent.len(), 2);
+        // The resend left under a fresh intent, not the in-doubt record.
+        assert_eq!(sent[1].1, Some(Status::Dispatching));
+        assert_eq!(rig.stat(|s| &s.in_doubt), 0);
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::Queued));
+        assert_eq!(rec.call_id, "call_2");
+        assert_eq!(rec.attempts, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_answer_nobody_can_vouch_for_stays_in_doubt() {
+        let refused = LookupError {
+            http_status: Some(503),
+            message: "list unavailable".into(),
+            fatal: false,
+        };
+        let api = FakeApi::default()
+            .creating(vec![lost()])
+            .listing(vec![Err(refused)]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        assert_eq!(rig.api().sent().len(), 1);
+        assert_eq!(rig.stat(|s| &s.in_doubt), 1);
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::InDoubt);
+        assert!(rec.error.contains("list unavailable"), "{}", rec.error);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_401_stops_the_run_leaves_the_row_pending_and_nothing_more_is_sent() {
+        let api = FakeApi::default().creating(vec![
+            Answer::Fatal {
+                http_status: 401,
+                message: "invalid API key".into(),
+                fix: "check DIALNEXA_API_KEY",
+            },
+            created("never"),
+        ]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+        assert!(rig.shared.stop.is_cancelled());
+        // The run is stopping: a row after it is not sent.
+        let second = tokio::spawn(dial(
+            rig.shared.clone(),
+            job("k2"),
+            rig.shared
+                .ahead
+                .clone()
+                .try_acquire_owned()
+                .expect("a place"),
+        ));
+        second.await.expect("the second dial");
+
+        assert_eq!(rig.api().sent().len(), 1);
+        assert_eq!(
+            *lock(&rig.shared.reason),
+            Some(StopReason::Fatal {
+                http_status: Some(401),
+                message: "invalid API key".into(),
+                fix: "check DIALNEXA_API_KEY".into(),
+            })
+        );
+        assert_eq!(rig.stat(|s| &s.done), 0);
+        let table = rig.finish().await;
+        let rec = last(&table, "k1");
+        assert_eq!(rec.status, Status::Pending, "a rerun dials it");
+        assert_eq!(rec.http_status, Some(401));
+        assert_eq!(rec.error, "invalid API key");
+        assert!(table.get("k2").is_none(), "k2 had no intent to take back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_errors_give_up_as_error_after_max_attempts() {
+        let failing = || Answer::Transient {
+            http_status: Some(503),
+            message: "service unavailable".into(),
+        };
+        let api = FakeApi::default().creating(vec![failing(), failing(), failing()]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        assert_eq!(rig.api().sent().len(), 3);
+        assert_eq!(rig.stat(|s| &s.transient), 3);
+        assert_eq!(rig.stat(|s| &s.errors), 1);
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Error);
+        assert_eq!(rec.attempts, 3);
+        assert!(
+            rec.error.starts_with("gave up after 3 attempts"),
+            "{}",
+            rec.error
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_number_on_a_do_not_call_list_is_never_sent() {
+        let mut settings = settings();
+        let mut listed = crate::dispatch::Suppressed::default();
+        listed.insert("+16505550199".into());
+        settings.suppressed = Arc::new(listed);
+        let rig = Rig::new(FakeApi::default(), settings);
+        rig.dial(job("k1")).await;
+
+        assert!(rig.api().sent().is_empty());
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Suppressed);
+    }
+}

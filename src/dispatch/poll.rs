@@ -325,3 +325,159 @@ async fn sleep_until(t: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake_api::{FakeApi, Rig, call, last, settings, target};
+    use super::super::settings::{Now, Settings};
+    use super::*;
+    use crate::redial::{Redial, RedialSpec};
+    use crate::results::Status;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    fn at(s: &str) -> jiff::Timestamp {
+        s.parse().expect("a timestamp")
+    }
+
+    /// A run that waits for outcomes and redials no_answer once after 1 h.
+    fn redialling(now: jiff::Timestamp) -> Settings {
+        let mut settings = settings();
+        settings.poll_every = Some(Duration::from_secs(5));
+        settings.wait = true;
+        settings.redial = Some(
+            Redial::from_spec(&RedialSpec {
+                on: vec!["no_answer".into()],
+                max: 1,
+                after: "1h".into(),
+            })
+            .expect("a redial rule"),
+        );
+        settings.clock = Now(Arc::new(crate::clock::ManualClock::new(now)));
+        let mut targets = super::super::Targets::default();
+        targets.insert("k1".into(), (target("k1"), None));
+        settings.targets = Arc::new(targets);
+        settings
+    }
+
+    fn ringing(key: &str) -> Tracked {
+        Tracked {
+            key: key.into(),
+            row: 2,
+            to_number: "+16505550199".into(),
+            round: 1,
+            call_id: "call_1".into(),
+            attempts: 1,
+            http_status: Some(201),
+            status: CallStatus::Ringing,
+            holds_slot: false,
+        }
+    }
+
+    /// Polls every call the rig's calls handed over until the poller ends.
+    async fn poll_to_the_end(rig: &mut Rig, calls: Vec<Tracked>) {
+        for call in calls {
+            rig.shared.track(call);
+        }
+        let rx = rig.poll_rx.take().expect("a polling run");
+        let closed = CancellationToken::new();
+        // Dialling is over: only the calls handed over are left.
+        closed.cancel();
+        let every = rig.shared.settings.poll_every.expect("polling");
+        run(rig.shared.clone(), rx, closed, every).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_polled_to_no_answer_with_a_redial_rule_gets_its_next_round_due() {
+        let now = at("2026-06-01T15:00:00Z");
+        let ended = Call {
+            ended_at: Some("2026-06-01T14:59:00Z".into()),
+            end_reason: Some("no one picked up".into()),
+            duration_s: Some(0.0),
+            ..call("call_1", "no_answer")
+        };
+        let api = FakeApi::default().getting(vec![Ok(call("call_1", "ringing")), Ok(ended)]);
+        let mut rig = Rig::new(api, redialling(now));
+        poll_to_the_end(&mut rig, vec![ringing("k1")]).await;
+
+        assert_eq!(
+            rig.api().gets_asked.load(Relaxed),
+            2,
+            "polled until it ended"
+        );
+        assert_eq!(rig.stat(|s| &s.ended), 1);
+        assert_eq!(rig.stat(|s| &s.awaiting), 0);
+        // The next round comes due an hour after the call ended.
+        assert_eq!(rig.stat(|s| &s.redials_waiting), 1);
+        let next = rig.redial_rx.recv().await.expect("the next round");
+        assert_eq!(next.round, 2);
+        assert_eq!(next.attempts, 0);
+        assert_eq!(next.target, target("k1"));
+        assert_eq!(rig.shared.settings.clock.now(), now, "no real time passed");
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::NoAnswer));
+        assert_eq!(rec.next_at, "2026-06-01T15:59:00Z");
+        assert_eq!(rec.end_reason, "no one picked up");
+        assert_eq!(rec.duration_s, "0");
+        assert_eq!(rec.call_id, "call_1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_completed_call_is_not_redialled() {
+        let now = at("2026-06-01T15:00:00Z");
+        let api = FakeApi::default().getting(vec![Ok(call("call_1", "completed"))]);
+        let mut rig = Rig::new(api, redialling(now));
+        poll_to_the_end(&mut rig, vec![ringing("k1")]).await;
+
+        assert_eq!(rig.stat(|s| &s.redials_waiting), 0);
+        assert!(rig.redial_rx.try_recv().is_err());
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::Completed));
+        assert_eq!(rec.next_at, "");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_401_while_polling_stops_the_run() {
+        let refused = LookupError {
+            http_status: Some(401),
+            message: "invalid API key".into(),
+            fatal: true,
+        };
+        let api = FakeApi::default().getting(vec![Err(refused)]);
+        let mut rig = Rig::new(api, redialling(at("2026-06-01T15:00:00Z")));
+        poll_to_the_end(&mut rig, vec![ringing("k1")]).await;
+
+        assert!(rig.shared.stop.is_cancelled());
+        let reason = rig.shared.reason.lock().unwrap().clone();
+        assert!(
+            matches!(
+                reason,
+                Some(StopReason::Fatal {
+                    http_status: Some(401),
+                    ..
+                })
+            ),
+            "{reason:?}"
+        );
+        assert!(
+            rig.finish().await.get("k1").is_none(),
+            "nothing new was learnt"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_the_api_does_not_know_is_let_go_after_one_404() {
+        let unknown = LookupError {
+            http_status: Some(404),
+            message: "call not found".into(),
+            fatal: false,
+        };
+        let api = FakeApi::default().getting(vec![Err(unknown)]);
+        let mut rig = Rig::new(api, redialling(at("2026-06-01T15:00:00Z")));
+        poll_to_the_end(&mut rig, vec![ringing("k1")]).await;
+
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 1);
+        assert!(!rig.shared.stop.is_cancelled());
+        assert_eq!(rig.stat(|s| &s.awaiting), 0);
+        assert_eq!(rig.stat(|s| &s.ended), 0);
+    }
+}
