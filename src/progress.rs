@@ -1,6 +1,7 @@
 //! Progress on stderr: the bar, the plain periodic log line, the summary.
 //!
-//! The engine counts into [`Stats`] (atomics, no locks on the hot path); a
+//! The engine counts into [`Stats`] (owned by [`crate::dispatch`]: atomics,
+//! no locks on the hot path); this module only reads them. A
 //! [`Reporter`] samples them a few times a second and draws an indicatif
 //! bar when stderr is a terminal, or prints a plain line every few seconds
 //! when it is not (or with `--quiet`). Log lines must not tear the bar:
@@ -9,11 +10,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The engine's counters, read here (re-exported so `progress::Stats` keeps
+/// naming them).
+pub use crate::dispatch::Stats;
 
 /// The bar tracing prints through while one is shown.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -49,56 +53,6 @@ impl Write for LogWriter {
 pub fn eprintln(line: &str) {
     let mut w = LogWriter;
     let _ = w.write_all(format!("{line}\n").as_bytes());
-}
-
-/// What the engine has done so far in this run. Counters only grow, except
-/// the gauges (`in_flight`, `retrying`, `cap`).
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Rows this run will handle: to reconcile plus to dial.
-    pub total: AtomicU64,
-    /// Rows finished this run, whatever the outcome.
-    pub done: AtomicU64,
-    /// Calls created (201) this run.
-    pub created: AtomicU64,
-    /// Calls found by reconciliation and adopted.
-    pub adopted: AtomicU64,
-    pub rejected: AtomicU64,
-    pub errors: AtomicU64,
-    /// Rows left in doubt this run.
-    pub in_doubt: AtomicU64,
-    /// Requests in flight now.
-    pub in_flight: AtomicU64,
-    /// Rows waiting to send again now (409/429/5xx backoff).
-    pub retrying: AtomicU64,
-    /// The in-flight cap now (AIMD).
-    pub cap: AtomicU64,
-    /// 409 answers, 429 answers, transient failures, in-doubt answers.
-    pub answers_409: AtomicU64,
-    pub answers_429: AtomicU64,
-    pub transient: AtomicU64,
-    pub lost: AtomicU64,
-    /// Created calls whose outcome is being polled now.
-    pub awaiting: AtomicU64,
-    /// Calls polled to their end this run.
-    pub ended: AtomicU64,
-    /// Redials waiting for their time now.
-    pub redials_waiting: AtomicU64,
-}
-
-impl Stats {
-    /// Adds to a counter (relaxed: counts, not synchronization).
-    pub fn add(c: &AtomicU64, n: u64) {
-        c.fetch_add(n, Ordering::Relaxed);
-    }
-    /// Takes from a gauge.
-    pub fn sub(c: &AtomicU64, n: u64) {
-        c.fetch_sub(n, Ordering::Relaxed);
-    }
-    /// Reads a counter.
-    pub fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
-    }
 }
 
 /// How progress is shown.

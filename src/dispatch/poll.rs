@@ -6,9 +6,11 @@
 //! and pacer as the dials, so dials and polls together never exceed the
 //! plan's rate. A call is polled at most once per [`MIN_INTERVAL`]. A
 //! record is appended only when a call's status changes (the log stays
-//! small; compaction keeps the last). The task ends once dialling is over
-//! and no call is left to watch, or when the run stops (the rows keep
-//! their last known status and `callplan track` takes over).
+//! small; compaction keeps the last). A call polled to an ending the plan
+//! redials gets its next round's time in `next_at` and, when the run waits,
+//! is dialled again then. The task ends once dialling is over and no call
+//! is left to watch, or when the run stops (the rows keep their last known
+//! status and `callplan track` takes over).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -20,9 +22,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Shared, StopReason};
-use crate::progress::Stats;
-use crate::results::{Record, Status};
+use super::calls_api::CallsApi;
+use super::counters::Stats;
+use super::job::{Job, Tracked};
+use super::state::{Shared, StopReason, stopped};
+use crate::api::LookupError;
 use crate::wire::{Call, CallStatus};
 
 /// No call is polled more often than this.
@@ -39,80 +43,37 @@ pub const UNKNOWN_POLLS: u32 = 12;
 /// `callplan track`.
 pub const FAILED_POLLS: u32 = 10;
 
-/// A created call whose outcome is awaited.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tracked {
-    pub key: String,
-    pub row: u64,
-    pub to_number: String,
-    pub round: u32,
-    pub call_id: String,
-    pub attempts: u32,
-    pub http_status: Option<u16>,
-    /// The last status recorded.
-    pub status: CallStatus,
-    /// Holds a `max_active_calls` place, given back when it ends.
-    pub holds_slot: bool,
-}
-
-impl Tracked {
-    /// A results record that names a call not yet terminal; None otherwise.
-    pub fn from_record(r: &Record) -> Option<Tracked> {
-        match &r.status {
-            Status::Call(s) if !s.is_terminal() && !r.call_id.is_empty() => Some(Tracked {
-                key: r.key.clone(),
-                row: r.row,
-                to_number: r.to_number.clone(),
-                round: r.round,
-                call_id: r.call_id.clone(),
-                attempts: r.attempts,
-                http_status: r.http_status,
-                status: s.clone(),
-                holds_slot: false,
-            }),
-            _ => None,
-        }
-    }
-
-    fn record(&self, call: &Call, status: CallStatus) -> Record {
-        let mut r = Record::new(
-            &self.key,
-            self.row,
-            &self.to_number,
-            self.round,
-            Status::Call(status),
-        );
-        r.call_id = self.call_id.clone();
-        r.attempts = self.attempts;
-        r.http_status = self.http_status;
-        r.end_reason = crate::text::clean_message(call.end_reason.as_deref().unwrap_or(""));
-        r.duration_s = call
-            .duration_s
-            .filter(|d| d.is_finite() && *d >= 0.0)
-            .map(|d| format!("{d}"))
-            .unwrap_or_default();
-        r
-    }
-}
-
 /// A call in the queue, with its counters.
 #[derive(Debug)]
 struct Entry {
     call: Tracked,
+    /// Polls in a row that read an unknown status word.
     unknown: u32,
+    /// Polls in a row that failed.
     failed: u32,
+}
+
+/// What becomes of a call after one of its polls.
+#[derive(Debug)]
+enum Watch {
+    /// Poll it again later.
+    Again(Entry),
+    /// It ended, or is no longer watched.
+    LetGo,
+    /// The key or workspace was refused: the run stops.
+    Stop,
 }
 
 /// The poller's inbox and its end signal.
 pub(super) struct Poller {
-    pub(crate) tx: mpsc::UnboundedSender<Tracked>,
-    pub(crate) rx: mpsc::UnboundedReceiver<Tracked>,
+    pub(super) tx: mpsc::UnboundedSender<Tracked>,
+    pub(super) rx: mpsc::UnboundedReceiver<Tracked>,
     /// Cancelled once no new call can come (dialling is over).
-    pub(crate) closed: CancellationToken,
+    pub(super) closed: CancellationToken,
 }
 
 impl Poller {
-    pub(crate) fn new() -> Poller {
+    pub(super) fn new() -> Poller {
         let (tx, rx) = mpsc::unbounded_channel();
         Poller {
             tx,
@@ -122,193 +83,401 @@ impl Poller {
     }
 }
 
+/// Calls being watched, by when each is next due.
+#[derive(Default)]
+struct Queue {
+    due: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Every call watched, including those being polled now.
+    entries: rustc_hash::FxHashMap<u64, Entry>,
+    next_id: u64,
+}
+
+impl Queue {
+    fn add(&mut self, call: Tracked, due: Instant) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let entry = Entry {
+            call,
+            unknown: 0,
+            failed: 0,
+        };
+        self.put_back(id, entry, due);
+    }
+
+    fn put_back(&mut self, id: u64, entry: Entry, due: Instant) {
+        self.entries.insert(id, entry);
+        self.due.push(Reverse((due, id)));
+    }
+
+    /// The next call due by `now`: its id and call_id.
+    fn pop_due(&mut self, now: Instant) -> Option<(u64, String)> {
+        while let Some(Reverse((due, id))) = self.due.peek().copied()
+            && due <= now
+        {
+            self.due.pop();
+            if let Some(entry) = self.entries.get(&id) {
+                return Some((id, entry.call.call_id.clone()));
+            }
+        }
+        None
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.due.peek().map(|Reverse((due, _))| *due)
+    }
+
+    fn take(&mut self, id: u64) -> Option<Entry> {
+        self.entries.remove(&id)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+type Polls = JoinSet<(u64, Result<Call, LookupError>)>;
+
 /// Polls until every call is terminal and `closed` is cancelled, or the
 /// run stops.
-pub(super) async fn run(
-    sh: Arc<Shared>,
+pub(super) async fn run<A: CallsApi>(
+    shared: Arc<Shared<A>>,
     mut rx: mpsc::UnboundedReceiver<Tracked>,
     closed: CancellationToken,
     every: Duration,
 ) {
     let every = every.max(MIN_INTERVAL);
-    let mut queue: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
-    let mut entries: rustc_hash::FxHashMap<u64, Entry> = Default::default();
-    let mut next_id: u64 = 0;
-    let mut set: JoinSet<(u64, Result<Call, crate::api::LookupError>)> = JoinSet::new();
-    let max_parallel = sh.settings.concurrency.max(1) as usize;
+    let mut queue = Queue::default();
+    let mut polls = Polls::new();
     loop {
-        if sh.stop.is_cancelled() {
+        if shared.stop.is_cancelled() {
             break;
         }
-        // Start the polls that are due.
-        let now = Instant::now();
-        while set.len() < max_parallel
-            && let Some(Reverse((due, id))) = queue.peek().copied()
-            && due <= now
-        {
-            queue.pop();
-            let Some(e) = entries.get(&id) else { continue };
-            let call_id = e.call.call_id.clone();
-            let sh = sh.clone();
-            set.spawn(async move {
-                let Some(_permit) = sh.gate().await else {
-                    return (
-                        id,
-                        Err(crate::api::LookupError {
-                            http_status: None,
-                            message: "the run stopped".into(),
-                            fatal: false,
-                        }),
-                    );
-                };
-                Stats::add(&sh.stats.in_flight, 1);
-                let r = sh.client.get_call(&call_id).await;
-                Stats::sub(&sh.stats.in_flight, 1);
-                (id, r)
-            });
-        }
-        if closed.is_cancelled() && !sh.settings.wait {
+        start_due_polls(&shared, &mut queue, &mut polls);
+        if closed.is_cancelled() && !shared.settings.wait {
             break;
         }
-        if entries.is_empty() && set.is_empty() && closed.is_cancelled() {
+        if queue.is_empty() && polls.is_empty() && closed.is_cancelled() {
             // Anything sent before `closed` is in the channel already.
             match rx.try_recv() {
-                Ok(t) => {
-                    add(&mut entries, &mut queue, &mut next_id, t, Instant::now());
+                Ok(call) => {
+                    queue.add(call, Instant::now());
                     continue;
                 }
                 Err(_) => break,
             }
         }
-        let next_due = queue.peek().map(|Reverse((d, _))| *d);
+        let next_due = queue.next_due();
         tokio::select! {
             biased;
-            _ = sh.stop.cancelled() => break,
-            Some(t) = rx.recv() => {
-                add(&mut entries, &mut queue, &mut next_id, t, Instant::now() + every);
-            }
-            Some(res) = set.join_next(), if !set.is_empty() => {
+            _ = shared.stop.cancelled() => break,
+            Some(call) = rx.recv() => queue.add(call, Instant::now() + every),
+            Some(res) = polls.join_next(), if !polls.is_empty() => {
                 let Ok((id, answer)) = res else { continue };
-                let Some(mut e) = entries.remove(&id) else { continue };
-                match answer {
-                    Ok(call) => {
-                        e.failed = 0;
-                        let status = CallStatus::parse(&call.status);
-                        if status.is_terminal() {
-                            let now = sh.settings.clock.now();
-                            let ended = call
-                                .ended_at
-                                .as_deref()
-                                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                                .filter(|t| *t <= now)
-                                .unwrap_or(now);
-                            let due = sh.next_due(&e.call.key, &status, e.call.round, ended);
-                            let mut rec = e.call.record(&call, status.clone());
-                            if let Some(due) = due {
-                                rec.next_at = crate::text::format_ts(due);
-                                if sh.settings.wait
-                                    && !sh.settings.track_only
-                                    && let Some((target, _)) = sh.settings.targets.get(&e.call.key)
-                                {
-                                    sh.schedule_redial(
-                                        due,
-                                        super::Job {
-                                            target: target.clone(),
-                                            round: e.call.round + 1,
-                                            attempts: 0,
-                                            open_intent: false,
-                                        },
-                                    );
-                                }
-                            }
-                            sh.appender.append(rec);
-                        } else if status != e.call.status {
-                            sh.appender.append(e.call.record(&call, status.clone()));
-                        }
-                        if status.is_terminal() {
-                            if e.call.holds_slot {
-                                sh.release_active();
-                            }
-                            sh.untrack();
-                            Stats::add(&sh.stats.ended, 1);
-                            continue;
-                        }
-                        if matches!(status, CallStatus::Other(_)) {
-                            e.unknown += 1;
-                            if e.unknown >= UNKNOWN_POLLS {
-                                tracing::warn!(key = %e.call.key, call_id = %e.call.call_id,
-                                    "status {:?} is not one callplan knows; left as it is (`callplan track` looks again)",
-                                    status.as_str());
-                                sh.untrack();
-                                if e.call.holds_slot {
-                                    sh.release_active();
-                                }
-                                continue;
-                            }
-                        } else {
-                            e.unknown = 0;
-                        }
-                        e.call.status = status;
-                    }
-                    Err(err) if err.fatal => {
-                        sh.stop_with(StopReason::Fatal {
-                            http_status: err.http_status,
-                            message: err.message,
-                            fix: "check the API key and the workspace (a call could not be read)".into(),
-                        });
-                        break;
-                    }
-                    Err(err) => {
-                        e.failed += 1;
-                        // 404: this API does not know the call (a rehearsal's
-                        // call asked of a new sandbox, or another base URL);
-                        // asking again cannot help.
-                        if e.failed >= FAILED_POLLS || err.http_status == Some(404) {
-                            tracing::warn!(key = %e.call.key, call_id = %e.call.call_id,
-                                "could not read the call {} times in a row ({err}); left as it is (`callplan track` looks again)",
-                                e.failed);
-                            sh.untrack();
-                            if e.call.holds_slot {
-                                sh.release_active();
-                            }
-                            continue;
-                        }
-                    }
+                let Some(entry) = queue.take(id) else { continue };
+                match on_answer(&shared, entry, answer) {
+                    Watch::Again(entry) => queue.put_back(id, entry, Instant::now() + every),
+                    Watch::LetGo => {}
+                    Watch::Stop => break,
                 }
-                queue.push(Reverse((Instant::now() + every, id)));
-                entries.insert(id, e);
             }
             _ = sleep_until(next_due) => {}
             _ = closed.cancelled(), if !closed.is_cancelled() => {}
         }
     }
-    set.abort_all();
-    while set.join_next().await.is_some() {}
+    polls.abort_all();
+    while polls.join_next().await.is_some() {}
 }
 
-fn add(
-    entries: &mut rustc_hash::FxHashMap<u64, Entry>,
-    queue: &mut BinaryHeap<Reverse<(Instant, u64)>>,
-    next_id: &mut u64,
-    call: Tracked,
-    due: Instant,
+/// Starts the polls that are due, as many at once as the run's concurrency.
+fn start_due_polls<A: CallsApi>(shared: &Arc<Shared<A>>, queue: &mut Queue, polls: &mut Polls) {
+    let max_parallel = shared.settings.concurrency.max(1) as usize;
+    let now = Instant::now();
+    while polls.len() < max_parallel
+        && let Some((id, call_id)) = queue.pop_due(now)
+    {
+        let shared = shared.clone();
+        polls.spawn(async move {
+            let Some(_permit) = shared.gate().await else {
+                return (id, Err(stopped()));
+            };
+            Stats::add(&shared.stats.in_flight, 1);
+            let answer = shared.api.get(&call_id).await;
+            Stats::sub(&shared.stats.in_flight, 1);
+            (id, answer)
+        });
+    }
+}
+
+/// Acts on one poll's answer.
+fn on_answer<A: CallsApi>(
+    shared: &Arc<Shared<A>>,
+    entry: Entry,
+    answer: Result<Call, LookupError>,
+) -> Watch {
+    match answer {
+        Ok(call) => on_call(shared, entry, &call),
+        Err(err) if err.fatal => {
+            shared.stop_with(StopReason::Fatal {
+                http_status: err.http_status,
+                message: err.message,
+                fix: "check the API key and the workspace (a call could not be read)".into(),
+            });
+            Watch::Stop
+        }
+        Err(err) => on_failed_poll(shared, entry, &err),
+    }
+}
+
+/// A call was read: an ending is recorded (with its redial, if any), a
+/// changed status is recorded, an unknown word is watched a while.
+fn on_call<A: CallsApi>(shared: &Arc<Shared<A>>, mut entry: Entry, call: &Call) -> Watch {
+    entry.failed = 0;
+    let status = CallStatus::parse(&call.status);
+    if status.is_terminal() {
+        record_end(shared, &entry.call, call, status);
+        Stats::add(&shared.stats.ended, 1);
+        let_go(shared, &entry);
+        return Watch::LetGo;
+    }
+    if status != entry.call.status {
+        shared
+            .appender
+            .append(entry.call.record(call, status.clone()));
+    }
+    if matches!(status, CallStatus::Other(_)) {
+        entry.unknown += 1;
+        if entry.unknown >= UNKNOWN_POLLS {
+            tracing::warn!(key = %entry.call.key, call_id = %entry.call.call_id,
+                "status {:?} is not one callplan knows; left as it is (`callplan track` looks again)",
+                status.as_str());
+            let_go(shared, &entry);
+            return Watch::LetGo;
+        }
+    } else {
+        entry.unknown = 0;
+    }
+    entry.call.status = status;
+    Watch::Again(entry)
+}
+
+/// Records how a call ended; an ending the plan redials gets the next
+/// round's time in `next_at`, and is dialled then when the run waits.
+fn record_end<A: CallsApi>(
+    shared: &Arc<Shared<A>>,
+    tracked: &Tracked,
+    call: &Call,
+    status: CallStatus,
 ) {
-    let id = *next_id;
-    *next_id += 1;
-    entries.insert(
-        id,
-        Entry {
-            call,
-            unknown: 0,
-            failed: 0,
-        },
-    );
-    queue.push(Reverse((due, id)));
+    let now = shared.settings.clock.now();
+    let ended = call
+        .ended_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .filter(|t| *t <= now)
+        .unwrap_or(now);
+    let due = shared.next_due(&tracked.key, &status, tracked.round, ended);
+    let mut rec = tracked.record(call, status);
+    if let Some(due) = due {
+        rec.next_at = crate::text::format_ts(due);
+        if shared.settings.wait
+            && !shared.settings.track_only
+            && let Some((target, _)) = shared.settings.targets.get(&tracked.key)
+        {
+            let next_round = Job {
+                target: target.clone(),
+                round: tracked.round + 1,
+                attempts: 0,
+                open_intent: false,
+            };
+            shared.schedule_redial(due, next_round);
+        }
+    }
+    shared.appender.append(rec);
+}
+
+/// A poll failed: asked again later, unless it failed too often or the API
+/// does not know the call.
+fn on_failed_poll<A: CallsApi>(shared: &Shared<A>, mut entry: Entry, err: &LookupError) -> Watch {
+    entry.failed += 1;
+    // 404: this API does not know the call (a rehearsal's call asked of a
+    // new sandbox, or another base URL); asking again cannot help.
+    if entry.failed >= FAILED_POLLS || err.http_status == Some(404) {
+        tracing::warn!(key = %entry.call.key, call_id = %entry.call.call_id,
+            "could not read the call {} times in a row ({err}); left as it is (`callplan track` looks again)",
+            entry.failed);
+        let_go(shared, &entry);
+        return Watch::LetGo;
+    }
+    Watch::Again(entry)
+}
+
+/// Stops watching a call, giving back its live-call place.
+fn let_go<A: CallsApi>(shared: &Shared<A>, entry: &Entry) {
+    shared.untrack();
+    if entry.call.holds_slot {
+        shared.release_active();
+    }
 }
 
 async fn sleep_until(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake_api::{FakeApi, Rig, call, last, settings, target};
+    use super::super::settings::{Now, Settings};
+    use super::*;
+    use crate::redial::{Redial, RedialSpec};
+    use crate::results::Status;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    fn at(s: &str) -> jiff::Timestamp {
+        s.parse().expect("a timestamp")
+    }
+
+    /// A run that waits for outcomes and redials no_answer once after 1 h.
+    fn redialling(now: jiff::Timestamp) -> Settings {
+        let mut settings = settings();
+        settings.poll_every = Some(Duration::from_secs(5));
+        settings.wait = true;
+        settings.redial = Some(
+            Redial::from_spec(&RedialSpec {
+                on: vec!["no_answer".into()],
+                max: 1,
+                after: "1h".into(),
+            })
+            .expect("a redial rule"),
+        );
+        settings.clock = Now(Arc::new(crate::clock::ManualClock::new(now)));
+        let mut targets = super::super::Targets::default();
+        targets.insert("k1".into(), (target("k1"), None));
+        settings.targets = Arc::new(targets);
+        settings
+    }
+
+    fn ringing(key: &str) -> Tracked {
+        Tracked {
+            key: key.into(),
+            row: 2,
+            to_number: "+16505550199".into(),
+            round: 1,
+            call_id: "call_1".into(),
+            attempts: 1,
+            http_status: Some(201),
+            status: CallStatus::Ringing,
+            holds_slot: false,
+        }
+    }
+
+    /// Polls every call the rig's calls handed over until the poller ends.
+    async fn poll_to_the_end(rig: &mut Rig, calls: Vec<Tracked>) {
+        for call in calls {
+            rig.shared.track(call);
+        }
+        let rx = rig.poll_rx.take().expect("a polling run");
+        let closed = CancellationToken::new();
+        // Dialling is over: only the calls handed over are left.
+        closed.cancel();
+        let every = rig.shared.settings.poll_every.expect("polling");
+        run(rig.shared.clone(), rx, closed, every).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_polled_to_no_answer_with_a_redial_rule_gets_its_next_round_due() {
+        let now = at("2026-06-01T15:00:00Z");
+        let ended = Call {
+            ended_at: Some("2026-06-01T14:59:00Z".into()),
+            end_reason: Some("no one picked up".into()),
+            duration_s: Some(0.0),
+            ..call("call_1", "no_answer")
+        };
+        let api = FakeApi::default().getting(vec![Ok(call("call_1", "ringing")), Ok(ended)]);
+        let mut rig = Rig::new(api, redialling(now));
+        poll_to_the_end(&mut rig, vec![ringing("k1")]).await;
+
+        assert_eq!(
+            rig.api().gets_asked.load(Relaxed),
+            2,
+            "polled until it ended"
+        );
+        assert_eq!(rig.stat(|s| &s.ended), 1);
+        assert_eq!(rig.stat(|s| &s.awaiting), 0);
+        // The next round comes due an hour after the call ended.
+        assert_eq!(rig.stat(|s| &s.redials_waiting), 1);
+        let next = rig.redial_rx.recv().await.expect("the next round");
+        assert_eq!(next.round, 2);
+        assert_eq!(next.attempts, 0);
+        assert_eq!(next.target, target("k1"));
+        assert_eq!(rig.shared.settings.clock.now(), now, "no real time passed");
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::NoAnswer));
+        assert_eq!(rec.next_at, "2026-06-01T15:59:00Z");
+        assert_eq!(rec.end_reason, "no one picked up");
+        assert_eq!(rec.duration_s, "0");
+        assert_eq!(rec.call_id, "call_1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_completed_call_is_not_redialled() {
+        let now = at("2026-06-01T15:00:00Z");
+        let api = FakeApi::default().getting(vec![Ok(call("call_1", "completed"))]);
+        let mut rig = Rig::new(api, redialling(now));
+        poll_to_the_end(&mut rig, vec![ringing("k1")]).await;
+
+        assert_eq!(rig.stat(|s| &s.redials_waiting), 0);
+        assert!(rig.redial_rx.try_recv().is_err());
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::Completed));
+        assert_eq!(rec.next_at, "");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_401_while_polling_stops_the_run() {
+        let refused = LookupError {
+            http_status: Some(401),
+            message: "invalid API key".into(),
+            fatal: true,
+        };
+        let api = FakeApi::default().getting(vec![Err(refused)]);
+        let mut rig = Rig::new(api, redialling(at("2026-06-01T15:00:00Z")));
+        poll_to_the_end(&mut rig, vec![ringing("k1")]).await;
+
+        assert!(rig.shared.stop.is_cancelled());
+        let reason = rig.shared.reason.lock().unwrap().clone();
+        assert!(
+            matches!(
+                reason,
+                Some(StopReason::Fatal {
+                    http_status: Some(401),
+                    ..
+                })
+            ),
+            "{reason:?}"
+        );
+        assert!(
+            rig.finish().await.get("k1").is_none(),
+            "nothing new was learnt"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_the_api_does_not_know_is_let_go_after_one_404() {
+        let unknown = LookupError {
+            http_status: Some(404),
+            message: "call not found".into(),
+            fatal: false,
+        };
+        let api = FakeApi::default().getting(vec![Err(unknown)]);
+        let mut rig = Rig::new(api, redialling(at("2026-06-01T15:00:00Z")));
+        poll_to_the_end(&mut rig, vec![ringing("k1")]).await;
+
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 1);
+        assert!(!rig.shared.stop.is_cancelled());
+        assert_eq!(rig.stat(|s| &s.awaiting), 0);
+        assert_eq!(rig.stat(|s| &s.ended), 0);
     }
 }

@@ -1,0 +1,791 @@
+//! The dial loop: one row from its checks to its recorded outcome.
+//!
+//! A row is first screened (do-not-call list, calling window, a live-call
+//! place when `max_active_calls` is set). Then, per send: a durable
+//! `dispatching` intent at most [`super::MAX_INTENT_AGE`] old, an in-flight
+//! permit, the request, and one handler per classified [`Answer`], which
+//! records what it must and says what comes next ([`Next`]): done, wait and
+//! send again (409/429 without counting an attempt, 5xx and connection
+//! failures counting one), or look the call up (the answer was lost). A
+//! row the run stops for while it waits to send is written back `pending`
+//! when its intent is open. A lost answer is never simply sent again: the
+//! lookup adopts the call it finds, and only a call confirmed absent is
+//! resent.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+
+use super::calls_api::CallsApi;
+use super::counters::Stats;
+use super::job::Job;
+use super::limiter::Permit;
+use super::reconcile::Lookup;
+use super::state::{RowState, Shared, StopReason, lock};
+use crate::api::{Answer, CallRequest};
+use crate::results::{Record, Status};
+use crate::schedule::WindowState;
+use crate::wire::CallStatus;
+
+/// 409/429 answers in a row after which a row gives up as `error` (nothing
+/// was created; a rerun dials it again).
+pub const MAX_WAITS: u32 = 100;
+
+/// What a row does once an answer has been handled.
+#[derive(Debug, Clone, PartialEq)]
+enum Next {
+    /// Its outcome for this run is recorded, or the run stopped with
+    /// nothing left to write.
+    Done,
+    /// Wait `delay` and a pacing slot, then send again; `counted`: the
+    /// resend is a new attempt (not after a 409/429).
+    RetryAfter { delay: Duration, counted: bool },
+    /// Confirmed not created: send again (a new attempt) after a pacing slot.
+    Resend,
+    /// The answer was lost: look the call up once the request can no
+    /// longer be in flight.
+    LookUp,
+}
+
+/// When a request left, by tokio's clock (when to look it up) and by the
+/// wall clock (where a lookup's list starts).
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    at: Instant,
+    at_utc: jiff::Timestamp,
+}
+
+/// Where the intent refresh left the row.
+enum Intent {
+    /// A fresh intent is on disk and the permit is held: send now.
+    Ready,
+    /// The run is stopping: leave the row `pending`.
+    Stopping,
+    /// The intent could not be written; the run is stopped.
+    WriteFailed,
+}
+
+/// Dials one row to its outcome for this run. `_slot`: its place in the
+/// pipeline, held until the row is done.
+pub(super) async fn dial<A: CallsApi>(
+    shared: Arc<Shared<A>>,
+    job: Job,
+    _slot: OwnedSemaphorePermit,
+) {
+    if !may_dial_now(&shared, &job) {
+        return;
+    }
+    let Ok(live_place) = take_live_place(&shared).await else {
+        return leave_pending(&shared, &job, &RowState::of_job(&job));
+    };
+    RowDial::new(&shared, &job, live_place).run().await;
+}
+
+/// The checks before the intent: a number on a do-not-call list is
+/// recorded `suppressed`; outside the recipient's calling window the row is
+/// recorded `pending` with when it opens (and waited for unless the run
+/// does not wait), or with why it never will.
+fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job) -> bool {
+    let target = &job.target;
+    let record = |status: Status| {
+        let mut rec = Record::new(
+            &target.key,
+            target.row,
+            &target.to_number,
+            job.round,
+            status,
+        );
+        rec.attempts = job.attempts;
+        rec
+    };
+    if shared.settings.suppressed.contains(&target.to_number) {
+        shared.appender.append(record(Status::Suppressed));
+        Stats::add(&shared.stats.done, 1);
+        tracing::info!(key = %target.key, "on a do-not-call list: not dialled");
+        return false;
+    }
+    let Some(schedule) = &shared.settings.schedule else {
+        return true;
+    };
+    let zone = shared.zone_of(&target.key);
+    let mut rec = record(Status::Pending);
+    match schedule.window_state(&zone, shared.settings.clock.now()) {
+        WindowState::Open { .. } => return true,
+        WindowState::Closed { opens_at } | WindowState::NotStarted { opens_at } => {
+            rec.next_at = crate::text::format_ts(opens_at);
+            shared.appender.append(rec);
+            if !shared.settings.no_wait && !shared.settings.track_only {
+                shared.schedule_redial(opens_at, job.clone());
+            }
+        }
+        WindowState::Ended => {
+            rec.error = "not dialled: the schedule's end_at has passed".into();
+            shared.appender.append(rec);
+        }
+    }
+    Stats::add(&shared.stats.done, 1);
+    false
+}
+
+/// The run stopped while a row waited for something.
+struct Stopped;
+
+/// A place among the live calls (`max_active_calls`), when the run limits
+/// them: dropped unless a call is created, in which case the poller gives
+/// it back.
+async fn take_live_place<A: CallsApi>(
+    shared: &Shared<A>,
+) -> Result<Option<OwnedSemaphorePermit>, Stopped> {
+    let Some(places) = &shared.active else {
+        return Ok(None);
+    };
+    let place = tokio::select! {
+        biased;
+        _ = shared.stop.cancelled() => None,
+        place = places.clone().acquire_owned() => place.ok(),
+    };
+    place.map(Some).ok_or(Stopped)
+}
+
+/// Writes the row back as `pending` when the run stops before its request
+/// leaves and its last record is an intent known to have created nothing.
+fn leave_pending<A: CallsApi>(shared: &Shared<A>, job: &Job, row: &RowState) {
+    if row.open_intent {
+        shared
+            .appender
+            .append(shared.record(&job.target, job.round, Status::Pending, row));
+    }
+}
+
+/// One row being dialled: its request, its progress, and the permits it
+/// holds.
+struct RowDial<'a, A> {
+    shared: &'a Shared<A>,
+    job: &'a Job,
+    request: CallRequest,
+    row: RowState,
+    /// Held while the request is in flight and while waiting to resend.
+    permit: Option<Permit>,
+    live_place: Option<OwnedSemaphorePermit>,
+}
+
+impl<'a, A: CallsApi> RowDial<'a, A> {
+    fn new(
+        shared: &'a Shared<A>,
+        job: &'a Job,
+        live_place: Option<OwnedSemaphorePermit>,
+    ) -> RowDial<'a, A> {
+        let target = &job.target;
+        let request = CallRequest::new(
+            &shared.campaign,
+            &target.key,
+            job.round,
+            &target.to_number,
+            &target.variables,
+            &target.metadata,
+        );
+        RowDial {
+            shared,
+            job,
+            request,
+            row: RowState::of_job(job),
+            permit: None,
+            live_place,
+        }
+    }
+
+    /// Sends until the answer settles the row. The pacing slot of each
+    /// send has been taken before the loop comes round (by the producer,
+    /// or by the wait that decided to resend).
+    async fn run(mut self) {
+        // The send is a new attempt, not a resend after 409/429.
+        let mut counted = true;
+        loop {
+            let first = counted && self.count_attempt();
+            match self.refresh_intent().await {
+                Intent::Ready => {}
+                Intent::Stopping => return self.leave_pending(),
+                Intent::WriteFailed => return,
+            }
+            if self.shared.stop.is_cancelled() {
+                return self.leave_pending();
+            }
+            if first {
+                tracing::info!(
+                    "first request sent {:.3} s after start ({:.3} s of CPU)",
+                    self.shared.settings.origin.elapsed().as_secs_f64(),
+                    cpu_seconds()
+                );
+            }
+            let sent = Sent {
+                at: Instant::now(),
+                at_utc: jiff::Timestamp::now(),
+            };
+            let next = self.send().await;
+            match self.follow(next, sent).await {
+                Some(resend_counted) => counted = resend_counted,
+                None => return,
+            }
+        }
+    }
+
+    /// Does what a handler said comes next. Some(counted): send again (as
+    /// a new attempt or not); None: the row is done for this run (written
+    /// back `pending` if the run stopped while it waited to resend).
+    async fn follow(&mut self, mut next: Next, sent: Sent) -> Option<bool> {
+        loop {
+            match next {
+                Next::Done => return None,
+                Next::LookUp => next = self.look_up(sent).await,
+                Next::RetryAfter { delay, counted } => {
+                    if self.wait_to_resend(delay).await {
+                        return Some(counted);
+                    }
+                    break;
+                }
+                Next::Resend => {
+                    if self.shared.paced().await {
+                        return Some(true);
+                    }
+                    break;
+                }
+            }
+        }
+        self.leave_pending();
+        None
+    }
+
+    /// Counts a new attempt; true when it is the run's first request.
+    fn count_attempt(&mut self) -> bool {
+        // Read from a file that may say anything (u32::MAX).
+        self.row.attempts = self.row.attempts.saturating_add(1);
+        self.row.sends = self.row.sends.saturating_add(1);
+        self.row.sends == 1 && self.shared.dialled.fetch_add(1, Relaxed) == 0
+    }
+
+    /// Makes sure a durable intent at most `max_intent_age` old stands
+    /// behind the send, and an in-flight permit is held: the intent is
+    /// written before the permit is waited for (so fsyncs overlap with
+    /// requests), and written again if that wait outlasted its age.
+    async fn refresh_intent(&mut self) -> Intent {
+        let shared = self.shared;
+        let max_age = shared.settings.max_intent_age;
+        let mut written: Option<Instant> = None;
+        loop {
+            if shared.stop.is_cancelled() {
+                return Intent::Stopping;
+            }
+            if written.is_none_or(|at| at.elapsed() > max_age) {
+                let intent = self.record(Status::Dispatching);
+                let intent_at = intent.updated_at.clone();
+                if let Err(e) = shared.appender.append_durable(intent).await {
+                    tracing::error!("{e}; no request is sent without its intent on disk");
+                    shared.stop_with(StopReason::WriteFailed);
+                    return Intent::WriteFailed;
+                }
+                self.row.open_intent = true;
+                self.row.intent_at = intent_at;
+                written = Some(Instant::now());
+            }
+            if self.permit.is_none() {
+                match shared.permit().await {
+                    Some(p) => self.permit = Some(p),
+                    None => return Intent::Stopping,
+                }
+            }
+            // A 429 paused everyone after this row took its pacing slot.
+            if let Some(until) = shared.pacer.held_until(Instant::now())
+                && !shared
+                    .sleep(until.saturating_duration_since(Instant::now()))
+                    .await
+            {
+                return Intent::Stopping;
+            }
+            if written.is_some_and(|at| at.elapsed() <= max_age) {
+                return Intent::Ready;
+            }
+        }
+    }
+
+    /// Sends the request and hands its classified answer to its handler.
+    async fn send(&mut self) -> Next {
+        let shared = self.shared;
+        Stats::add(&shared.stats.in_flight, 1);
+        let answer = shared.api.create(&self.request).await;
+        Stats::sub(&shared.stats.in_flight, 1);
+        let target = &self.job.target;
+        tracing::debug!(key = %target.key, row = target.row, ?answer, "answer");
+        match answer {
+            Answer::Created {
+                http_status,
+                call_id,
+                status,
+            } => self.on_created(http_status, call_id, status),
+            Answer::Rejected {
+                http_status,
+                message,
+            } => self.on_rejected(http_status, message),
+            Answer::Fatal {
+                http_status,
+                message,
+                fix,
+            } => self.on_fatal(http_status, message, fix.to_string()),
+            Answer::Wait {
+                http_status,
+                retry_after,
+                message,
+            } => self.on_wait(http_status, retry_after, message),
+            Answer::Transient {
+                http_status,
+                message,
+            } => self.on_transient(http_status, message),
+            Answer::InDoubt {
+                http_status,
+                message,
+            } => self.on_in_doubt(http_status, message),
+        }
+    }
+
+    /// 2xx with a call: record it and hand it to the poller.
+    fn on_created(&mut self, http_status: u16, call_id: String, status: CallStatus) -> Next {
+        let shared = self.shared;
+        drop(self.permit.take());
+        let cap = shared.limiter.on_success();
+        Stats::set(&shared.stats.cap, u64::from(cap));
+        lock(&shared.breaker).observe(None);
+        self.row.last_http = Some(http_status);
+        self.row.last_error.clear();
+        let mut rec = self.record(Status::Call(status));
+        rec.call_id = call_id;
+        shared.watch(&rec, self.live_place.take());
+        shared.appender.append(rec);
+        Stats::add(&shared.stats.created, 1);
+        Stats::add(&shared.stats.done, 1);
+        Next::Done
+    }
+
+    /// Refused for good: recorded `rejected`, unless the breaker decides
+    /// the same refusal of every row is the plan's fault and stops the run
+    /// (then the row, and the rejections it counted, go back to `pending`).
+    fn on_rejected(&mut self, http_status: u16, message: String) -> Next {
+        let shared = self.shared;
+        drop(self.permit.take());
+        self.row.last_http = Some(http_status);
+        // Observed and recorded under the breaker's lock, so that the
+        // window's lines are rewritten after all of them.
+        let mut breaker = lock(&shared.breaker);
+        let tripped = breaker.observe(Some(&message));
+        self.row.last_error = message;
+        if breaker.tripped() {
+            // The plan's fault, not the row's (the run stops for the user
+            // to fix it): `pending`, so a rerun dials it.
+            self.settle(Status::Pending);
+            if tripped.is_some() {
+                let window = std::mem::take(&mut *lock(&shared.breaker_window));
+                for mut rec in window {
+                    rec.status = Status::Pending;
+                    rec.updated_at = crate::text::now_rfc3339();
+                    shared.appender.append(rec);
+                    Stats::sub(&shared.stats.rejected, 1);
+                }
+            }
+        } else {
+            let rec = self.record(Status::Rejected);
+            if breaker.deciding() {
+                lock(&shared.breaker_window).push(rec.clone());
+            } else {
+                lock(&shared.breaker_window).clear();
+            }
+            shared.appender.append(rec);
+            Stats::add(&shared.stats.done, 1);
+            Stats::add(&shared.stats.rejected, 1);
+        }
+        drop(breaker);
+        if let Some(message) = tripped {
+            shared.stop_with(StopReason::Breaker { message });
+        }
+        Next::Done
+    }
+
+    /// Workspace-wide: the row goes back to `pending` and the run stops.
+    fn on_fatal(&mut self, http_status: u16, message: String, fix: String) -> Next {
+        self.row.last_http = Some(http_status);
+        self.row.last_error = message.clone();
+        self.shared.appender.append(self.record(Status::Pending));
+        self.shared.stop_with(StopReason::Fatal {
+            http_status: Some(http_status),
+            message,
+            fix,
+        });
+        Next::Done
+    }
+
+    /// 409/429, nothing created: wait (the server's `Retry-After`, else
+    /// backoff) and send again without counting an attempt; a 409 lowers
+    /// the in-flight cap, a 429 pauses every send.
+    fn on_wait(
+        &mut self,
+        http_status: u16,
+        retry_after: Option<Duration>,
+        message: String,
+    ) -> Next {
+        let shared = self.shared;
+        self.row.waits = self.row.waits.saturating_add(1);
+        self.row.last_http = Some(http_status);
+        self.row.last_error = message;
+        if http_status == 409 {
+            Stats::add(&shared.stats.answers_409, 1);
+            let (cap, cut) = shared.limiter.on_conflict();
+            Stats::set(&shared.stats.cap, u64::from(cap));
+            if cut {
+                tracing::info!("409s keep coming: in-flight cap lowered to {cap}");
+            }
+        } else {
+            Stats::add(&shared.stats.answers_429, 1);
+        }
+        if self.row.waits > MAX_WAITS {
+            self.row.last_error = format!(
+                "still refused after {MAX_WAITS} waits: {}",
+                self.row.last_error
+            );
+            return self.give_up();
+        }
+        let delay = retry_after.unwrap_or_else(|| shared.backoff.delay(self.row.waits));
+        if http_status == 429 {
+            shared.pacer.pause_until(Instant::now() + delay);
+        }
+        Next::RetryAfter {
+            delay,
+            counted: false,
+        }
+    }
+
+    /// 5xx or no connection, nothing created: retry with backoff, up to
+    /// `max_attempts` sends.
+    fn on_transient(&mut self, http_status: Option<u16>, message: String) -> Next {
+        let shared = self.shared;
+        Stats::add(&shared.stats.transient, 1);
+        self.row.last_http = http_status;
+        self.row.last_error = message;
+        if self.row.sends >= shared.settings.max_attempts {
+            self.row.last_error = format!(
+                "gave up after {} attempts: {}",
+                self.row.sends, self.row.last_error
+            );
+            return self.give_up();
+        }
+        Next::RetryAfter {
+            delay: shared.backoff.delay(self.row.sends),
+            counted: true,
+        }
+    }
+
+    /// The request left and its answer was lost: recorded `in_doubt`
+    /// (stamped with its intent's time), then looked up.
+    fn on_in_doubt(&mut self, http_status: Option<u16>, message: String) -> Next {
+        let shared = self.shared;
+        drop(self.permit.take());
+        Stats::add(&shared.stats.lost, 1);
+        Stats::add(&shared.stats.in_doubt, 1);
+        self.row.last_http = http_status;
+        self.row.last_error = message;
+        self.row.open_intent = false;
+        shared.appender.append(self.record(Status::InDoubt));
+        let target = &self.job.target;
+        tracing::info!(key = %target.key, row = target.row, "in doubt: {}", self.row.last_error);
+        Next::LookUp
+    }
+
+    /// Looks a lost request's call up once it can no longer be in flight
+    /// (`sent`: when it left): a found call is adopted, a
+    /// call confirmed absent is sent again, an unknown stays `in_doubt`.
+    async fn look_up(&mut self, sent: Sent) -> Next {
+        let shared = self.shared;
+        let ready = sent.at + shared.settings.lookup_after;
+        if !shared
+            .sleep(ready.saturating_duration_since(Instant::now()))
+            .await
+        {
+            return Next::Done;
+        }
+        let (target, round) = (&self.job.target, self.job.round);
+        match shared.lookup(target, round, sent.at_utc).await {
+            Lookup::Found(call) => {
+                Stats::sub(&shared.stats.in_doubt, 1);
+                shared.adopt(target, round, &self.row, &call, self.live_place.take());
+                Next::Done
+            }
+            Lookup::Absent => {
+                Stats::sub(&shared.stats.in_doubt, 1);
+                self.row.open_intent = true;
+                if self.row.sends >= shared.settings.max_attempts {
+                    self.row.last_error = format!(
+                        "gave up after {} attempts (the last one confirmed not created): {}",
+                        self.row.sends, self.row.last_error
+                    );
+                    return self.give_up();
+                }
+                Next::Resend
+            }
+            Lookup::Unknown(_) if shared.stop.is_cancelled() => Next::Done,
+            Lookup::Unknown(why) => {
+                self.row.last_error = format!("{}; {why}", self.row.last_error);
+                self.settle(Status::InDoubt);
+                Next::Done
+            }
+            Lookup::Fatal(e) => {
+                shared.stop_with(StopReason::list_refused(e));
+                Next::Done
+            }
+        }
+    }
+
+    /// Waits `delay` and a pacing slot before a resend (counted as
+    /// retrying meanwhile); false if the run stopped.
+    async fn wait_to_resend(&self, delay: Duration) -> bool {
+        let shared = self.shared;
+        Stats::add(&shared.stats.retrying, 1);
+        let resume = shared.sleep(delay).await && shared.paced().await;
+        Stats::sub(&shared.stats.retrying, 1);
+        resume
+    }
+
+    /// Transient failures outlasted their limit: recorded `error` (nothing
+    /// was created; a rerun dials the row again).
+    fn give_up(&mut self) -> Next {
+        Stats::add(&self.shared.stats.errors, 1);
+        self.settle(Status::Error);
+        Next::Done
+    }
+
+    fn record(&self, status: Status) -> Record {
+        self.shared
+            .record(&self.job.target, self.job.round, status, &self.row)
+    }
+
+    fn settle(&self, status: Status) {
+        self.shared
+            .settle(&self.job.target, self.job.round, status, &self.row);
+    }
+
+    fn leave_pending(&self) {
+        leave_pending(self.shared, self.job, &self.row);
+    }
+}
+
+/// CPU time (user + system) this process has used so far, for the
+/// first-request log line (how much work a resume does before dialling).
+fn cpu_seconds() -> f64 {
+    #[cfg(unix)]
+    {
+        let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+        if rc == 0 {
+            // SAFETY: getrusage succeeded, so the struct is initialized.
+            let ru = unsafe { ru.assume_init() };
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            return secs(ru.ru_utime) + secs(ru.ru_stime);
+        }
+    }
+    f64::NAN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake_api::{FakeApi, Rig, job, last, ours, page, settings};
+    use super::*;
+    use crate::api::LookupError;
+
+    fn created(call_id: &str) -> Answer {
+        Answer::Created {
+            http_status: 201,
+            call_id: call_id.into(),
+            status: CallStatus::Queued,
+        }
+    }
+
+    fn busy_workspace() -> Answer {
+        Answer::Wait {
+            http_status: 409,
+            retry_after: Some(Duration::from_secs(2)),
+            message: "concurrency limit reached".into(),
+        }
+    }
+
+    fn lost() -> Answer {
+        Answer::InDoubt {
+            http_status: None,
+            message: "connection closed before the answer".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_409_then_a_201_resends_under_the_same_key_without_counting_an_attempt() {
+        let api = FakeApi::default().creating(vec![busy_workspace(), created("call_1")]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        let sent = rig.api().sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].0.idempotency_key, sent[1].0.idempotency_key);
+        // Each send left with its intent on disk.
+        for (_, on_disk) in &sent {
+            assert_eq!(on_disk, &Some(Status::Dispatching));
+        }
+        assert_eq!(rig.stat(|s| &s.answers_409), 1);
+        assert_eq!(rig.stat(|s| &s.created), 1);
+        assert_eq!(rig.stat(|s| &s.done), 1);
+        assert_eq!(rig.stat(|s| &s.retrying), 0);
+        assert!(!rig.shared.stop.is_cancelled());
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::Queued));
+        assert_eq!(rec.call_id, "call_1");
+        assert_eq!(rec.attempts, 1, "a 409 resend is not an attempt");
+        assert_eq!(rec.http_status, Some(201));
+        assert_eq!(rec.error, "");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_answer_is_looked_up_and_the_found_call_adopted_not_resent() {
+        let api = FakeApi::default()
+            .creating(vec![lost()])
+            .listing(vec![Ok(page(vec![ours("call_7", "k1")]))]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        assert_eq!(rig.api().sent().len(), 1, "a lost answer is never resent");
+        assert_eq!(rig.api().lists_asked.load(Relaxed), 1);
+        assert_eq!(rig.stat(|s| &s.lost), 1);
+        assert_eq!(rig.stat(|s| &s.adopted), 1);
+        assert_eq!(rig.stat(|s| &s.in_doubt), 0);
+        assert_eq!(rig.stat(|s| &s.done), 1);
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::Ringing));
+        assert_eq!(rec.call_id, "call_7");
+        assert_eq!(rec.attempts, 1);
+        assert_eq!(rec.error, "");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_answer_confirmed_absent_is_sent_again_as_a_new_attempt() {
+        let api = FakeApi::default()
+            .creating(vec![lost(), created("call_2")])
+            .listing(vec![Ok(page(vec![]))]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        let sent = rig.api().sent();
+        assert_eq!(sent.len(), 2);
+        // The resend left under a fresh intent, not the in-doubt record.
+        assert_eq!(sent[1].1, Some(Status::Dispatching));
+        assert_eq!(rig.stat(|s| &s.in_doubt), 0);
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Call(CallStatus::Queued));
+        assert_eq!(rec.call_id, "call_2");
+        assert_eq!(rec.attempts, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_answer_nobody_can_vouch_for_stays_in_doubt() {
+        let refused = LookupError {
+            http_status: Some(503),
+            message: "list unavailable".into(),
+            fatal: false,
+        };
+        let api = FakeApi::default()
+            .creating(vec![lost()])
+            .listing(vec![Err(refused)]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        assert_eq!(rig.api().sent().len(), 1);
+        assert_eq!(rig.stat(|s| &s.in_doubt), 1);
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::InDoubt);
+        assert!(rec.error.contains("list unavailable"), "{}", rec.error);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_401_stops_the_run_leaves_the_row_pending_and_nothing_more_is_sent() {
+        let api = FakeApi::default().creating(vec![
+            Answer::Fatal {
+                http_status: 401,
+                message: "invalid API key".into(),
+                fix: "check DIALNEXA_API_KEY",
+            },
+            created("never"),
+        ]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+        assert!(rig.shared.stop.is_cancelled());
+        // The run is stopping: a row after it is not sent.
+        let second = tokio::spawn(dial(
+            rig.shared.clone(),
+            job("k2"),
+            rig.shared
+                .ahead
+                .clone()
+                .try_acquire_owned()
+                .expect("a place"),
+        ));
+        second.await.expect("the second dial");
+
+        assert_eq!(rig.api().sent().len(), 1);
+        assert_eq!(
+            *lock(&rig.shared.reason),
+            Some(StopReason::Fatal {
+                http_status: Some(401),
+                message: "invalid API key".into(),
+                fix: "check DIALNEXA_API_KEY".into(),
+            })
+        );
+        assert_eq!(rig.stat(|s| &s.done), 0);
+        let table = rig.finish().await;
+        let rec = last(&table, "k1");
+        assert_eq!(rec.status, Status::Pending, "a rerun dials it");
+        assert_eq!(rec.http_status, Some(401));
+        assert_eq!(rec.error, "invalid API key");
+        assert!(table.get("k2").is_none(), "k2 had no intent to take back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_errors_give_up_as_error_after_max_attempts() {
+        let failing = || Answer::Transient {
+            http_status: Some(503),
+            message: "service unavailable".into(),
+        };
+        let api = FakeApi::default().creating(vec![failing(), failing(), failing()]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        assert_eq!(rig.api().sent().len(), 3);
+        assert_eq!(rig.stat(|s| &s.transient), 3);
+        assert_eq!(rig.stat(|s| &s.errors), 1);
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Error);
+        assert_eq!(rec.attempts, 3);
+        assert!(
+            rec.error.starts_with("gave up after 3 attempts"),
+            "{}",
+            rec.error
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_number_on_a_do_not_call_list_is_never_sent() {
+        let mut settings = settings();
+        let mut listed = crate::dispatch::Suppressed::default();
+        listed.insert("+16505550199".into());
+        settings.suppressed = Arc::new(listed);
+        let rig = Rig::new(FakeApi::default(), settings);
+        rig.dial(job("k1")).await;
+
+        assert!(rig.api().sent().is_empty());
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Suppressed);
+    }
+}

@@ -1,0 +1,143 @@
+//! How the engine behaves: [`Settings`], frozen before the first request,
+//! and [`Now`], the clock calling windows are judged by.
+//!
+//! Every knob of a run (caps, pacing, retry limits, the lookup timings that
+//! keep a resend from ringing someone twice, polling and redials) is one
+//! field here, filled by the command from the plan and the flags. The
+//! engine never reads the plan or the flags itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::job::Targets;
+
+/// The oldest an intent may be when its request leaves (at most; see
+/// [`Settings::max_intent_age`]). A row writes its intent before it waits
+/// for an in-flight permit (so fsyncs overlap with requests); if the wait
+/// was longer, a fresh intent is written first. So every send happens
+/// within this of the time on its latest intent, and a run restarting after
+/// a crash waits `request timeout + max intent age` from that time before
+/// it trusts a lookup.
+pub const MAX_INTENT_AGE: Duration = Duration::from_secs(1);
+
+/// Numbers (E.164) on a do-not-call list: each is probed just before its
+/// request's intent is written, so nothing listed is ever dialled, whatever
+/// path (first dial, reconciled resend, redial) led there.
+pub type Suppressed = rustc_hash::FxHashSet<String>;
+
+/// How the engine behaves; see the README, "Running a campaign".
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Requests in flight at most (the AIMD ceiling).
+    pub concurrency: u32,
+    /// Requests per second at most (<= 0: unpaced).
+    pub rate_per_second: f64,
+    /// Sends per row per run for transient failures.
+    pub max_attempts: u32,
+    /// A request is looked up only this long after it was sent, when it can
+    /// no longer be in flight (the request timeout).
+    pub lookup_after: Duration,
+    /// The oldest an intent may be when its request leaves: half the
+    /// request timeout, at most [`MAX_INTENT_AGE`].
+    pub max_intent_age: Duration,
+    /// `start_date` of a lookup is the intent time minus this (the request
+    /// timeout plus 300 s of clock skew).
+    pub lookup_margin: Duration,
+    /// How long requests in flight may take to finish after a stop.
+    pub drain: Duration,
+    pub redial_in_doubt: bool,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// The AIMD cap is cut at most once per this.
+    pub aimd_cooldown: Duration,
+    /// Rows dialled at most this run.
+    pub limit: Option<u64>,
+    /// When the command started: the first send is logged relative to it
+    /// (how long a resume takes to start dialling).
+    pub origin: std::time::Instant,
+    /// Do-not-call numbers, checked before every dial.
+    pub suppressed: Arc<Suppressed>,
+    /// Poll created calls this often until each is terminal, and wait for
+    /// them before the run ends (`--wait`, `track`); None: fire and forget.
+    pub poll_every: Option<Duration>,
+    /// Wait for every polled call to end before the run ends (else polling
+    /// stops with the last dial).
+    pub wait: bool,
+    /// Calls created by this run and not yet seen terminal, at most
+    /// (`dispatch.max_active_calls`); needs `poll_every`.
+    pub max_active: Option<u32>,
+    /// The plan's redials: a call polled to a redialable end gets its next
+    /// round's time in `next_at`, and (with `wait`) is dialled again then.
+    pub redial: Option<crate::redial::Redial>,
+    /// The plan's calling windows (redials move into them).
+    pub schedule: Option<crate::schedule::Schedule>,
+    /// Rows that may be dialled again, by key, with their zone (filled
+    /// only when the plan redials).
+    pub targets: Arc<Targets>,
+    /// `callplan track`: poll only; a redial is recorded in `next_at`,
+    /// never dialled.
+    pub track_only: bool,
+    /// `--no-wait`: rows waiting for their window (or a redial not due)
+    /// are left for a later run instead of waited for.
+    pub no_wait: bool,
+    /// Where "now" comes from for calling windows.
+    pub clock: Now,
+}
+
+/// The clock windows are judged by (a [`crate::clock::Clock`]; Debug so
+/// that [`Settings`] stays printable).
+#[derive(Clone)]
+pub struct Now(pub Arc<dyn crate::clock::Clock>);
+
+impl Now {
+    /// The current instant by this clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.0.now()
+    }
+}
+
+impl Default for Now {
+    fn default() -> Self {
+        Now(Arc::new(crate::clock::SystemClock))
+    }
+}
+
+impl std::fmt::Debug for Now {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Now({})", self.now())
+    }
+}
+
+impl Settings {
+    /// Defaults for a plan's dispatch section and request timeout.
+    pub fn new(concurrency: u32, rate: f64, max_attempts: u32, request_timeout: Duration) -> Self {
+        Settings {
+            concurrency: concurrency.max(1),
+            rate_per_second: rate,
+            max_attempts: max_attempts.max(1),
+            lookup_after: request_timeout,
+            max_intent_age: (request_timeout / 2).min(MAX_INTENT_AGE),
+            // The request may have left up to max_intent_age after its
+            // intent and been created any time before its timeout; 300 s
+            // more for clocks that disagree.
+            lookup_margin: Duration::from_secs(300) + request_timeout,
+            drain: request_timeout + Duration::from_secs(2),
+            redial_in_doubt: false,
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(30),
+            aimd_cooldown: Duration::from_millis(500),
+            limit: None,
+            origin: std::time::Instant::now(),
+            suppressed: Arc::default(),
+            poll_every: None,
+            wait: false,
+            max_active: None,
+            redial: None,
+            schedule: None,
+            targets: Arc::default(),
+            track_only: false,
+            no_wait: false,
+            clock: Now::default(),
+        }
+    }
+}
