@@ -152,6 +152,7 @@ pub(super) fn call(id: &str, status: &str) -> Call {
         end_reason: None,
         variables: None,
         metadata: None,
+        ..Call::default()
     }
 }
 
