@@ -296,7 +296,11 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::api::parse::tests::hostile_body;
+    use crate::api::parse_call;
 
     fn body(status: u16, msg: &str) -> Vec<u8> {
         serde_json::json!({"statusCode": status, "message": msg, "error": "x"})
@@ -424,5 +428,106 @@ mod tests {
             error_message(400, br#"{"message":"=cmd|' /C calc'!A0"}"#),
             "'=cmd|' /C calc'!A0"
         );
+    }
+
+    #[test]
+    fn lookup_answers_are_judged_by_status() {
+        let fatal = |status| matches!(status, 401 | 403);
+        let call = br#"{"call_id":"c1","status":"completed"}"#;
+        let got = classify_lookup(200, call, parse_call, "unreadable", fatal);
+        assert_eq!(got.map(|c| c.call_id), Ok("c1".to_string()));
+        assert_eq!(
+            classify_lookup(200, b"<html>", parse_call, "unreadable call", fatal),
+            Err(LookupError {
+                http_status: Some(200),
+                message: "unreadable call".into(),
+                fatal: false
+            })
+        );
+        let refused = classify_lookup(403, &body(403, "no"), parse_call, "u", fatal);
+        assert_eq!(
+            refused,
+            Err(LookupError {
+                http_status: Some(403),
+                message: "no".into(),
+                fatal: true
+            })
+        );
+        for status in [201, 404, 429, 500] {
+            let e = classify_lookup(status, b"", parse_call, "u", fatal).unwrap_err();
+            assert!(!e.fatal, "{status}");
+            assert_eq!(e.http_status, Some(status));
+        }
+    }
+
+    /// The text of an answer, whichever kind it is.
+    fn message_of(a: &Answer) -> &str {
+        match a {
+            Answer::Created { .. } => "",
+            Answer::Rejected { message, .. }
+            | Answer::Wait { message, .. }
+            | Answer::Transient { message, .. }
+            | Answer::InDoubt { message, .. }
+            | Answer::Fatal { message, .. } => message,
+        }
+    }
+
+    /// Every status, the common ones more often.
+    fn any_status() -> impl Strategy<Value = u16> {
+        prop_oneof![any::<u16>(), 100u16..600, Just(403)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// No status and body make `classify` panic, and its answer keeps
+        /// the policy's promises: a 2xx is a call or in doubt (never a
+        /// rejection or a retry that could dial twice), only 409 and 429
+        /// wait (with the Retry-After they came with), and every message
+        /// is one short line, safe to store.
+        #[test]
+        fn classify_never_panics(
+            status in any_status(),
+            retry_millis in proptest::option::of(0u64..1_000_000),
+            body in hostile_body(),
+        ) {
+            let retry_after = retry_millis.map(Duration::from_millis);
+            let a = classify(status, retry_after, &body);
+            if (200..300).contains(&status) {
+                prop_assert!(
+                    matches!(a, Answer::Created { .. } | Answer::InDoubt { .. }),
+                    "{status}: {a:?}"
+                );
+            } else {
+                prop_assert!(!matches!(a, Answer::Created { .. }), "{status}: {a:?}");
+            }
+            if let Answer::Created { call_id, .. } = &a {
+                prop_assert!(crate::api::call_id_ok(call_id), "{call_id:?}");
+            }
+            match &a {
+                Answer::Wait { http_status, retry_after: r, .. } => {
+                    prop_assert!(matches!(http_status, 409 | 429), "{a:?}");
+                    prop_assert_eq!(*r, retry_after);
+                }
+                _ => prop_assert!(!matches!(status, 409 | 429), "{status}: {a:?}"),
+            }
+            let m = message_of(&a);
+            prop_assert!(m.chars().count() <= 300, "{m:?}");
+            prop_assert!(!m.chars().any(char::is_control), "{m:?}");
+        }
+
+        /// A GET answer never panics either; it is fatal only when its
+        /// endpoint says the status is.
+        #[test]
+        fn lookup_never_panics(status in any_status(), body in hostile_body()) {
+            let fatal = |status| matches!(status, 401 | 403);
+            match classify_lookup(status, &body, parse_call, "unreadable", fatal) {
+                Ok(_) => prop_assert_eq!(status, 200),
+                Err(e) => {
+                    prop_assert_eq!(e.http_status, Some(status));
+                    prop_assert_eq!(e.fatal, fatal(status));
+                }
+            }
+        }
     }
 }

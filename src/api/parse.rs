@@ -110,7 +110,10 @@ pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
     use super::*;
 
     #[test]
@@ -203,5 +206,122 @@ mod tests {
             parse_retry_after("Wed, 31 Dec 2025 23:00:00 GMT", now),
             Some(Duration::ZERO)
         );
+    }
+
+    /// Answer bodies a hostile or broken server could send: random bytes,
+    /// JSON built from the keys the readers look for (so their deeper
+    /// branches run, not just the first `from_slice`), and that JSON cut
+    /// short. Shared with `classify`'s property tests.
+    pub(in crate::api) fn hostile_body() -> impl Strategy<Value = Vec<u8>> {
+        let key = prop::sample::select(vec![
+            "call_id",
+            "id",
+            "status",
+            "data",
+            "calls",
+            "page",
+            "limit",
+            "total",
+            "has_more",
+            "metadata",
+            "duration_s",
+            "message",
+            "error",
+            "statusCode",
+        ])
+        .prop_map(String::from);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+            "[\\x00-\\x1f=+@ a-z]{0,8}".prop_map(Value::from),
+            "c{195,205}".prop_map(Value::from),
+        ];
+        let json = leaf
+            .prop_recursive(4, 48, 6, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map(key.clone(), inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+            .prop_map(|v| v.to_string().into_bytes());
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            json.clone(),
+            (json, any::<prop::sample::Index>()).prop_map(|(mut b, cut)| {
+                b.truncate(cut.index(b.len() + 1));
+                b
+            }),
+        ]
+    }
+
+    /// How many records a list body holds, read the simple way.
+    fn records_in(body: &[u8]) -> Option<usize> {
+        match serde_json::from_slice::<Value>(body).ok()? {
+            Value::Array(a) => Some(a.len()),
+            Value::Object(o) => o
+                .get("data")
+                .or_else(|| o.get("calls"))
+                .and_then(Value::as_array)
+                .map(Vec::len),
+            _ => None,
+        }
+    }
+
+    /// Retry-After values: free text, numbers of every size and sign, and
+    /// HTTP dates from 1970 to 9999.
+    fn retry_after_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,40}",
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            (0i64..253_402_207_200).prop_map(|s| {
+                jiff::Timestamp::from_second(s)
+                    .expect("in jiff's range")
+                    .strftime("%a, %d %b %Y %H:%M:%S GMT")
+                    .to_string()
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// No body makes a reader panic; a created call_id is always one
+        /// callplan can store; a list accounts for every record it holds.
+        #[test]
+        fn body_readers_never_panic_and_drop_no_record(body in hostile_body()) {
+            let _ = parse_call(&body);
+            if let Some((id, _)) = parse_created(&body) {
+                prop_assert!(call_id_ok(&id), "{id:?}");
+            }
+            let list = parse_call_list(&body);
+            if let Some(l) = &list {
+                for c in &l.data {
+                    prop_assert!(call_id_ok(c.call_id.trim()), "{:?}", c.call_id);
+                }
+            }
+            prop_assert_eq!(
+                list.map(|l| l.data.len() + l.unreadable as usize),
+                records_in(&body)
+            );
+        }
+
+        /// No Retry-After value, at any "now", panics or asks for a wait
+        /// longer than the ten-minute cap.
+        #[test]
+        fn retry_after_never_panics(
+            v in retry_after_text(),
+            now in jiff::Timestamp::MIN.as_second()..=jiff::Timestamp::MAX.as_second(),
+        ) {
+            let now = jiff::Timestamp::from_second(now).expect("in jiff's range");
+            if let Some(d) = parse_retry_after(&v, now) {
+                prop_assert!(d <= Duration::from_secs(600), "{v:?}: {d:?}");
+            }
+        }
     }
 }
