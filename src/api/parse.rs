@@ -230,25 +230,60 @@ pub(super) mod tests {
             "statusCode",
         ])
         .prop_map(String::from);
+        // Text as an id or a status could be: plain, with control
+        // characters or a formula sign, blank, or just past the 200-byte
+        // limit of a call_id.
+        let text = prop_oneof![
+            "\\PC{0,12}",
+            "[\\x00-\\x1f=+@ a-z]{0,8}",
+            "[ \\t\\n]{0,3}",
+            "c{195,205}",
+        ]
+        .prop_map(Value::from);
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
             any::<u64>().prop_map(Value::from),
             any::<f64>().prop_map(Value::from),
-            "\\PC{0,12}".prop_map(Value::from),
-            "[\\x00-\\x1f=+@ a-z]{0,8}".prop_map(Value::from),
-            "c{195,205}".prop_map(Value::from),
+            text.clone(),
         ];
-        let json = leaf
-            .prop_recursive(4, 48, 6, move |inner| {
-                prop_oneof![
-                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                    prop::collection::btree_map(key.clone(), inner, 0..6)
-                        .prop_map(|m| Value::Object(m.into_iter().collect())),
-                ]
-            })
-            .prop_map(|v| v.to_string().into_bytes());
+        let value = leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(key.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        // Shaped like a call, with any field hostile: the id under either
+        // name, a status, metadata of any kind.
+        let call = (
+            prop::sample::select(vec!["call_id", "id"]),
+            prop_oneof![
+                3 => text.clone(),
+                1 => any::<i64>().prop_map(Value::from),
+                1 => value.clone(),
+            ],
+            prop_oneof![3 => text, 1 => value.clone()],
+            prop_oneof![
+                Just(serde_json::json!({ "callplan_key": "k" })),
+                Just(Value::Null),
+                value.clone(),
+            ],
+        )
+            .prop_map(|(id_key, id, status, metadata)| {
+                serde_json::json!({id_key: id, "status": status, "metadata": metadata})
+            });
+        let calls = prop::collection::vec(prop_oneof![call.clone(), value.clone()], 0..6);
+        let shaped = prop_oneof![
+            call.clone(),
+            call.prop_map(|c| serde_json::json!({ "data": c })),
+            calls
+                .clone()
+                .prop_map(|l| serde_json::json!({ "data": l, "has_more": true })),
+            calls.prop_map(Value::Array),
+        ];
+        let json = prop_oneof![1 => value, 2 => shaped].prop_map(|v| v.to_string().into_bytes());
         prop_oneof![
             prop::collection::vec(any::<u8>(), 0..200),
             json.clone(),
