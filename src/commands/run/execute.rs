@@ -38,15 +38,23 @@ pub(super) struct Outcome {
     pub(super) abandoned: usize,
 }
 
+/// What the engine did, and what the writer holds after it.
+pub(super) struct Executed {
+    pub(super) outcome: Outcome,
+    /// Every key's last record, as written.
+    pub(super) table: results::Table,
+    /// The write that failed, if one did (dialling stopped then).
+    pub(super) write_error: Option<results::WriteFailed>,
+}
+
 /// Runs the engine on its own runtime until it ends; then every handle on
-/// the log is gone and the writer has written all it was sent: the table
-/// it holds, and the write that failed, if one did.
+/// the log is gone and the writer has written all it was sent.
 pub(super) fn execute(
     ctx: RunContext<'_>,
     log: Option<Log>,
     sorted: Triage,
     tracked: Vec<Tracked>,
-) -> anyhow::Result<(Outcome, results::Table, Option<results::WriteFailed>)> {
+) -> anyhow::Result<Executed> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,7 +62,11 @@ pub(super) fn execute(
     let (outcome, writer) = runtime.block_on(drive(ctx, log, sorted, tracked))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     let (table, write_error) = writer.finish();
-    Ok((outcome, table, write_error))
+    Ok(Executed {
+        outcome,
+        table,
+        write_error,
+    })
 }
 
 /// The async part: the sandbox if asked, the client, the log, the engine

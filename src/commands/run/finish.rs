@@ -1,11 +1,13 @@
-//! `run`'s finish step: how the run ended, in the summary on stdout (the
+//! `run`'s finish step: the log compacted (one line per recipient, in
+//! input order), then how the run ended, in the summary on stdout (the
 //! counts of the compacted file, why it stopped, the command that
 //! resumes) and in the exit code.
 
 use std::io::Write;
 use std::path::Path;
 
-use super::execute::Outcome;
+use super::Prepared;
+use super::execute::{Executed, Outcome};
 use crate::cli::RunArgs;
 use crate::dispatch::StopReason;
 use crate::exit::Exit;
@@ -14,15 +16,38 @@ use crate::progress::{Stats, Summary};
 use crate::results;
 use crate::triage::ResumeCommand;
 
+/// Compacts the results file, then prints the summary; the exit code.
+/// `notes` were decided before the engine ran (rows left for later).
+pub(super) fn finish(
+    args: &RunArgs,
+    input: &Prepared,
+    run: Executed,
+    notes: Vec<String>,
+) -> anyhow::Result<Exit> {
+    let order = &input.rows.order;
+    let compacted = run.write_error.is_none()
+        && results::compact(&input.results_path, &input.header, order, &run.table)
+            .map_err(|e| tracing::error!("{e}; the log is intact and a rerun resumes from it"))
+            .is_ok();
+    let ending = Ending {
+        counts: results::tally(order, &run.table),
+        outcome: run.outcome,
+        write_error: run.write_error,
+        compacted,
+        notes,
+    };
+    summarize(args, &input.plan, &input.results_path, ending)
+}
+
 /// How the engine ended, and what the results file holds after it.
-pub(super) struct Ending {
+struct Ending {
     /// Rows per status word, as compacted.
-    pub(super) counts: std::collections::BTreeMap<String, u64>,
-    pub(super) outcome: Outcome,
-    pub(super) write_error: Option<results::WriteFailed>,
-    pub(super) compacted: bool,
+    counts: std::collections::BTreeMap<String, u64>,
+    outcome: Outcome,
+    write_error: Option<results::WriteFailed>,
+    compacted: bool,
     /// Notes said before the end (rows left for later).
-    pub(super) notes: Vec<String>,
+    notes: Vec<String>,
 }
 
 impl Ending {
@@ -92,7 +117,7 @@ impl Ending {
 }
 
 /// The summary on stdout and the exit code.
-pub(super) fn finish(
+fn summarize(
     args: &RunArgs,
     plan: &Plan,
     results_path: &Path,

@@ -31,7 +31,7 @@ mod execute;
 mod finish;
 
 use execute::{RunContext, execute};
-use finish::{Ending, finish};
+use finish::finish;
 
 pub use crate::clock::TEST_NOW_ENV;
 
@@ -51,7 +51,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
 /// progress polled to their end.
 pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     let origin = Instant::now();
-    let Some(input) = prepare(&args)? else {
+    let Some(mut input) = prepare(&args)? else {
         return Ok(Exit::Invalid);
     };
     let clock = Now(crate::clock::clock()?);
@@ -59,62 +59,52 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     let table = input.log.as_ref().map(|l| &l.table);
     let mut sorted = triage::triage(Rules::Plan(&input.plan), &input.rows, table, clock.now());
     tracing::debug!("rows triaged in {:?}", t.elapsed());
-    // Calls in progress (this run's or earlier), polled with --wait.
-    let tracked: Vec<Tracked> = match &input.log {
-        Some(log) if args.wait => log.table.iter().filter_map(Tracked::from_record).collect(),
-        _ => Vec::new(),
-    };
+    let tracked = in_progress(&args, &input);
     if track_only {
-        eprintln!(
-            "tracking {} calls in progress in {}",
-            tracked.len(),
-            plan::display_path(&input.results_path)
-        );
-        if tracked.is_empty() {
-            eprintln!("nothing to track: no call of this results file is in progress");
+        if !announce_tracking(&input, &tracked) {
             return Ok(Exit::Ok);
         }
         sorted = Triage::default();
-    }
-    if args.dry_run {
+    } else if args.dry_run {
         return dry_run(&input, &sorted, args.limit);
-    }
-    if !track_only {
+    } else {
         announce(&args, &input, &sorted.counts);
     }
     let settings = settings(&args, &input, clock, origin, track_only);
     let notes = later_notes(&args, &sorted.counts);
-    let Prepared {
-        plan,
-        key,
-        results_path,
-        header,
-        rows,
-        log,
-        _lock,
-    } = input;
+    let log = input.log.take();
     let ctx = RunContext {
-        plan: &plan,
+        plan: &input.plan,
         args: &args,
-        key,
+        key: input.key.take(),
         settings,
-        results_path: &results_path,
-        header: &header,
+        results_path: &input.results_path,
+        header: &input.header,
     };
-    let (outcome, table, write_error) = execute(ctx, log, sorted, tracked)?;
-    // Compact: one line per recipient, in input order.
-    let compacted = write_error.is_none()
-        && results::compact(&results_path, &header, &rows.order, &table)
-            .map_err(|e| tracing::error!("{e}; the log is intact and a rerun resumes from it"))
-            .is_ok();
-    let ending = Ending {
-        counts: results::tally(&rows.order, &table),
-        outcome,
-        write_error,
-        compacted,
-        notes,
-    };
-    finish(&args, &plan, &results_path, ending)
+    let executed = execute(ctx, log, sorted, tracked)?;
+    finish(&args, &input, executed, notes)
+}
+
+/// Calls in progress (this run's or earlier), polled with `--wait` (and
+/// by `track`).
+fn in_progress(args: &RunArgs, input: &Prepared) -> Vec<Tracked> {
+    match &input.log {
+        Some(log) if args.wait => log.table.iter().filter_map(Tracked::from_record).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `track`'s first words; false when there is nothing to track.
+fn announce_tracking(input: &Prepared, tracked: &[Tracked]) -> bool {
+    eprintln!(
+        "tracking {} calls in progress in {}",
+        tracked.len(),
+        plan::display_path(&input.results_path)
+    );
+    if tracked.is_empty() {
+        eprintln!("nothing to track: no call of this results file is in progress");
+    }
+    !tracked.is_empty()
 }
 
 /// A run made ready: the plan, the key, where the results go (locked),
