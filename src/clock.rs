@@ -5,8 +5,13 @@
 //! `Timestamp::now()`, so the run uses [`SystemClock`] and tests use
 //! [`ManualClock`]: a test of a Monday-morning window or of the week clocks
 //! change sets the date it needs and never waits for wall-clock time.
+//!
+//! The commands take theirs from [`clock`]: the system's, or for
+//! integration tests an [`OffsetClock`] started at [`TEST_NOW_ENV`]'s
+//! instant (a process the test spawns cannot be handed a `ManualClock`).
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -88,6 +93,58 @@ impl<C: Clock + ?Sized> Clock for &C {
     }
 }
 
+/// Test-only: an RFC 3339 instant taken as "now" when the command starts
+/// (the clock then moves on in real time from there), so integration tests
+/// can check calling windows on a chosen date. Not for production use.
+pub const TEST_NOW_ENV: &str = "CALLPLAN_TEST_NOW";
+
+/// [`TEST_NOW_ENV`] holds something that is not an instant.
+#[derive(Debug, thiserror::Error)]
+#[error("{TEST_NOW_ENV}={value:?} is not an RFC 3339 instant (it is for tests only)")]
+pub struct BadTestNow {
+    pub value: String,
+}
+
+/// A clock that starts at a chosen instant and runs in real time: what
+/// [`clock`] returns under [`TEST_NOW_ENV`].
+#[derive(Debug)]
+pub struct OffsetClock {
+    base: Timestamp,
+    started: Instant,
+}
+
+impl OffsetClock {
+    /// A clock reading `base` now, and moving on from there.
+    pub fn starting_at(base: Timestamp) -> OffsetClock {
+        OffsetClock {
+            base,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Timestamp {
+        let run = SignedDuration::try_from(self.started.elapsed()).unwrap_or_default();
+        self.base.checked_add(run).unwrap_or(self.base)
+    }
+}
+
+/// The commands' clock: the system's, or [`TEST_NOW_ENV`]'s when it is set
+/// and not blank.
+pub fn clock() -> Result<Arc<dyn Clock>, BadTestNow> {
+    match std::env::var(TEST_NOW_ENV) {
+        Ok(v) if !v.trim().is_empty() => {
+            let base: Timestamp = v
+                .trim()
+                .parse()
+                .map_err(|_| BadTestNow { value: v.clone() })?;
+            Ok(Arc::new(OffsetClock::starting_at(base)))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +183,18 @@ mod tests {
             .join()
             .expect("thread");
         assert_eq!(from_thread, ts("2026-06-01T12:01:30Z"));
+    }
+
+    #[test]
+    fn offset_clock_starts_at_its_base_and_moves_forward() {
+        let base = ts("2026-06-02T15:00:00Z");
+        let clock = OffsetClock::starting_at(base);
+        let first = clock.now();
+        assert!(
+            first >= base && first < ts("2026-06-02T15:01:00Z"),
+            "{first}"
+        );
+        assert!(clock.now() >= first);
     }
 
     #[test]

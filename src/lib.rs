@@ -31,5 +31,6 @@ pub mod sandbox;
 pub mod schedule;
 pub mod suppress;
 pub mod text;
+pub mod triage;
 pub mod validate;
 pub mod wire;

@@ -1,19 +1,26 @@
-//! `callplan status`: what a results file says, without touching it.
+//! `callplan status`: where a campaign stands, without touching its files.
 //!
 //! Counts per status (last record of each key), what a rerun would do with
-//! the rest (dial, look up, leave in doubt), the in-doubt rows one by one,
-//! and the exact command that resumes. Safe while a run is writing the
-//! file: a torn last line is ignored.
+//! every row, the in-doubt rows one by one, and the exact command that
+//! resumes. "What a rerun would do" is [`crate::triage`], the decision
+//! `run` itself makes: the plan named in the file's identity line is loaded
+//! and its recipients validated (calling windows, `end_at`, do-not-call
+//! lists) exactly as `run` does. When that plan cannot be used, the
+//! counts come from the file alone, and the report says so. Safe while a
+//! run is writing the file: a torn last line is ignored.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::{Format, StatusArgs};
 use crate::exit::Exit;
-use crate::results::{self, Disposition, Status};
+use crate::plan::{self, Plan};
+use crate::results::{self, Log, Status};
+use crate::triage::{self, Counts, ResumeCommand, Rows, Rules, Triage};
 
 /// The report, as JSON prints it.
 #[derive(Debug, Serialize)]
@@ -24,17 +31,40 @@ pub struct StatusReport {
     pub agent_version_id: String,
     /// Latest status of every key in the file.
     pub counts: BTreeMap<String, u64>,
-    /// Recipient rows in the input of the last run, when known.
+    /// Recipient rows: of the plan's recipients file now, or (from the file
+    /// alone) in the input of the last run, when known.
     pub rows: Option<u64>,
-    /// Rows with a call or refused for good (rejected, suppressed).
+    /// `plan`: rows were triaged by the plan (its path in `plan`), as `run`
+    /// does; `results file`: the plan could not be used (`note` says why)
+    /// and the counts come from the file alone (no calling window, `end_at`
+    /// or do-not-call list is checked).
+    pub triaged_by: &'static str,
+    /// The plan the rows were triaged by.
+    pub plan: Option<String>,
+    /// Why the plan could not be used, when it could not.
+    pub note: Option<String>,
+    /// Rows with nothing left to do (a call exists, or the API refused the
+    /// row for good); do-not-call rows are counted apart, in `suppressed`.
     pub settled: u64,
-    /// Rows a rerun dials: pending, error, and input rows not yet in the file.
+    /// Those rows by status.
+    pub settled_by_status: BTreeMap<String, u64>,
+    /// Rows a rerun dials, now or once their window opens (first dials and
+    /// retries, and due redials waiting for a window).
     pub to_dial: u64,
-    /// Rows a rerun looks up first (left `dispatching` by a stopped run).
+    /// Rows a rerun looks up before anything else (left `dispatching`, or
+    /// `in_doubt`: listed in `in_doubt`).
     pub to_look_up: u64,
-    /// Rows that failed validation (dialled once they validate).
+    /// Rows that fail validation (dialled once they validate).
     pub invalid: u64,
+    /// Rows on a do-not-call list.
+    pub suppressed: u64,
+    /// Rows not dialled because the schedule's `end_at` has passed.
+    pub past_end_at: u64,
+    /// Rows whose key an earlier row holds (dialled once, for that row).
+    pub duplicate_keys: u64,
     pub in_doubt: Vec<InDoubtRow>,
+    /// Every row by reason, in the words `run` and `run --dry-run` print.
+    pub rows_by_reason: String,
     /// The command that resumes the campaign.
     pub resume: String,
     /// Ended calls per final status, then per `end_reason` (`""` when the
@@ -43,12 +73,13 @@ pub struct StatusReport {
     /// Calls created and not yet seen ended (queued, ringing, in progress):
     /// `callplan track` records how they end.
     pub in_progress: u64,
-    /// Rows whose last call ended in a redialled way, with the next round's
-    /// time in `next_at`.
+    /// Redials due now (part of `to_dial_now`).
+    pub redials_due: u64,
+    /// Redials not due yet.
     pub redials_pending: u64,
-    /// The earliest of those times (RFC 3339, UTC).
+    /// The earliest of their times (RFC 3339, UTC).
     pub next_redial_at: Option<String>,
-    /// Rows not dialled yet because their calling window is closed.
+    /// Rows due whose calling window is closed.
     pub waiting_for_window: u64,
     /// The earliest time one of them may be dialled.
     pub next_window_at: Option<String>,
@@ -70,119 +101,155 @@ pub struct InDoubtRow {
 }
 
 /// Builds the report for one results file.
-pub fn report(path: &std::path::Path) -> anyhow::Result<StatusReport> {
+pub fn report(path: &Path) -> anyhow::Result<StatusReport> {
     let log = results::read(path)?.with_context(|| {
         format!(
             "{} does not exist or holds no results yet; `callplan run PLAN` creates it",
             path.display()
         )
     })?;
-    let mut settled = 0;
-    let mut to_dial = 0;
-    let mut to_look_up = 0;
-    let mut invalid = 0;
-    let mut in_doubt = Vec::new();
-    let now = crate::commands::run::clock()?.now();
+    let now = crate::clock::clock()?.now();
+    let (plan, rows, note) = match plan_of(&log) {
+        Ok((plan, rows)) => (Some(plan), rows, None),
+        Err(why) => (None, Rows::from_log(&log), Some(why)),
+    };
+    let rules = plan.as_ref().map_or(Rules::FileOnly, Rules::Plan);
+    let sorted = triage::triage(rules, &rows, Some(&log.table), now);
+    let rows_known = plan.is_some() || log.header.rows.is_some();
+    Ok(build(path, &log, plan.as_ref(), note, &sorted, rows_known))
+}
+
+/// The plan the file's identity line names, with its recipients validated
+/// as `run` would; or why it cannot be used.
+fn plan_of(log: &Log) -> Result<(Plan, Rows), String> {
+    let header = &log.header;
+    let plan = plan::load(Path::new(&header.plan))
+        .map_err(|e| format!("the plan cannot be read ({e})"))?;
+    let identity = triage::identity(&plan, header.identity.sandbox);
+    if identity != header.identity {
+        return Err(format!(
+            "the plan {} now describes another campaign ({identity})",
+            plan::display_path(&plan.path)
+        ));
+    }
+    let recipients = header
+        .recipients
+        .as_ref()
+        .map_or_else(|| plan.recipients.clone(), PathBuf::from);
+    let validated = triage::read(&plan, &recipients)
+        .map_err(|e| format!("the recipients cannot be read ({e})"))?;
+    if validated.blocked {
+        return Err(format!(
+            "the plan or the recipients' header has errors (see `callplan validate {}`)",
+            crate::text::shell_quote(&plan::display_path(&plan.path))
+        ));
+    }
+    Ok((plan, validated.rows))
+}
+
+fn build(
+    path: &Path,
+    log: &Log,
+    plan: Option<&Plan>,
+    note: Option<String>,
+    sorted: &Triage,
+    rows_known: bool,
+) -> StatusReport {
+    let c = &sorted.counts;
     let mut outcomes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    let (mut in_progress, mut redials, mut waiting, mut due_now) = (0, 0, 0, 0);
-    let (mut next_redial, mut next_window): (Option<jiff::Timestamp>, Option<jiff::Timestamp>) =
-        (None, None);
-    let earliest = |slot: &mut Option<jiff::Timestamp>, t: jiff::Timestamp| {
-        *slot = Some(slot.map_or(t, |s| s.min(t)));
-    };
     for r in log.table.iter() {
-        let next_at = r.next_at.parse::<jiff::Timestamp>().ok();
-        match &r.status {
-            Status::Call(c) if c.is_terminal() => {
-                *outcomes
-                    .entry(c.as_str().to_string())
-                    .or_default()
-                    .entry(r.end_reason.clone())
-                    .or_insert(0) += 1;
-                if let Some(t) = next_at {
-                    if t <= now {
-                        due_now += 1;
-                    } else {
-                        redials += 1;
-                        earliest(&mut next_redial, t);
-                    }
-                }
-            }
-            Status::Call(_) => in_progress += 1,
-            Status::Pending => {
-                if let Some(t) = next_at.filter(|t| *t > now) {
-                    waiting += 1;
-                    earliest(&mut next_window, t);
-                }
-            }
-            _ => {}
-        }
-        match (&r.status, r.status.disposition()) {
-            (Status::Invalid, _) => invalid += 1,
-            (Status::InDoubt, _) => in_doubt.push(InDoubtRow {
-                row: r.row,
-                key: r.key.clone(),
-                to_number: r.to_number.clone(),
-                attempts: r.attempts,
-                error: r.error.clone(),
-                updated_at: r.updated_at.clone(),
-            }),
-            (_, Disposition::Settled) => settled += 1,
-            (_, Disposition::Dial) => to_dial += 1,
-            (_, Disposition::Reconcile) => to_look_up += 1,
+        if let Status::Call(call) = &r.status
+            && call.is_terminal()
+        {
+            *outcomes
+                .entry(call.as_str().to_string())
+                .or_default()
+                .entry(r.end_reason.clone())
+                .or_insert(0) += 1;
         }
     }
+    let mut in_doubt: Vec<InDoubtRow> = sorted
+        .look_up
+        .iter()
+        .map(|r| &r.last)
+        .filter(|r| r.status == Status::InDoubt)
+        .map(|r| InDoubtRow {
+            row: r.row,
+            key: r.key.clone(),
+            to_number: r.to_number.clone(),
+            attempts: r.attempts,
+            error: r.error.clone(),
+            updated_at: r.updated_at.clone(),
+        })
+        .collect();
     in_doubt.sort_by_key(|r| r.row);
-    // Rows of the input that no record mentions yet (a log cut short).
-    if let Some(rows) = log.header.rows {
-        to_dial += rows.saturating_sub(log.table.len() as u64);
-    }
-    let to_dial_now = to_dial.saturating_sub(waiting) + due_now;
     let fmt = |t: Option<jiff::Timestamp>| t.map(crate::text::format_ts);
-    let verdict = if to_dial_now + to_look_up > 0 {
-        format!(
-            "{to_dial_now} to dial now{}",
-            if to_look_up > 0 {
-                format!(", {to_look_up} to look up first")
-            } else {
-                String::new()
-            }
-        )
-    } else if let Some(t) = [next_window, next_redial].into_iter().flatten().min() {
-        format!(
-            "nothing to dial now; next at {} ({} waiting for their window, {} redials pending)",
-            crate::text::format_ts(t),
-            waiting,
-            redials
-        )
-    } else if in_progress > 0 {
-        format!("{in_progress} calls in progress: `callplan track PLAN` records how they end")
-    } else {
-        "done".to_string()
-    };
     let id = &log.header.identity;
-    Ok(StatusReport {
-        outcomes,
-        in_progress,
-        redials_pending: redials,
-        next_redial_at: fmt(next_redial),
-        waiting_for_window: waiting,
-        next_window_at: fmt(next_window),
-        to_dial_now,
-        verdict,
+    StatusReport {
         results: path.display().to_string(),
         campaign: id.campaign.clone(),
         from_number: id.from_number.clone(),
         agent_version_id: id.agent_version_id.clone(),
         counts: results::counts(&log.table),
-        rows: log.header.rows,
-        settled,
-        to_dial,
-        to_look_up,
-        invalid,
+        rows: rows_known.then_some(c.rows),
+        triaged_by: if plan.is_some() {
+            "plan"
+        } else {
+            "results file"
+        },
+        plan: plan.map(|p| p.path.display().to_string()),
+        note,
+        settled: c.settled_total(),
+        settled_by_status: c.settled.clone(),
+        to_dial: c.dial + c.waiting_for_window,
+        to_look_up: c.to_look_up,
+        invalid: c.invalid,
+        suppressed: c.suppressed,
+        past_end_at: c.past_end_at,
+        duplicate_keys: c.duplicate_keys,
         in_doubt,
-        resume: log.header.resume_command(),
-    })
+        rows_by_reason: c.describe(None),
+        resume: ResumeCommand::from_header(&log.header).to_string(),
+        outcomes,
+        in_progress: c.in_progress,
+        redials_due: c.redials_due,
+        redials_pending: c.redials_later,
+        next_redial_at: fmt(c.next_redial_at),
+        waiting_for_window: c.waiting_for_window,
+        next_window_at: fmt(c.next_window_at),
+        to_dial_now: c.dial_now(),
+        verdict: verdict(c),
+    }
+}
+
+/// One line: what a rerun does first, or when, or that nothing is left.
+fn verdict(c: &Counts) -> String {
+    if c.dial_now() + c.to_look_up > 0 {
+        let mut v = format!("{} to dial now", c.dial_now());
+        if c.to_look_up > 0 {
+            v.push_str(&format!(", {} to look up first", c.to_look_up));
+        }
+        v
+    } else if let Some(t) = c.next_due_at() {
+        format!(
+            "nothing to dial now; next at {} ({} waiting for their window, {} redials pending)",
+            crate::text::format_ts(t),
+            c.waiting_for_window,
+            c.redials_later
+        )
+    } else if c.in_progress > 0 {
+        format!(
+            "{} calls in progress: `callplan track PLAN` records how they end",
+            c.in_progress
+        )
+    } else if c.past_end_at > 0 {
+        format!(
+            "done: the schedule's end_at has passed ({} rows not dialled)",
+            c.past_end_at
+        )
+    } else {
+        "done".to_string()
+    }
 }
 
 impl StatusReport {
@@ -195,18 +262,37 @@ impl StatusReport {
         )?;
         writeln!(out, "results  {}", self.results)?;
         crate::progress::write_counts(&self.counts, out)?;
-        if let Some(rows) = self.rows {
-            writeln!(out, "input rows at the last run: {rows}")?;
+        match (&self.plan, self.rows) {
+            (Some(plan), Some(rows)) => writeln!(
+                out,
+                "input rows: {rows} (triaged by the plan {}, as a rerun would)",
+                plan::display_path(Path::new(plan))
+            )?,
+            (_, rows) => {
+                if let Some(rows) = rows {
+                    writeln!(out, "input rows at the last run: {rows}")?;
+                }
+                writeln!(
+                    out,
+                    "counted from this file alone: {}; calling windows, end_at and do-not-call \
+                     lists are not checked",
+                    self.note.as_deref().unwrap_or("no plan")
+                )?;
+            }
         }
         writeln!(
             out,
-            "settled {}; a rerun dials {}, looks up {} first; in doubt {}; invalid {}",
+            "settled {}; a rerun dials {}, looks up {} first; in doubt {}; invalid {}; \
+             suppressed {}; past end_at {}",
             self.settled,
             self.to_dial,
             self.to_look_up,
             self.in_doubt.len(),
-            self.invalid
+            self.invalid,
+            self.suppressed,
+            self.past_end_at
         )?;
+        writeln!(out, "a rerun: {}", self.rows_by_reason)?;
         if !self.in_doubt.is_empty() {
             writeln!(
                 out,
@@ -250,7 +336,7 @@ impl StatusReport {
             )?;
         }
         writeln!(out, "verdict: {}", self.verdict)?;
-        let left = self.to_dial + self.to_look_up + self.in_doubt.len() as u64;
+        let left = self.to_dial + self.to_look_up + self.redials_due + self.redials_pending;
         if left == 0 && self.invalid == 0 {
             writeln!(out, "nothing left to dial")?;
         } else {

@@ -20,6 +20,7 @@
 
 mod country_zones;
 mod parse;
+mod window;
 mod zone;
 
 use std::fmt;
@@ -30,6 +31,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 pub use parse::{Days, Hours, first_instant_at};
+pub use window::{Window, calling_window};
 pub use zone::{ZoneError, country_zones, parse_zone, single_zone_of_country, zone_for_row};
 
 /// The `schedule:` section exactly as written in the plan. Plans normally

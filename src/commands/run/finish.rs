@@ -1,0 +1,183 @@
+//! `run`'s finish step: the log compacted (one line per recipient, in
+//! input order), then how the run ended, in the summary on stdout (the
+//! counts of the compacted file, why it stopped, the command that
+//! resumes) and in the exit code.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::Prepared;
+use super::execute::{Executed, Outcome};
+use crate::cli::RunArgs;
+use crate::dispatch::StopReason;
+use crate::exit::Exit;
+use crate::plan::{self, Plan};
+use crate::progress::{Stats, Summary};
+use crate::results;
+use crate::triage::ResumeCommand;
+
+/// Compacts the results file, then prints the summary; the exit code.
+/// `notes` were decided before the engine ran (rows left for later).
+pub(super) fn finish(
+    args: &RunArgs,
+    input: &Prepared,
+    run: Executed,
+    notes: Vec<String>,
+) -> anyhow::Result<Exit> {
+    let order = &input.rows.order;
+    let compacted = run.write_error.is_none()
+        && results::compact(&input.results_path, &input.header, order, &run.table)
+            .map_err(|e| tracing::error!("{e}; the log is intact and a rerun resumes from it"))
+            .is_ok();
+    let ending = Ending {
+        counts: results::tally(order, &run.table),
+        outcome: run.outcome,
+        write_error: run.write_error,
+        compacted,
+        notes,
+    };
+    summarize(args, &input.plan, &input.results_path, ending)
+}
+
+/// How the engine ended, and what the results file holds after it.
+struct Ending {
+    /// Rows per status word, as compacted.
+    counts: std::collections::BTreeMap<String, u64>,
+    outcome: Outcome,
+    write_error: Option<results::WriteFailed>,
+    compacted: bool,
+    /// Notes said before the end (rows left for later).
+    notes: Vec<String>,
+}
+
+impl Ending {
+    fn n(&self, status: &str) -> u64 {
+        self.counts.get(status).copied().unwrap_or(0)
+    }
+
+    fn exit(&self) -> Exit {
+        match (&self.outcome.stop, &self.write_error) {
+            (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Usage,
+            (Some(StopReason::Interrupted), _) => Exit::Interrupted,
+            (Some(StopReason::Fatal { .. } | StopReason::Breaker { .. }), _) => Exit::Stopped,
+            (None, None) => {
+                let unsettled =
+                    self.n("rejected") + self.n("error") + self.n("in_doubt") + self.n("invalid");
+                if unsettled > 0 {
+                    Exit::Partial
+                } else {
+                    Exit::Ok
+                }
+            }
+        }
+    }
+
+    /// Why the engine stopped early, and the fix.
+    fn stop_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        match &self.outcome.stop {
+            Some(StopReason::Fatal {
+                http_status,
+                message,
+                fix,
+            }) => {
+                let code = http_status
+                    .map(|c| format!("HTTP {c}: "))
+                    .unwrap_or_default();
+                notes.push(format!(
+                    "stopped: the API refused the workspace ({code}{message})"
+                ));
+                notes.push(format!("fix: {fix}"));
+            }
+            Some(StopReason::Breaker { message }) => {
+                notes.push(format!(
+                    "stopped: the first {} answers were all the same rejection: {message}",
+                    crate::dispatch::backoff::BREAKER_WINDOW
+                ));
+                notes.push(
+                    "fix: this looks like a problem of the plan, not of the rows; fix it, then rerun"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        if self.outcome.abandoned > 0 {
+            notes.push(format!(
+                "{} requests were still in flight; the next run looks them up before dialling",
+                self.outcome.abandoned
+            ));
+        }
+        if !self.compacted && self.write_error.is_none() {
+            notes.push(
+                "the results file was left as a log (not compacted); a rerun reads it".into(),
+            );
+        }
+        notes
+    }
+}
+
+/// The summary on stdout and the exit code.
+fn summarize(
+    args: &RunArgs,
+    plan: &Plan,
+    results_path: &Path,
+    ending: Ending,
+) -> anyhow::Result<Exit> {
+    let exit = ending.exit();
+    let n = |s: &str| ending.n(s);
+    let mut notes = ending.notes.clone();
+    notes.extend(ending.stop_notes());
+    let left = n("pending") + n("error") + n("dispatching") + n("in_doubt");
+    if left > 0 || exit == Exit::Interrupted || exit == Exit::Stopped {
+        let resume = ResumeCommand::new(
+            &plan.path,
+            args.recipients.as_deref(),
+            args.results.as_deref(),
+            args.skip_invalid,
+            args.sandbox,
+        );
+        notes.push(format!("resume: {resume}"));
+    }
+    let live = n("queued") + n("ringing") + n("in_progress");
+    if live > 0 && !args.wait && args.sandbox {
+        notes.push(format!(
+            "{live} calls were still in progress when the rehearsal ended: add --wait to see how they end"
+        ));
+    } else if live > 0 && !args.wait {
+        notes.push(format!(
+            "{live} calls were still in progress when last seen: `callplan track {}` records how they end",
+            crate::text::shell_quote(&args.plan.display().to_string())
+        ));
+    }
+    if n("in_doubt") > 0 {
+        notes.push(format!(
+            "{} rows are in doubt (sent, answer lost, not found): see `callplan status {}`; \
+             --redial-in-doubt dials them again",
+            n("in_doubt"),
+            crate::text::shell_quote(&plan::display_path(results_path))
+        ));
+    }
+    let stats = &ending.outcome.stats;
+    let summary = Summary {
+        counts: ending.counts.clone(),
+        handled: Stats::get(&stats.done),
+        wall: ending.outcome.wall,
+        answers_409: Stats::get(&stats.answers_409),
+        answers_429: Stats::get(&stats.answers_429),
+        results_path: plan::display_path(results_path),
+        exit_code: exit.code(),
+        exit_meaning: exit.meaning().to_string(),
+        notes,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    summary.write(&mut out)?;
+    out.flush()?;
+    if let Some(e) = ending.write_error {
+        return Err(anyhow::Error::new(e).context(
+            "dialling stopped: no call is sent whose intent is not on disk; free space (or restore \
+             the folder), then rerun to resume",
+        ));
+    }
+    Ok(exit)
+}

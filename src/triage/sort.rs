@@ -1,0 +1,223 @@
+//! The sorting itself: each row's last record and the [`Rules`] decide
+//! whether it is dialled now, looked up first, waits (until when), is left
+//! alone past `end_at`, or is settled. One pass over the input, in input
+//! order, so the engine dials rows in the order of the sheet.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use rustc_hash::FxHashSet;
+
+use super::{Counts, Rows, Rules, Triage};
+use crate::dispatch::{Job, Resume, Target};
+use crate::results::{Disposition, Record, Status, Table};
+use crate::schedule::Window;
+
+/// Triage in progress: the rules, the instant, the keys already given to
+/// a row, and what has been decided so far.
+struct Sorter<'a> {
+    rules: Rules<'a>,
+    now: Timestamp,
+    seen: FxHashSet<&'a str>,
+    out: Triage,
+}
+
+/// Whether a job is a row's next round (a redial) or a dial of its
+/// current round (first dial, retry): counted apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dial,
+    Redial,
+}
+
+/// Sorts every row of `rows` by its last record in `table` (none: never
+/// dialled) under `rules` at `now`. A key is dialled for its first row
+/// only (validation reports the duplicates); a dialable row counts before
+/// a listed one, a listed one before an invalid one.
+pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timestamp) -> Triage {
+    let mut sorter = Sorter {
+        rules,
+        now,
+        seen: FxHashSet::with_capacity_and_hasher(rows.order.len(), Default::default()),
+        out: Triage {
+            counts: Counts {
+                rows: rows.rows_read,
+                dial: rows.unseen,
+                ..Counts::default()
+            },
+            ..Triage::default()
+        },
+    };
+    let last = |key: &str| table.and_then(|t| t.get(key));
+    for (target, zone) in rows.targets.iter().zip(&rows.zones) {
+        if sorter.seen.insert(target.key.as_str()) {
+            sorter.target(target, zone.as_ref(), last(&target.key));
+        } else {
+            tracing::warn!(
+                row = target.row,
+                "key {} appears twice; dialled once",
+                target.key
+            );
+            sorter.out.counts.duplicate_keys += 1;
+        }
+    }
+    for row in &rows.suppressed {
+        if sorter.seen.insert(row.key.as_str()) {
+            sorter.suppressed(row, last(&row.key));
+        } else {
+            // Another row holds this key: never overwrite its record.
+            sorter.out.counts.duplicate_keys += 1;
+        }
+    }
+    for (row, why) in &rows.invalid {
+        if sorter.seen.insert(row.key.as_str()) {
+            sorter.invalid(row, why, last(&row.key));
+        } else {
+            sorter.out.counts.duplicate_keys += 1;
+        }
+    }
+    sorter.out
+}
+
+fn earliest(slot: &mut Option<Timestamp>, t: Timestamp) {
+    *slot = Some(slot.map_or(t, |s| s.min(t)));
+}
+
+impl Sorter<'_> {
+    /// A dialable row.
+    fn target(&mut self, target: &Target, zone: Option<&TimeZone>, last: Option<&Record>) {
+        // The lists are read afresh every run: a row suppressed earlier
+        // whose number has left every list is dialled like a new one.
+        let last = last.filter(|r| r.status != Status::Suppressed);
+        let job = |round, attempts| Job {
+            target: target.clone(),
+            round,
+            attempts,
+            open_intent: false,
+        };
+        let Some(rec) = last else {
+            return self.place(job(1, 0), zone, None, Kind::Dial);
+        };
+        match rec.status.disposition() {
+            Disposition::Dial => {
+                self.place(job(rec.round.max(1), rec.attempts), zone, last, Kind::Dial)
+            }
+            Disposition::Reconcile => self.look_up(target.clone(), rec),
+            Disposition::Settled => match self.rules.redial_due(rec, zone) {
+                // A redial that no window before end_at can hold is no
+                // redial: the row's call happened, it is settled.
+                Some(due) if self.rules.window(zone, last, due.max(self.now)) != Window::Ended => {
+                    let next = job(rec.round.max(1) + 1, 0);
+                    if due <= self.now {
+                        self.place(next, zone, last, Kind::Redial);
+                    } else {
+                        self.out.counts.redials_later += 1;
+                        earliest(&mut self.out.counts.next_redial_at, due);
+                        self.out.wait.push((due, next));
+                    }
+                }
+                _ => self.settled(rec),
+            },
+        }
+    }
+
+    /// Dial `job` now if its recipient's window is open; else record it
+    /// `pending` with the opening in `next_at` and wait for it; past
+    /// `end_at`, leave it.
+    fn place(&mut self, job: Job, zone: Option<&TimeZone>, last: Option<&Record>, kind: Kind) {
+        match self.rules.window(zone, last, self.now) {
+            Window::OpenNow => {
+                match kind {
+                    Kind::Dial => self.out.counts.dial += 1,
+                    Kind::Redial => self.out.counts.redials_due += 1,
+                }
+                self.out.dial.push(job);
+            }
+            Window::WaitUntil(opens_at) => {
+                let t = &job.target;
+                let mut rec = Record::new(&t.key, t.row, &t.to_number, job.round, Status::Pending);
+                rec.attempts = job.attempts;
+                rec.next_at = crate::text::format_ts(opens_at);
+                self.out.record.push(rec);
+                self.out.counts.waiting_for_window += 1;
+                earliest(&mut self.out.counts.next_window_at, opens_at);
+                self.out.wait.push((opens_at, job));
+            }
+            Window::Ended => self.out.counts.past_end_at += 1,
+        }
+    }
+
+    fn look_up(&mut self, target: Target, last: &Record) {
+        self.out.counts.to_look_up += 1;
+        if last.status == Status::InDoubt {
+            self.out.counts.in_doubt += 1;
+        }
+        self.out.look_up.push(Resume {
+            target,
+            last: last.clone(),
+        });
+    }
+
+    fn settled(&mut self, rec: &Record) {
+        if let Status::Call(c) = &rec.status
+            && !c.is_terminal()
+        {
+            self.out.counts.in_progress += 1;
+        }
+        *self
+            .out
+            .counts
+            .settled
+            .entry(rec.status.as_str().to_string())
+            .or_insert(0) += 1;
+    }
+
+    /// A row on a do-not-call list.
+    fn suppressed(&mut self, row: &crate::results::RowRef, last: Option<&Record>) {
+        match last {
+            Some(rec) if rec.status == Status::Suppressed => self.out.counts.suppressed += 1,
+            Some(rec) => match rec.status.disposition() {
+                Disposition::Dial => self.record_suppressed(row),
+                // A request may have left before the number was listed:
+                // look it up; the engine's check before dialling refuses
+                // a resend.
+                Disposition::Reconcile => self.look_up(
+                    Target {
+                        key: row.key.clone(),
+                        row: row.row,
+                        to_number: row.to_number.clone(),
+                        variables: Default::default(),
+                        metadata: Default::default(),
+                    },
+                    rec,
+                ),
+                Disposition::Settled => self.settled(rec),
+            },
+            None => self.record_suppressed(row),
+        }
+    }
+
+    fn record_suppressed(&mut self, row: &crate::results::RowRef) {
+        let rec = Record::new(&row.key, row.row, &row.to_number, 1, Status::Suppressed);
+        self.out.record.push(rec);
+        self.out.counts.suppressed += 1;
+    }
+
+    /// A row that fails validation: recorded `invalid` unless a call
+    /// exists or may exist for its key, whose record is kept.
+    fn invalid(&mut self, row: &crate::results::RowRef, why: &str, last: Option<&Record>) {
+        match last {
+            Some(rec) if rec.status.disposition() == Disposition::Settled => self.settled(rec),
+            Some(rec) if rec.status.disposition() == Disposition::Reconcile => {
+                // Not looked up while the row is invalid: it waits, as
+                // invalid, for the sheet to be fixed.
+                self.out.counts.invalid += 1;
+            }
+            _ => {
+                let mut rec = Record::new(&row.key, row.row, &row.to_number, 1, Status::Invalid);
+                rec.error = crate::text::clean_message(why);
+                self.out.record.push(rec);
+                self.out.counts.invalid += 1;
+            }
+        }
+    }
+}
