@@ -27,7 +27,7 @@ use super::reconcile::Lookup;
 use super::state::{RowState, Shared, StopReason, lock};
 use crate::api::{Answer, CallRequest};
 use crate::results::{Record, Status};
-use crate::schedule::WindowState;
+use crate::schedule::{Window, calling_window};
 use crate::wire::CallStatus;
 
 /// 409/429 answers in a row after which a row gives up as `error` (nothing
@@ -107,21 +107,19 @@ fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job) -> bool {
         tracing::info!(key = %target.key, "on a do-not-call list: not dialled");
         return false;
     }
-    let Some(schedule) = &shared.settings.schedule else {
-        return true;
-    };
     let zone = shared.zone_of(&target.key);
+    let now = shared.settings.clock.now();
     let mut rec = record(Status::Pending);
-    match schedule.window_state(&zone, shared.settings.clock.now()) {
-        WindowState::Open { .. } => return true,
-        WindowState::Closed { opens_at } | WindowState::NotStarted { opens_at } => {
+    match calling_window(shared.settings.schedule.as_ref(), Some(&zone), now) {
+        Window::OpenNow => return true,
+        Window::WaitUntil(opens_at) => {
             rec.next_at = crate::text::format_ts(opens_at);
             shared.appender.append(rec);
             if !shared.settings.no_wait && !shared.settings.track_only {
                 shared.schedule_redial(opens_at, job.clone());
             }
         }
-        WindowState::Ended => {
+        Window::Ended => {
             rec.error = "not dialled: the schedule's end_at has passed".into();
             shared.appender.append(rec);
         }
