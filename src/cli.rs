@@ -29,6 +29,8 @@ pub enum Command {
     Status(StatusArgs),
     Track(TrackArgs),
     Sandbox(SandboxArgs),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
 }
 
 /// Output format of reports.
@@ -194,3 +196,30 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N")]
     pub workers: Option<std::num::NonZeroUsize>,
 }
+
+/// Print a shell completion script on stdout.
+///
+/// Generated from the same definitions as `--help`, so it never drifts.
+///
+/// Examples:
+///   callplan completions bash > ~/.local/share/bash-completion/completions/callplan
+///   callplan completions zsh > ~/.zfunc/_callplan
+///   callplan completions fish > ~/.config/fish/completions/callplan.fish
+///   callplan completions powershell >> $PROFILE
+///   callplan completions elvish >> ~/.config/elvish/rc.elv
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Print the man page (roff) on stdout: every command, option and exit code.
+///
+/// Examples:
+///   callplan man | man -l -
+///   callplan man > ~/.local/share/man/man1/callplan.1
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ManArgs {}

@@ -2,6 +2,8 @@
 //! library and answers with an [`Exit`]; an `Err` is a usage or input error
 //! (exit 2), printed once as `error: {err:#}` so the whole chain shows.
 
+pub mod completions;
+pub mod man;
 pub mod run;
 pub mod sandbox;
 pub mod status;
@@ -20,6 +22,8 @@ pub fn main(cli: Cli) -> Exit {
         Command::Status(a) => status::main(a),
         Command::Track(a) => track::main(a),
         Command::Sandbox(a) => sandbox::main(a),
+        Command::Completions(a) => completions::main(a),
+        Command::Man(a) => man::main(a),
     };
     match result {
         Ok(exit) => exit,
