@@ -29,6 +29,7 @@ pub enum Command {
     Status(StatusArgs),
     Track(TrackArgs),
     Sandbox(SandboxArgs),
+    Init(InitArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
 }
@@ -195,6 +196,28 @@ pub struct SandboxArgs {
     /// rest to the client it serves on the same machine).
     #[arg(long, value_name = "N")]
     pub workers: Option<std::num::NonZeroUsize>,
+}
+
+/// Write a commented starting plan for a recipients file.
+///
+/// The number column is found by its header (to_number, phone,
+/// phone_number, mobile, any case) or by its cells; every other column
+/// becomes a variable, those never empty are required; default_region is
+/// set when most numbers are written nationally. from_number and
+/// agent_version_id are left to fill in: validate reports them until then.
+/// Never overwrites a file.
+///
+/// Examples:
+///   callplan init examples/appointment-reminders.csv
+///   callplan init june.csv --out plans/june.yaml
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct InitArgs {
+    /// The recipients file (CSV).
+    pub recipients: PathBuf,
+    /// Where to write the plan [default: <stem>.plan.yaml beside RECIPIENTS].
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
 }
 
 /// Print a shell completion script on stdout.

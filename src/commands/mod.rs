@@ -3,6 +3,7 @@
 //! (exit 2), printed once as `error: {err:#}` so the whole chain shows.
 
 pub mod completions;
+pub mod init;
 pub mod man;
 pub mod run;
 pub mod sandbox;
@@ -22,6 +23,7 @@ pub fn main(cli: Cli) -> Exit {
         Command::Status(a) => status::main(a),
         Command::Track(a) => track::main(a),
         Command::Sandbox(a) => sandbox::main(a),
+        Command::Init(a) => init::main(a),
         Command::Completions(a) => completions::main(a),
         Command::Man(a) => man::main(a),
     };
