@@ -215,7 +215,7 @@ pub struct SandboxArgs {
 pub struct InitArgs {
     /// The recipients file (CSV).
     pub recipients: PathBuf,
-    /// Where to write the plan [default: <stem>.plan.yaml beside RECIPIENTS].
+    /// Where to write the plan [default: STEM.plan.yaml beside RECIPIENTS].
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
 }
