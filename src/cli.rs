@@ -213,7 +213,8 @@ pub struct SandboxArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct InitArgs {
-    /// The recipients file (CSV).
+    /// The recipients file: CSV, or a workbook (.xlsx, .xlsm, .xls, .ods;
+    /// its first visible sheet).
     pub recipients: PathBuf,
     /// Where to write the plan [default: STEM.plan.yaml beside RECIPIENTS].
     #[arg(long, value_name = "PLAN")]

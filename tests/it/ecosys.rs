@@ -384,3 +384,52 @@ fn init_refuses_what_it_cannot_read_with_exit_2() {
     let out = callplan_in(dir.path(), &["init", "missing.csv"]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
 }
+
+#[test]
+fn init_reads_the_first_sheet_of_a_workbook() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let dir = tempfile::tempdir().unwrap();
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("June").unwrap();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    for (c, h) in ["Customer", "Mobile", "Visit", "Clinic"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=3u32 {
+        ws.write_string(r, 0, format!("Person {r}")).unwrap();
+        ws.write_string(r, 1, format!("+1415555010{r}")).unwrap();
+        let day = ExcelDateTime::from_ymd(2026, 12, r as u8).unwrap();
+        ws.write_datetime_with_format(r, 2, day, &date).unwrap();
+    }
+    ws.write_string(2, 3, "Leeds").unwrap();
+    wb.add_worksheet()
+        .set_name("Other")
+        .unwrap()
+        .write_string(0, 0, "to_number")
+        .unwrap();
+    wb.save(dir.path().join("june.xlsx")).unwrap();
+
+    let out = callplan_in(dir.path(), &["init", "june.xlsx"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = std::fs::read_to_string(dir.path().join("june.plan.yaml")).unwrap();
+    assert!(text.contains("recipients: june.xlsx"), "{text}");
+    assert!(
+        text.contains("#   Clinic   (empty in 2 of 3 rows)"),
+        "{text}"
+    );
+    let plan = callplan::plan::load(&dir.path().join("june.plan.yaml")).expect("the plan parses");
+    assert_eq!(plan.columns.to_number, "Mobile");
+    assert_eq!(plan.required_variables, ["Customer", "Visit"]);
+    assert_eq!(plan.default_region, None);
+
+    // A damaged workbook is exit 2 with the reason.
+    std::fs::write(dir.path().join("bad.xlsx"), b"PK\x03\x04 damaged").unwrap();
+    let out = callplan_in(dir.path(), &["init", "bad.xlsx"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("damaged"),
+        "{}",
+        show(&out)
+    );
+}
