@@ -31,6 +31,7 @@ fn subcommands() -> Vec<String> {
         "status",
         "track",
         "sandbox",
+        "init",
         "completions",
         "man",
     ] {
