@@ -29,6 +29,9 @@ pub enum Command {
     Status(StatusArgs),
     Track(TrackArgs),
     Sandbox(SandboxArgs),
+    Init(InitArgs),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
 }
 
 /// Output format of reports; defined with the report writer.
@@ -189,3 +192,53 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N")]
     pub workers: Option<std::num::NonZeroUsize>,
 }
+
+/// Write a commented starting plan for a recipients file.
+///
+/// The number column is found by its header (to_number, phone,
+/// phone_number, mobile, any case) or by its cells; every other column
+/// becomes a variable, those never empty are required; default_region is
+/// set when most numbers are written nationally. from_number and
+/// agent_version_id are left to fill in: validate reports them until then.
+/// Never overwrites a file.
+///
+/// Examples:
+///   callplan init examples/appointment-reminders.csv
+///   callplan init june.csv --out plans/june.yaml
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct InitArgs {
+    /// The recipients file: CSV, or a workbook (.xlsx, .xlsm, .xls, .ods;
+    /// its first visible sheet).
+    pub recipients: PathBuf,
+    /// Where to write the plan [default: STEM.plan.yaml beside RECIPIENTS].
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+}
+
+/// Print a shell completion script on stdout.
+///
+/// Generated from the same definitions as `--help`, so it never drifts.
+///
+/// Examples:
+///   callplan completions bash > ~/.local/share/bash-completion/completions/callplan
+///   callplan completions zsh > ~/.zfunc/_callplan
+///   callplan completions fish > ~/.config/fish/completions/callplan.fish
+///   callplan completions powershell >> $PROFILE
+///   callplan completions elvish >> ~/.config/elvish/rc.elv
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Print the man page (roff) on stdout: every command, option and exit code.
+///
+/// Examples:
+///   callplan man | man -l -
+///   callplan man > ~/.local/share/man/man1/callplan.1
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ManArgs {}

@@ -1,21 +1,53 @@
 //! Exit codes: the contract scripts and CI jobs read (DESIGN.md, "Exit codes").
+//!
+//! One table ([`exits!`](self)) holds each code, its doc comment (the long
+//! text, which `callplan man` prints as EXIT STATUS through
+//! [`Exit::description`]) and its one-sentence meaning (the end of a
+//! summary), so the man page, the docs and the summaries cannot drift apart.
 
-/// What a callplan process tells its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Exit {
+macro_rules! exits {
+    ($( $(#[doc = $doc:literal])+ $name:ident = $code:literal, $meaning:literal; )+) => {
+        /// What a callplan process tells its caller.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Exit {
+            $( $(#[doc = $doc])+ $name = $code, )+
+        }
+
+        impl Exit {
+            /// Every exit code, in increasing order.
+            pub const ALL: &'static [Exit] = &[$(Exit::$name),+];
+
+            /// One sentence for the end of a summary.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $( Exit::$name => $meaning, )+
+                }
+            }
+
+            /// The code's doc comment: the full text, for the man page.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $( Exit::$name => concat!($($doc),+).trim_ascii(), )+
+                }
+            }
+        }
+    };
+}
+
+exits! {
     /// Done: everything asked for was done (warnings allowed).
-    Ok = 0,
+    Ok = 0, "done";
     /// Validation found errors; nothing was dialled.
-    Invalid = 1,
+    Invalid = 1, "validation found errors; nothing was dialled";
     /// Usage error or unreadable input (missing file, not YAML, not CSV, not UTF-8, no API key).
-    Usage = 2,
+    Usage = 2, "usage error or unreadable input";
     /// The run stopped on a workspace-wide API error; results saved, a rerun resumes.
-    Stopped = 3,
+    Stopped = 3, "stopped on a workspace-wide API error; results saved, rerun to resume";
     /// The run finished but some rows were rejected, errored or are still in doubt.
-    Partial = 4,
+    Partial = 4, "finished, but some rows were rejected, errored or are in doubt";
     /// Interrupted by Ctrl-C or SIGTERM; results saved, a rerun resumes.
-    Interrupted = 130,
+    Interrupted = 130, "interrupted; results saved, rerun to resume";
 }
 
 impl Exit {
@@ -23,24 +55,26 @@ impl Exit {
     pub fn code(self) -> u8 {
         self as u8
     }
-
-    /// One sentence for the end of a summary.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Exit::Ok => "done",
-            Exit::Invalid => "validation found errors; nothing was dialled",
-            Exit::Usage => "usage error or unreadable input",
-            Exit::Stopped => {
-                "stopped on a workspace-wide API error; results saved, rerun to resume"
-            }
-            Exit::Partial => "finished, but some rows were rejected, errored or are in doubt",
-            Exit::Interrupted => "interrupted; results saved, rerun to resume",
-        }
-    }
 }
 
 impl From<Exit> for std::process::ExitCode {
     fn from(e: Exit) -> Self {
         std::process::ExitCode::from(e.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_each_code_once_in_order_with_its_doc() {
+        let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 130]);
+        assert_eq!(
+            Exit::Usage.description(),
+            "Usage error or unreadable input (missing file, not YAML, not CSV, not UTF-8, no API key)."
+        );
+        assert!(Exit::ALL.iter().all(|e| !e.meaning().is_empty()));
     }
 }

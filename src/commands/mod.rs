@@ -2,6 +2,9 @@
 //! library and answers with an [`Exit`]; an `Err` is a usage or input error
 //! (exit 2), printed once as `error: {err:#}` so the whole chain shows.
 
+pub mod completions;
+pub mod init;
+pub mod man;
 pub mod run;
 pub mod sandbox;
 pub mod status;
@@ -20,6 +23,9 @@ pub fn main(cli: Cli) -> Exit {
         Command::Status(a) => status::main(a),
         Command::Track(a) => track::main(a),
         Command::Sandbox(a) => sandbox::main(a),
+        Command::Init(a) => init::main(a),
+        Command::Completions(a) => completions::main(a),
+        Command::Man(a) => man::main(a),
     };
     match result {
         Ok(exit) => exit,

@@ -3,6 +3,7 @@
 
 mod campaign;
 mod common;
+mod ecosys;
 mod run;
 mod sandbox;
 mod triage;

@@ -13,6 +13,17 @@
 //!
 //! Files that are not CSV text at all (an Excel workbook, UTF-16, binary)
 //! are [`InputError`]s: exit code 2, nothing to validate.
+//!
+//! Workbooks (`.xlsx`, `.xlsm`, `.xls`, `.ods`) have their own reader in
+//! [`workbook`], which fills the same [`Record`]s, with each cell's type
+//! ([`Record::cell_type`]) besides its text. [`open`] picks the reader by
+//! the file's extension and both are a [`RecordSource`].
+
+pub mod cells;
+pub mod workbook;
+
+pub use cells::{CellKind, CellType};
+pub use workbook::{SheetReader, WorkbookError, is_workbook};
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -86,6 +97,9 @@ pub enum InputError {
     /// asked not to be. Its message already carries the I/O cause.
     #[error("{0}")]
     Suppress(crate::suppress::SuppressError),
+    /// A workbook that cannot be read: encrypted, damaged, no such sheet...
+    #[error(transparent)]
+    WorkbookUnreadable(#[from] WorkbookError),
 }
 
 impl From<crate::suppress::SuppressError> for InputError {
@@ -110,6 +124,10 @@ pub struct Record {
     ends: Vec<usize>,
     row: u64,
     quote_problem: Option<(QuoteProblem, usize)>,
+    /// Each cell's type, for a workbook row; empty for CSV (untyped text).
+    types: Vec<CellType>,
+    /// The formula text of a workbook row's formula cells, by cell index.
+    formulas: Vec<(usize, String)>,
 }
 
 impl Record {
@@ -192,10 +210,41 @@ impl Record {
         self.quote_problem
     }
 
+    /// The type of cell `i` when the record comes from a workbook; `None`
+    /// for CSV, whose cells are all untyped text (and for a missing cell).
+    pub fn cell_type(&self, i: usize) -> Option<CellType> {
+        self.types.get(i).copied()
+    }
+
+    /// True when the record comes from a workbook (its cells are typed).
+    pub fn is_typed(&self) -> bool {
+        !self.types.is_empty()
+    }
+
+    /// The formula of cell `i` (`=A2&B2`), when a formula computed it.
+    pub fn formula(&self, i: usize) -> Option<&str> {
+        self.formulas
+            .iter()
+            .find(|(at, _)| *at == i)
+            .map(|(_, f)| f.as_str())
+    }
+
     fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
         self.quote_problem = None;
+        self.types.clear();
+        self.formulas.clear();
+    }
+
+    /// Appends a typed cell (the workbook reader builds records this way).
+    fn push_cell(&mut self, text: &str, ty: CellType, formula: Option<&str>) {
+        self.data.extend_from_slice(text.as_bytes());
+        self.end_field();
+        self.types.push(ty);
+        if let Some(f) = formula {
+            self.formulas.push((self.ends.len() - 1, f.to_string()));
+        }
     }
 
     fn end_field(&mut self) {
@@ -446,6 +495,52 @@ impl<R: Read> Reader<R> {
                 self.skip_lf = true;
             }
         }
+    }
+}
+
+/// Anything that hands out recipient records in file order: the CSV
+/// [`Reader`], a workbook's [`SheetReader`], or either ([`Source`]).
+pub trait RecordSource {
+    /// Reads the next record into `rec`; false at the end.
+    fn read_record(&mut self, rec: &mut Record) -> Result<bool, InputError>;
+}
+
+impl<R: Read> RecordSource for Reader<R> {
+    fn read_record(&mut self, rec: &mut Record) -> Result<bool, InputError> {
+        Reader::read_record(self, rec)
+    }
+}
+
+impl RecordSource for SheetReader {
+    fn read_record(&mut self, rec: &mut Record) -> Result<bool, InputError> {
+        Ok(SheetReader::read_record(self, rec))
+    }
+}
+
+/// A recipients file opened by [`open`]: CSV streamed, or one sheet of a
+/// workbook.
+pub enum Source {
+    Csv(Reader<File>),
+    Workbook(SheetReader),
+}
+
+impl RecordSource for Source {
+    fn read_record(&mut self, rec: &mut Record) -> Result<bool, InputError> {
+        match self {
+            Source::Csv(r) => r.read_record(rec),
+            Source::Workbook(w) => Ok(w.read_record(rec)),
+        }
+    }
+}
+
+/// Opens a recipients file: a workbook by its extension ([`is_workbook`];
+/// `sheet` names its sheet, `None` for the first), else CSV (`sheet`
+/// unused). `shown` names the file in errors.
+pub fn open(path: &Path, shown: &Path, sheet: Option<&str>) -> Result<Source, InputError> {
+    if is_workbook(path) {
+        Ok(Source::Workbook(SheetReader::open(path, shown, sheet)?))
+    } else {
+        Ok(Source::Csv(Reader::open_as(path, shown)?))
     }
 }
 
