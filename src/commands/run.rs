@@ -167,7 +167,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         skip_invalid: args.skip_invalid,
     };
     if let Some(log) = &existing
-        && log.header.identity != identity
+        && !log.header.identity.admits(&identity)
     {
         return Err(results::ResultsError::OtherCampaign {
             path: results_path.clone(),
