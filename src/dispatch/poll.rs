@@ -242,7 +242,7 @@ fn on_call<A: CallsApi>(shared: &Arc<Shared<A>>, mut entry: Entry, call: &Call) 
     if status != entry.call.status {
         shared
             .appender
-            .append(entry.call.record(call, status.clone()));
+            .append(shared.sent_as(entry.call.record(call, status.clone())));
     }
     if matches!(status, CallStatus::Other(_)) {
         entry.unknown += 1;
@@ -276,7 +276,7 @@ fn record_end<A: CallsApi>(
         .filter(|t| *t <= now)
         .unwrap_or(now);
     let due = shared.next_due(&tracked.key, &status, tracked.round, ended);
-    let mut rec = tracked.record(call, status);
+    let mut rec = shared.sent_as(tracked.record(call, status));
     if let Some(due) = due {
         rec.next_at = crate::text::format_ts(due);
         if shared.settings.wait

@@ -179,7 +179,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let log = log?;
     let identity = triage::identity(&plan, args.sandbox);
     if let Some(log) = &log
-        && log.header.identity != identity
+        && !log.header.identity.admits(&identity)
     {
         return Err(results::ResultsError::OtherCampaign {
             path: results_path.clone(),
