@@ -2,6 +2,7 @@
 //! library and answers with an [`Exit`]; an `Err` is a usage or input error
 //! (exit 2), printed once as `error: {err:#}` so the whole chain shows.
 
+pub mod export;
 pub mod run;
 pub mod sandbox;
 pub mod status;
@@ -20,6 +21,7 @@ pub fn main(cli: Cli) -> Exit {
         Command::Status(a) => status::main(a),
         Command::Track(a) => track::main(a),
         Command::Sandbox(a) => sandbox::main(a),
+        Command::Export(a) => export::main(a),
     };
     match result {
         Ok(exit) => exit,

@@ -199,10 +199,13 @@ impl From<StoreError> for io::Error {
     }
 }
 
-/// Reads every complete line of the store at `path`, handing each outcome
-/// and the byte offset its line starts at to `each`. Returns the length up
+/// Reads every complete line of the store at `path`, handing each outcome,
+/// the byte offset its line starts at and the line's length to `each`. Returns the length up
 /// to the end of the last complete line (0 when the file does not exist).
-pub(super) fn scan(path: &Path, mut each: impl FnMut(u64, Outcome)) -> Result<u64, StoreError> {
+pub(super) fn scan(
+    path: &Path,
+    mut each: impl FnMut(u64, u64, Outcome),
+) -> Result<u64, StoreError> {
     let rd = |source| StoreError::Read {
         path: path.to_path_buf(),
         source,
@@ -235,7 +238,7 @@ pub(super) fn scan(path: &Path, mut each: impl FnMut(u64, Outcome)) -> Result<u6
             line,
             reason,
         })?;
-        each(start, outcome);
+        each(start, n as u64, outcome);
     }
     Ok(valid_len)
 }
@@ -272,7 +275,7 @@ fn last_line_end(file: &mut File, len: u64) -> io::Result<u64> {
 pub fn read(path: &Path) -> Result<Vec<Outcome>, StoreError> {
     let mut index: std::collections::HashMap<String, usize> = Default::default();
     let mut out: Vec<Outcome> = Vec::new();
-    scan(path, |_, o| match index.get(&o.call_id) {
+    scan(path, |_, _, o| match index.get(&o.call_id) {
         Some(&i) => out[i] = o,
         None => {
             index.insert(o.call_id.clone(), out.len());
@@ -309,7 +312,7 @@ impl Store {
     pub fn open(path: &Path) -> io::Result<Store> {
         let mut ids = HashSet::new();
         let existed = path.exists();
-        let valid_len = scan(path, |_, o| {
+        let valid_len = scan(path, |_, _, o| {
             ids.insert(o.call_id);
         })?;
         let mut file = OpenOptions::new()

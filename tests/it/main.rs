@@ -3,6 +3,7 @@
 
 mod campaign;
 mod common;
+mod export;
 mod run;
 mod sandbox;
 mod validate;
