@@ -279,7 +279,7 @@ fn call_cells(r: &results::Record, o: Option<&Outcome>) -> [String; 9] {
 /// Where rows go: a CSV writer or JSON lines.
 enum Sink<'a> {
     Csv {
-        csv: csv::Writer<&'a mut dyn Write>,
+        csv: Box<csv::Writer<&'a mut dyn Write>>,
         fields: Vec<String>,
         transcripts: bool,
         cells: Vec<Vec<u8>>,
@@ -332,7 +332,7 @@ impl<'a> Sink<'a> {
                 csv.write_record(columns(header, fields, opts.transcripts))
                     .map_err(write_err)?;
                 Sink::Csv {
-                    csv,
+                    csv: Box::new(csv),
                     fields: fields.to_vec(),
                     transcripts: opts.transcripts,
                     cells: Vec::new(),

@@ -57,7 +57,7 @@ impl Tally {
         }
         for f in &mut tally.fields {
             // Stable: ties keep their first-seen order.
-            f.values.sort_by(|a, b| b.1.cmp(&a.1));
+            f.values.sort_by_key(|v| std::cmp::Reverse(v.1));
         }
         tally
     }
