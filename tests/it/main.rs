@@ -4,6 +4,7 @@
 mod campaign;
 mod common;
 mod ecosys;
+mod export;
 mod run;
 mod sandbox;
 mod triage;

@@ -406,7 +406,7 @@ fn seconds(s: f64, default: f64) -> Duration {
 
 /// `june.results.csv` -> `june.results.sandbox.csv`: a rehearsal never
 /// writes into the real campaign's file.
-fn sandbox_results_path(real: &Path) -> PathBuf {
+pub(crate) fn sandbox_results_path(real: &Path) -> PathBuf {
     let stem = real
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
