@@ -490,6 +490,39 @@ mod tests {
     }
 
     #[test]
+    fn workbook_lists_are_read_from_their_first_sheet() {
+        use rust_xlsxwriter::Workbook;
+        let dir = tempfile::tempdir().expect("dir");
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 1, "Phone Number").expect("cell");
+        ws.write_string(1, 1, "+14155550100").expect("cell");
+        ws.write_string(3, 1, "call me maybe").expect("cell");
+        ws.write_number(4, 1, 4155550101.0).expect("cell");
+        let path = dir.path().join("dnc.xlsx");
+        wb.save(&path).expect("save");
+        let (list, warnings) = load(std::slice::from_ref(&path)).expect("load");
+        assert_eq!(list.len(), 2);
+        assert!(list.contains("+14155550100") && list.contains("+14155550101"));
+        // Row 3 is empty (skipped, as an empty CSV line); row 4 is not a number.
+        assert_eq!(
+            warnings.iter().map(|w| w.row).collect::<Vec<_>>(),
+            [Some(4)]
+        );
+
+        let bad = file(&dir, "bad.xlsx", b"PK\x03\x04 damaged");
+        let err = load(&[bad]).expect_err("damaged");
+        assert!(matches!(err, SuppressError::Workbook(_)), "{err:?}");
+        assert!(err.to_string().contains("bad.xlsx"), "{err}");
+        let mut wb = Workbook::new();
+        wb.add_worksheet();
+        let empty = dir.path().join("empty.xlsx");
+        wb.save(&empty).expect("save");
+        let err = load(&[empty]).expect_err("empty").to_string();
+        assert!(err.contains("is empty"), "{err}");
+    }
+
+    #[test]
     fn header_only_file_is_an_empty_list() {
         let dir = tempfile::tempdir().expect("dir");
         let path = file(&dir, "none.csv", b"to_number\r\n");

@@ -8,3 +8,4 @@ mod run;
 mod sandbox;
 mod triage;
 mod validate;
+mod workbook;
