@@ -9,3 +9,4 @@ mod run;
 mod sandbox;
 mod triage;
 mod validate;
+mod workbook;
