@@ -364,3 +364,257 @@ fn stop_fatal<A: CallsApi>(shared: &Shared<A>, err: LookupError) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use super::super::fake_api::{FROM, FakeApi, Rig, call, last, page, settings};
+    use super::*;
+    use crate::results::Status;
+    use crate::wire::{CallList, CallStatus};
+
+    fn watching() -> super::super::Settings {
+        let mut s = settings();
+        s.poll_every = Some(Duration::from_secs(5));
+        s.wait = true;
+        s.poll_by = super::super::poll::PollBy::List;
+        s
+    }
+
+    fn ringing(key: &str, call_id: &str) -> Tracked {
+        Tracked {
+            key: key.into(),
+            row: 2,
+            to_number: "+16505550199".into(),
+            round: 1,
+            call_id: call_id.into(),
+            attempts: 1,
+            http_status: Some(201),
+            status: CallStatus::Ringing,
+            holds_slot: false,
+            from_number: String::new(),
+            seen_at: None,
+        }
+    }
+
+    fn ended(id: &str, status: &str) -> Call {
+        Call {
+            end_reason: Some("hung up".into()),
+            duration_s: Some(12.0),
+            ..call(id, status)
+        }
+    }
+
+    /// A bare-array page: no paging fields (what `parse_call_list` makes
+    /// of one: has_more only when full).
+    fn bare(calls: Vec<Call>) -> CallList {
+        let body = serde_json::to_vec(&calls).expect("JSON");
+        crate::api::parse_call_list(&body).expect("a list")
+    }
+
+    /// Hands `calls` over and syncs until every one is let go.
+    async fn sync_to_the_end(rig: &mut Rig, calls: Vec<Tracked>) {
+        for call in calls {
+            rig.shared.track(call);
+        }
+        let rx = rig.poll_rx.take().expect("a polling run");
+        let closed = CancellationToken::new();
+        closed.cancel();
+        super::super::poll::run(rig.shared.clone(), rx, closed, Duration::from_secs(5)).await;
+    }
+
+    fn lists(rig: &Rig) -> Vec<(String, String, u32)> {
+        rig.api().listed_from.lock().unwrap().clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_list_page_settles_several_calls_in_one_request() {
+        let api = FakeApi::default().listing_from(vec![Ok(page(vec![
+            ended("c3", "busy"),
+            ended("c2", "no_answer"),
+            ended("c1", "completed"),
+        ]))]);
+        let mut rig = Rig::new(api, watching());
+        let calls = vec![
+            ringing("k1", "c1"),
+            ringing("k2", "c2"),
+            ringing("k3", "c3"),
+        ];
+        sync_to_the_end(&mut rig, calls).await;
+
+        let asked = lists(&rig);
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert_eq!(asked[0].0, FROM, "listed by the plan's caller ID");
+        assert_eq!(asked[0].2, 1);
+        assert!(asked[0].1.ends_with('Z'), "{asked:?}");
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
+        assert_eq!(rig.stat(|s| &s.ended), 3);
+        let table = rig.finish().await;
+        assert_eq!(
+            last(&table, "k1").status,
+            Status::Call(CallStatus::Completed)
+        );
+        assert_eq!(
+            last(&table, "k2").status,
+            Status::Call(CallStatus::NoAnswer)
+        );
+        let k3 = last(&table, "k3");
+        assert_eq!(k3.status, Status::Call(CallStatus::Busy));
+        assert_eq!(
+            (k3.end_reason.as_str(), k3.duration_s.as_str()),
+            ("hung up", "12")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_missing_from_the_window_for_three_cycles_is_read_on_its_own() {
+        // c1 ends on the first page; c2 never shows in the list.
+        let api = FakeApi::default()
+            .listing_from(vec![
+                Ok(page(vec![ended("c1", "completed")])),
+                Ok(page(vec![])),
+                Ok(page(vec![])),
+            ])
+            .getting_id("c2", vec![Ok(ended("c2", "voicemail"))]);
+        let mut rig = Rig::new(api, watching());
+        sync_to_the_end(&mut rig, vec![ringing("k1", "c1"), ringing("k2", "c2")]).await;
+
+        assert_eq!(lists(&rig).len(), MISSING_CYCLES as usize);
+        assert_eq!(*rig.api().got.lock().unwrap(), vec!["c2".to_string()]);
+        let table = rig.finish().await;
+        assert_eq!(
+            last(&table, "k1").status,
+            Status::Call(CallStatus::Completed)
+        );
+        assert_eq!(
+            last(&table, "k2").status,
+            Status::Call(CallStatus::Voicemail)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_single_read_moves_a_call_to_the_list_of_its_own_caller_id() {
+        // c1 left from another caller ID than the plan's: the single read
+        // says which, and its list settles it from then on.
+        let other = "+14155550111";
+        let api = FakeApi::default()
+            .listing_from(vec![
+                Ok(page(vec![])),
+                Ok(page(vec![])),
+                Ok(page(vec![])),
+                Ok(page(vec![ended("c1", "completed")])),
+            ])
+            .getting_id(
+                "c1",
+                vec![Ok(Call {
+                    from_number: other.into(),
+                    created_at: "2026-06-01T14:59:30Z".into(),
+                    ..call("c1", "in_progress")
+                })],
+            );
+        let mut rig = Rig::new(api, watching());
+        sync_to_the_end(&mut rig, vec![ringing("k1", "c1")]).await;
+
+        let asked = lists(&rig);
+        assert_eq!(asked.len(), 4, "{asked:?}");
+        assert_eq!(asked[3].0, other);
+        assert_eq!(asked[3].1, "2026-06-01T14:59:29Z", "from its own creation");
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 1);
+        let table = rig.finish().await;
+        assert_eq!(
+            last(&table, "k1").status,
+            Status::Call(CallStatus::Completed)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_list_falls_back_to_single_reads() {
+        let down = LookupError {
+            http_status: Some(503),
+            message: "unavailable".into(),
+            fatal: false,
+        };
+        let api = FakeApi::default()
+            .listing_from(vec![Err(down)])
+            .getting_id("c1", vec![Ok(ended("c1", "completed"))])
+            .getting_id("c2", vec![Ok(ended("c2", "failed"))]);
+        let mut rig = Rig::new(api, watching());
+        sync_to_the_end(&mut rig, vec![ringing("k1", "c1"), ringing("k2", "c2")]).await;
+
+        assert_eq!(lists(&rig).len(), 1);
+        let mut got = rig.api().got.lock().unwrap().clone();
+        got.sort();
+        assert_eq!(got, vec!["c1".to_string(), "c2".to_string()]);
+        let table = rig.finish().await;
+        assert_eq!(last(&table, "k2").status, Status::Call(CallStatus::Failed));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_list_stops_the_run() {
+        let refused = LookupError {
+            http_status: Some(401),
+            message: "invalid API key".into(),
+            fatal: true,
+        };
+        let api = FakeApi::default().listing_from(vec![Err(refused)]);
+        let mut rig = Rig::new(api, watching());
+        sync_to_the_end(&mut rig, vec![ringing("k1", "c1")]).await;
+        assert!(rig.shared.stop.is_cancelled());
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bare_array_pages_are_read_until_one_comes_back_short() {
+        // 200 calls still ringing fill page 1; page 2 is short and holds
+        // the call that ended. The next cycle finds every call ended.
+        let live: Vec<Call> = (0..200)
+            .map(|i| call(&format!("x{i}"), "ringing"))
+            .collect();
+        let all_done: Vec<Call> = (0..200)
+            .map(|i| ended(&format!("x{i}"), "completed"))
+            .collect();
+        let api = FakeApi::default().listing_from(vec![
+            Ok(bare(live)),
+            Ok(bare(vec![ended("c1", "completed")])),
+            Ok(bare(all_done)),
+            Ok(bare(vec![])),
+        ]);
+        let mut rig = Rig::new(api, watching());
+        let mut calls = vec![ringing("k1", "c1")];
+        calls.extend((0..200).map(|i| ringing(&format!("kx{i}"), &format!("x{i}"))));
+        sync_to_the_end(&mut rig, calls).await;
+
+        let pages: Vec<u32> = lists(&rig).iter().map(|l| l.2).collect();
+        assert_eq!(pages, vec![1, 2, 1, 2]);
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
+        assert_eq!(rig.stat(|s| &s.ended), 201);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_list_sighting_of_an_end_frees_the_live_call_place() {
+        let mut s = watching();
+        s.max_active = Some(1);
+        let api = FakeApi::default().listing_from(vec![
+            Ok(page(vec![call("c1", "in_progress")])),
+            Ok(page(vec![ended("c1", "completed")])),
+        ]);
+        let mut rig = Rig::new(api, s);
+        let places = rig.shared.active.clone().expect("a live-call cap");
+        let place = places.clone().try_acquire_owned().expect("the one place");
+        place.forget();
+        let mut held = ringing("k1", "c1");
+        held.holds_slot = true;
+        assert_eq!(places.available_permits(), 0);
+        sync_to_the_end(&mut rig, vec![held]).await;
+
+        assert_eq!(lists(&rig).len(), 2);
+        assert_eq!(places.available_permits(), 1, "given back on the sighting");
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
+        let table = rig.finish().await;
+        assert_eq!(
+            last(&table, "k1").status,
+            Status::Call(CallStatus::Completed)
+        );
+    }
+}
