@@ -1177,7 +1177,12 @@ fn sigterm_stops_saves_and_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Stop it once it has dialled someone (polled, not a fixed sleep: on a
+    // loaded machine the run may take seconds to start).
+    let started = std::time::Instant::now();
+    while sb.ledger_calls().is_empty() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let pid = child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());

@@ -432,7 +432,10 @@ mod tests {
         assert_eq!(plan.required_variables, ["Name"]);
         assert_eq!(plan.default_region.as_deref(), Some("US"));
         assert_eq!(plan.recipients, Path::new("/l/june.csv"));
-        let kinds: Vec<_> = plan.check().into_iter().map(|f| f.kind).collect();
+        let kinds: Vec<_> = crate::validate::check_plan(&plan)
+            .into_iter()
+            .map(|f| f.kind)
+            .collect();
         use crate::validate::Kind;
         assert_eq!(kinds, [Kind::FromNumberInvalid, Kind::AgentVersionMissing]);
     }
