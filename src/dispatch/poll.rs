@@ -389,6 +389,7 @@ mod tests {
         let mut settings = settings();
         settings.poll_every = Some(Duration::from_secs(5));
         settings.wait = true;
+        settings.poll_by = PollBy::PerCall;
         settings.redial = Some(
             Redial::from_spec(&RedialSpec {
                 on: vec!["no_answer".into()],
