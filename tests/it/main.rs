@@ -6,5 +6,6 @@ mod common;
 mod ecosys;
 mod run;
 mod sandbox;
+mod sync;
 mod triage;
 mod validate;
