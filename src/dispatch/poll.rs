@@ -320,6 +320,12 @@ fn record_end<A: CallsApi>(
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .filter(|t| *t <= now)
         .unwrap_or(now);
+    // HOOK(outcomes, issue 9): when `src/outcomes/` (branch export9) is in
+    // main, append `Outcome::from_call(&tracked.key, tracked.round, call)`
+    // here to the store opened beside the results file
+    // (`outcomes::store_path(results)`, held in `Shared`), unless
+    // `store.has(&tracked.call_id)`. Every ending passes here, whether a
+    // list page or a single read saw it.
     let due = shared.next_due(&tracked.key, &status, tracked.round, ended);
     let mut rec = tracked.record(call, status);
     if let Some(due) = due {
