@@ -1,6 +1,7 @@
 //! The HTTP side: one reqwest [`Client`] (one pool, no redirects, no
 //! automatic retries, the key in a sensitive header), the create request,
-//! the two GETs (a page of calls to a number, one call by id) and a body
+//! the GETs (a page of calls to a number or from a caller ID, one call
+//! by id) and a body
 //! reader bounded at [`MAX_BODY`]. It decides nothing: every answer, or the
 //! lack of one, goes to `classify` as it came.
 
@@ -13,7 +14,7 @@ use super::ApiError;
 use super::classify::{
     Answer, LookupError, classify, classify_error, classify_lookup, error_chain,
 };
-use super::parse::{parse_call, parse_call_list, parse_retry_after};
+use super::parse::{PAGE_LIMIT, parse_call, parse_call_list, parse_retry_after};
 use super::request::CallRequest;
 use super::url::calls_url;
 use crate::wire::{Call, CallList};
@@ -103,11 +104,34 @@ impl Client {
         start_date: &str,
         page: u32,
     ) -> Result<CallList, LookupError> {
+        self.list_calls_by("to", to, start_date, page).await
+    }
+
+    /// `GET .../calls?from=&start_date=&page=&limit=200`: calls placed from
+    /// a caller ID since a time, newest first (what the outcome sync reads).
+    pub async fn list_calls_from(
+        &self,
+        from: &str,
+        start_date: &str,
+        page: u32,
+    ) -> Result<CallList, LookupError> {
+        self.list_calls_by("from", from, start_date, page).await
+    }
+
+    /// One page of calls filtered by `filter` (`to` or `from`) = `number`.
+    /// 401-403 are fatal (the key or workspace is refused).
+    async fn list_calls_by(
+        &self,
+        filter: &str,
+        number: &str,
+        start_date: &str,
+        page: u32,
+    ) -> Result<CallList, LookupError> {
         let req = self.http.get(self.calls_url.clone()).query(&[
-            ("to", to),
+            (filter, number),
             ("start_date", start_date),
             ("page", &page.to_string()),
-            ("limit", "200"),
+            ("limit", &PAGE_LIMIT.to_string()),
         ]);
         self.get_json(req, parse_call_list, "unreadable call list", |status| {
             matches!(status, 401..=403)

@@ -50,10 +50,18 @@ pub(super) fn parse_created(body: &[u8]) -> Option<(String, CallStatus)> {
     Some((id, status))
 }
 
+/// The page size callplan asks of `GET /v1/calls` (the API's maximum).
+pub const PAGE_LIMIT: u32 = 200;
+
 /// Reads a call list leniently: `{data: [...]}` or `{calls: [...]}` or a
 /// bare array. A record that does not parse as a call (or has no call_id)
 /// is not dropped silently: it is counted in [`CallList::unreadable`], so a
 /// lookup cannot conclude "absent" from a page holding one.
+///
+/// Paging fields may be absent (a bare array has none): without
+/// `has_more`, a page is taken to have a successor when it came back full
+/// (as many records as its `limit`, else [`PAGE_LIMIT`], the size callplan
+/// asks for), so a reader pages until a page comes back short.
 pub fn parse_call_list(body: &[u8]) -> Option<CallList> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let (items, obj) = match &v {
@@ -76,14 +84,17 @@ pub fn parse_call_list(body: &[u8]) -> Option<CallList> {
         }
     }
     let num = |k: &str| obj.and_then(|o| o.get(k)).and_then(|x| x.as_u64());
+    let records = data.len() as u64 + u64::from(unreadable);
+    let limit = num("limit").filter(|l| *l > 0);
+    let full = records >= limit.unwrap_or(u64::from(PAGE_LIMIT));
     Some(CallList {
-        page: num("page").unwrap_or(1) as u32,
-        limit: num("limit").unwrap_or(0) as u32,
+        page: num("page").unwrap_or(1).min(u64::from(u32::MAX)) as u32,
+        limit: limit.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
         total: num("total").unwrap_or(data.len() as u64),
         has_more: obj
             .and_then(|o| o.get("has_more"))
             .and_then(|x| x.as_bool())
-            .unwrap_or(false),
+            .unwrap_or(full),
         data,
         unreadable,
     })
@@ -178,9 +189,41 @@ pub(super) mod tests {
         assert_eq!(l.data[0].call_id, "=x", "kept as the API gave it");
         let l = parse_call_list(br#"[{"call_id":"a","status":"x"}]"#).unwrap();
         assert_eq!(l.data.len(), 1);
-        assert!(!l.has_more);
+        assert!(!l.has_more, "a short bare page is the last");
+        assert_eq!(l.total, 1);
+        assert!(parse_call_list(b"[]").is_some_and(|l| !l.has_more && l.data.is_empty()));
         assert!(parse_call_list(br#"{"data":"x"}"#).is_none());
         assert!(parse_call_list(b"nope").is_none());
+    }
+
+    /// A bare array (or an object without `has_more`) that comes back full
+    /// may have a successor; `has_more` when given is believed.
+    #[test]
+    fn paging_without_has_more_goes_on_while_pages_are_full() {
+        let items = |n: usize, bad: usize| {
+            let mut v: Vec<String> = (0..n)
+                .map(|i| format!(r#"{{"call_id":"c{i}","status":"ringing"}}"#))
+                .collect();
+            v.extend((0..bad).map(|_| "7".to_string()));
+            v.join(",")
+        };
+        let full = format!("[{}]", items(200, 0));
+        assert!(parse_call_list(full.as_bytes()).unwrap().has_more);
+        // Unreadable records fill a page too.
+        let full = format!("[{}]", items(199, 1));
+        let l = parse_call_list(full.as_bytes()).unwrap();
+        assert!(l.has_more && l.unreadable == 1);
+        let short = format!("[{}]", items(199, 0));
+        assert!(!parse_call_list(short.as_bytes()).unwrap().has_more);
+        // An object's own limit says what full means.
+        let obj = format!(r#"{{"data":[{}],"limit":3}}"#, items(3, 0));
+        assert!(parse_call_list(obj.as_bytes()).unwrap().has_more);
+        let obj = format!(r#"{{"data":[{}]}}"#, items(3, 0));
+        assert!(!parse_call_list(obj.as_bytes()).unwrap().has_more);
+        let obj = format!(r#"{{"data":[{}],"limit":3,"has_more":false}}"#, items(3, 0));
+        assert!(!parse_call_list(obj.as_bytes()).unwrap().has_more);
+        let obj = format!(r#"{{"data":[{}],"has_more":true}}"#, items(1, 0));
+        assert!(parse_call_list(obj.as_bytes()).unwrap().has_more);
     }
 
     #[test]

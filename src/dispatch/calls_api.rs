@@ -1,5 +1,5 @@
-//! The three calls the engine makes, as a trait: create a call, list calls
-//! to a number, read one call.
+//! The calls the engine makes, as a trait: create a call, list calls to a
+//! number, list calls from a caller ID, read one call.
 //!
 //! The engine (dial loop, reconciliation, poller) reaches the API only
 //! through [`CallsApi`], so its branches can be tested with canned answers
@@ -30,6 +30,15 @@ pub trait CallsApi: Send + Sync + 'static {
         page: u32,
     ) -> impl Future<Output = Result<CallList, LookupError>> + Send;
 
+    /// One page (from 1) of the calls placed from the caller ID `from`
+    /// since `start_date` (RFC 3339), newest first: the outcome sync.
+    fn list_from(
+        &self,
+        from: &str,
+        start_date: &str,
+        page: u32,
+    ) -> impl Future<Output = Result<CallList, LookupError>> + Send;
+
     /// A call's current state, for outcome polling.
     fn get(&self, call_id: &str) -> impl Future<Output = Result<Call, LookupError>> + Send;
 }
@@ -41,6 +50,15 @@ impl CallsApi for Client {
 
     async fn list(&self, to: &str, start_date: &str, page: u32) -> Result<CallList, LookupError> {
         self.list_calls(to, start_date, page).await
+    }
+
+    async fn list_from(
+        &self,
+        from: &str,
+        start_date: &str,
+        page: u32,
+    ) -> Result<CallList, LookupError> {
+        self.list_calls_from(from, start_date, page).await
     }
 
     async fn get(&self, call_id: &str) -> Result<Call, LookupError> {

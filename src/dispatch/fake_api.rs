@@ -38,6 +38,14 @@ pub(super) struct FakeApi {
     creates: Mutex<VecDeque<Answer>>,
     lists: Mutex<VecDeque<Result<CallList, LookupError>>>,
     gets: Mutex<VecDeque<Result<Call, LookupError>>>,
+    /// Pages of `list_from`, in order (the outcome sync's lists).
+    pages_from: Mutex<VecDeque<Result<CallList, LookupError>>>,
+    /// Answers of `get` for one call_id, before the shared queue.
+    gets_by_id: Mutex<rustc_hash::FxHashMap<String, VecDeque<Result<Call, LookupError>>>>,
+    /// Every `list_from` asked: caller ID, start_date, page.
+    pub(super) listed_from: Mutex<Vec<(String, String, u32)>>,
+    /// Every call_id `get` was asked for.
+    pub(super) got: Mutex<Vec<String>>,
     /// Every create request, with the status its row had on disk then.
     pub(super) sent: Mutex<Vec<(CallRequest, Option<Status>)>>,
     pub(super) lists_asked: AtomicU32,
@@ -53,6 +61,24 @@ impl FakeApi {
 
     pub(super) fn listing(self, pages: Vec<Result<CallList, LookupError>>) -> FakeApi {
         *self.lists.lock().unwrap() = pages.into();
+        self
+    }
+
+    pub(super) fn listing_from(self, pages: Vec<Result<CallList, LookupError>>) -> FakeApi {
+        *self.pages_from.lock().unwrap() = pages.into();
+        self
+    }
+
+    /// `get(call_id)` answers these, in order, before the shared queue.
+    pub(super) fn getting_id(
+        self,
+        call_id: &str,
+        calls: Vec<Result<Call, LookupError>>,
+    ) -> FakeApi {
+        self.gets_by_id
+            .lock()
+            .unwrap()
+            .insert(call_id.into(), calls.into());
         self
     }
 
@@ -106,8 +132,27 @@ impl CallsApi for FakeApi {
         next.unwrap_or_else(|| Err(none_left("call list")))
     }
 
-    async fn get(&self, _call_id: &str) -> Result<Call, LookupError> {
+    async fn list_from(&self, from: &str, since: &str, page: u32) -> Result<CallList, LookupError> {
+        self.listed_from
+            .lock()
+            .unwrap()
+            .push((from.into(), since.into(), page));
+        let next = self.pages_from.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| Err(none_left("call list from a caller ID")))
+    }
+
+    async fn get(&self, call_id: &str) -> Result<Call, LookupError> {
         self.gets_asked.fetch_add(1, Ordering::SeqCst);
+        self.got.lock().unwrap().push(call_id.into());
+        let by_id = self
+            .gets_by_id
+            .lock()
+            .unwrap()
+            .get_mut(call_id)
+            .and_then(VecDeque::pop_front);
+        if let Some(answer) = by_id {
+            return answer;
+        }
         let next = self.gets.lock().unwrap().pop_front();
         next.unwrap_or_else(|| Err(none_left("call")))
     }

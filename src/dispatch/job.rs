@@ -60,6 +60,12 @@ pub struct Tracked {
     pub status: CallStatus,
     /// Holds a `max_active_calls` place, given back when it ends.
     pub holds_slot: bool,
+    /// The caller ID it left from (empty: the plan's `from_number`): the
+    /// outcome sync lists each caller ID's calls.
+    pub from_number: String,
+    /// A time at or after the call's creation, when known (its record's
+    /// `updated_at`): where the outcome sync's window starts for it.
+    pub seen_at: Option<jiff::Timestamp>,
 }
 
 impl Tracked {
@@ -76,6 +82,8 @@ impl Tracked {
                 http_status: r.http_status,
                 status: s.clone(),
                 holds_slot: false,
+                from_number: String::new(),
+                seen_at: r.updated_at.parse().ok(),
             }),
             _ => None,
         }

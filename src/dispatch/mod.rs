@@ -28,12 +28,13 @@
 //! Where each part lives: `settings` (how a run behaves), `job` (the rows
 //! and calls it works on), `state` (what its tasks share), `engine` (the
 //! phases), `resume` (rows an earlier run left open), `dial` (one row,
-//! send by send), `poll` (outcomes), `reconcile` (the lookup), `calls_api`
+//! send by send), `poll` (outcomes), `sync` (outcomes by list pages),
+//! `reconcile` (the lookup), `calls_api`
 //! (the API as the engine sees it) and `counters` (what the progress bar
 //! and the summary read).
 
 pub mod backoff; // waits before resends, and the breaker
-pub mod calls_api; // the three calls the engine makes, as a trait
+pub mod calls_api; // the calls the engine makes, as a trait
 pub mod counters; // what the run has done so far
 mod dial; // one row, from its checks to its outcome
 mod engine; // the phases of a run
@@ -45,6 +46,7 @@ pub mod reconcile; // did a lost request create a call?
 mod resume; // rows an earlier run left open
 pub mod settings; // how the engine behaves
 mod state; // what a run's tasks share
+mod sync; // outcomes by list pages
 
 #[cfg(test)]
 mod fake_api; // canned answers for the unit tests of dial and poll

@@ -1,7 +1,13 @@
-//! Outcome polling: `GET /v1/calls/{id}` for calls not yet terminal, until
-//! each ends, recording the final status, `end_reason` and `duration_s`.
+//! Outcome polling: watching calls not yet terminal until each ends,
+//! recording the final status, `end_reason` and `duration_s`. By default
+//! the calls are watched by list pages ([`super::sync`]); what a sighting
+//! does to a call (a changed status recorded, an ending recorded with its
+//! redial, a live-call place given back) is decided here, once, for both.
+//! The per-call poller below (`GET /v1/calls/{id}` per call) is what the
+//! sync falls back to for one call, and as a whole is reachable with
+//! `CALLPLAN_POLL=per-call` for benchmarks that compare the two.
 //!
-//! One task owns a queue of calls ordered by when each is next due. Each
+//! The per-call poller: one task owns a queue of calls ordered by when each is next due. Each
 //! poll takes an in-flight permit and a pacing slot from the same limiter
 //! and pacer as the dials, so dials and polls together never exceed the
 //! plan's rate. A call is polled at most once per [`MIN_INTERVAL`]. A
@@ -43,19 +49,50 @@ pub const UNKNOWN_POLLS: u32 = 12;
 /// `callplan track`.
 pub const FAILED_POLLS: u32 = 10;
 
-/// A call in the queue, with its counters.
+/// How outcomes are watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollBy {
+    /// List pages per caller ID ([`super::sync`]): the default.
+    List,
+    /// `GET /v1/calls/{id}` per call: the old poller, kept reachable for
+    /// benchmarks as `CALLPLAN_POLL=per-call`.
+    PerCall,
+}
+
+impl PollBy {
+    /// `CALLPLAN_POLL=per-call` picks the per-call poller (for benchmarks
+    /// that compare the two); anything else, or nothing, lists.
+    pub fn from_env() -> PollBy {
+        match std::env::var("CALLPLAN_POLL").as_deref() {
+            Ok("per-call") => PollBy::PerCall,
+            _ => PollBy::List,
+        }
+    }
+}
+
+/// A call being watched, with its counters.
 #[derive(Debug)]
-struct Entry {
-    call: Tracked,
+pub(super) struct Entry {
+    pub(super) call: Tracked,
     /// Polls in a row that read an unknown status word.
     unknown: u32,
     /// Polls in a row that failed.
     failed: u32,
 }
 
+impl Entry {
+    pub(super) fn new(call: Tracked) -> Entry {
+        Entry {
+            call,
+            unknown: 0,
+            failed: 0,
+        }
+    }
+}
+
 /// What becomes of a call after one of its polls.
 #[derive(Debug)]
-enum Watch {
+pub(super) enum Watch {
     /// Poll it again later.
     Again(Entry),
     /// It ended, or is no longer watched.
@@ -96,12 +133,7 @@ impl Queue {
     fn add(&mut self, call: Tracked, due: Instant) {
         let id = self.next_id;
         self.next_id += 1;
-        let entry = Entry {
-            call,
-            unknown: 0,
-            failed: 0,
-        };
-        self.put_back(id, entry, due);
+        self.put_back(id, Entry::new(call), due);
     }
 
     fn put_back(&mut self, id: u64, entry: Entry, due: Instant) {
@@ -137,15 +169,28 @@ impl Queue {
 
 type Polls = JoinSet<(u64, Result<Call, LookupError>)>;
 
-/// Polls until every call is terminal and `closed` is cancelled, or the
-/// run stops.
+/// Watches until every call is terminal and `closed` is cancelled, or the
+/// run stops: by list pages unless the settings say per call.
 pub(super) async fn run<A: CallsApi>(
+    shared: Arc<Shared<A>>,
+    rx: mpsc::UnboundedReceiver<Tracked>,
+    closed: CancellationToken,
+    every: Duration,
+) {
+    let every = every.max(MIN_INTERVAL);
+    match shared.settings.poll_by {
+        PollBy::List => super::sync::run(shared, rx, closed, every).await,
+        PollBy::PerCall => run_per_call(shared, rx, closed, every).await,
+    }
+}
+
+/// The per-call poller: each call read on its own every `every`.
+async fn run_per_call<A: CallsApi>(
     shared: Arc<Shared<A>>,
     mut rx: mpsc::UnboundedReceiver<Tracked>,
     closed: CancellationToken,
     every: Duration,
 ) {
-    let every = every.max(MIN_INTERVAL);
     let mut queue = Queue::default();
     let mut polls = Polls::new();
     loop {
@@ -208,8 +253,8 @@ fn start_due_polls<A: CallsApi>(shared: &Arc<Shared<A>>, queue: &mut Queue, poll
     }
 }
 
-/// Acts on one poll's answer.
-fn on_answer<A: CallsApi>(
+/// Acts on one poll's answer (a single read or a list's sighting).
+pub(super) fn on_answer<A: CallsApi>(
     shared: &Arc<Shared<A>>,
     entry: Entry,
     answer: Result<Call, LookupError>,
@@ -275,6 +320,12 @@ fn record_end<A: CallsApi>(
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .filter(|t| *t <= now)
         .unwrap_or(now);
+    // HOOK(outcomes, issue 9): when `src/outcomes/` (branch export9) is in
+    // main, append `Outcome::from_call(&tracked.key, tracked.round, call)`
+    // here to the store opened beside the results file
+    // (`outcomes::store_path(results)`, held in `Shared`), unless
+    // `store.has(&tracked.call_id)`. Every ending passes here, whether a
+    // list page or a single read saw it.
     let due = shared.next_due(&tracked.key, &status, tracked.round, ended);
     let mut rec = shared.sent_as(tracked.record(call, status));
     if let Some(due) = due {
@@ -319,7 +370,7 @@ fn let_go<A: CallsApi>(shared: &Shared<A>, entry: &Entry) {
     }
 }
 
-async fn sleep_until(t: Option<Instant>) {
+pub(super) async fn sleep_until(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
@@ -344,6 +395,7 @@ mod tests {
         let mut settings = settings();
         settings.poll_every = Some(Duration::from_secs(5));
         settings.wait = true;
+        settings.poll_by = PollBy::PerCall;
         settings.redial = Some(
             Redial::from_spec(&RedialSpec {
                 on: vec!["no_answer".into()],
@@ -370,6 +422,8 @@ mod tests {
             http_status: Some(201),
             status: CallStatus::Ringing,
             holds_slot: false,
+            from_number: String::new(),
+            seen_at: None,
         }
     }
 

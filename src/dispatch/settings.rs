@@ -60,6 +60,9 @@ pub struct Settings {
     /// Poll created calls this often until each is terminal, and wait for
     /// them before the run ends (`--wait`, `track`); None: fire and forget.
     pub poll_every: Option<Duration>,
+    /// How outcomes are watched: list pages, or (for benchmarks,
+    /// `CALLPLAN_POLL=per-call`) one read per call.
+    pub poll_by: super::poll::PollBy,
     /// Wait for every polled call to end before the run ends (else polling
     /// stops with the last dial).
     pub wait: bool,
@@ -130,6 +133,7 @@ impl Settings {
             origin: std::time::Instant::now(),
             suppressed: Arc::default(),
             poll_every: None,
+            poll_by: super::poll::PollBy::from_env(),
             wait: false,
             max_active: None,
             redial: None,

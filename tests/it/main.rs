@@ -7,6 +7,7 @@ mod ecosys;
 mod export;
 mod run;
 mod sandbox;
+mod sync;
 mod triage;
 mod validate;
 mod workbook;

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Watching outcomes (`run --wait`): the list poller (the default: list pages
+# per caller ID) beside the old per-call poller (`CALLPLAN_POLL=per-call`,
+# kept for this comparison only), in the same run, against a sandbox
+# process whose rate limit counts reads too (`rate_limit_reads: on`) and is
+# lower than a per-call poller needs. For each: requests per call (by
+# `/_sandbox/stats`: create + list + get) and the wall time against the
+# bound, sum of call lifetimes (created_at to ended_at, from the ledger) /
+# max_active_calls. Figures go to BENCHMARKS.md, "Watching outcomes".
+#
+#   benches/poll.sh                      # RUNS=3 ROWS=200 ACTIVE=24 RATE=10 POLL=2s
+#   RUNS=1 ROWS=300 benches/poll.sh
+#
+# Needs python3 (reads the ledger). Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+ROWS=${ROWS:-200}
+ACTIVE=${ACTIVE:-24}
+RATE=${RATE:-10}
+POLL=${POLL:-2s}
+
+cargo build --release --quiet
+BIN=$PWD/target/release/callplan
+
+. benches/lib.sh   # TMP, stop, start, median
+
+# Calls live about 4-5 s: ringing 1-1.5 s, talking 2-3.5 s at time_scale 60.
+cat > "$TMP/sandbox.yaml" <<YAML
+concurrency_limit: 0
+rate_limit:
+  per_second: $RATE
+  burst: $RATE
+rate_limit_reads: on
+time_scale: 60
+ring_seconds: [60, 90]
+talk_seconds: [120, 210]
+numbers: ["+14155550100"]
+YAML
+
+mkdir -p "$TMP/c"
+awk -v n="$ROWS" 'BEGIN { print "to_number,customer_name";
+  for (i = 0; i < n; i++) printf "+1650255%04d,Customer %d\n", i, i }' > "$TMP/c/recipients.csv"
+cat > "$TMP/c/plan.yaml" <<YAML
+name: bench
+from_number: "+14155550100"
+agent_version_id: av_sandbox
+recipients: recipients.csv
+dispatch:
+  concurrency: 8
+  rate_per_second: $RATE
+  max_attempts: 10
+  max_active_calls: $ACTIVE
+YAML
+
+# Prints: requests per call, wall, bound, wall/bound, creates, lists, gets.
+measure() {
+  python3 - "$1" "$2" "$ACTIVE" "$ROWS" <<'PY'
+import json, sys, datetime
+stats, ledger = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+wall, active, rows = float(open(sys.argv[1] + ".wall").read()), int(sys.argv[3]), int(sys.argv[4])
+ts = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+calls = ledger["calls"]
+life = sum(ts(c["ended_at"]) - ts(c["created_at"]) for c in calls if c.get("ended_at"))
+r = stats["by_route"]
+bound = life / active
+print(f"{(r['create'] + r['list'] + r['get']) / rows:.2f} {wall:.1f} {bound:.1f} {wall / bound:.2f} {r['create']} {r['list']} {r['get']} {len(calls)}")
+PY
+}
+
+echo "# run --wait --poll-every $POLL: $ROWS rows, max_active_calls $ACTIVE, sandbox rate limit $RATE/s (reads counted), $RUNS runs, fresh sandbox each"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for mode in list per-call; do : > "$TMP/runs.$mode"; done
+for run in $(seq "$RUNS"); do
+  for mode in list per-call; do
+    start
+    rm -f "$TMP/c/bench.results.csv"
+    t0=$(date +%s.%N)
+    env DIALNEXA_API_KEY=bench DIALNEXA_BASE_URL="$URL/v1" CALLPLAN_POLL=$mode \
+      "$BIN" run "$TMP/c/plan.yaml" --wait --poll-every "$POLL" --quiet > "$TMP/summary" 2> "$TMP/stderr" || {
+        echo "run failed ($mode):" >&2; cat "$TMP/summary" "$TMP/stderr" >&2; exit 1; }
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}' > "$TMP/stats.json.wall"
+    curl -s "$URL/_sandbox/stats" > "$TMP/stats.json"
+    curl -s "$URL/_sandbox/ledger" > "$TMP/ledger.json"
+    stop
+    read -r rpc wall bound ratio creates lists gets calls < <(measure "$TMP/stats.json" "$TMP/ledger.json")
+    printf 'run %s %-8s: %s requests/call (create %s, list %s, get %s), wall %ss, bound %ss, wall/bound %s\n' \
+      "$run" "$mode" "$rpc" "$creates" "$lists" "$gets" "$wall" "$bound" "$ratio"
+    echo "$rpc $wall $ratio" >> "$TMP/runs.$mode"
+  done
+done
+for mode in list per-call; do
+  printf 'median %-8s: %s requests/call, wall %ss, wall/bound %s\n' "$mode" \
+    "$(cut -d' ' -f1 "$TMP/runs.$mode" | median)" \
+    "$(cut -d' ' -f2 "$TMP/runs.$mode" | median)" \
+    "$(cut -d' ' -f3 "$TMP/runs.$mode" | median)"
+done

@@ -1,0 +1,152 @@
+//! The outcome sync through the binary (issue 9): a `--wait` campaign
+//! watched by list pages costs at most 1.3 requests per call in total (the
+//! create plus its share of list pages), counted by `/_sandbox/stats`, in
+//! both list shapes; and a call the list cannot show (the sandbox's
+//! `list_lag_ms`) is still settled by single reads.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use callplan::sandbox::{Config, ListShape, VersionState};
+use serde_json::Value;
+
+use crate::common::{TestSandbox, bin, latest, show};
+
+const KEY: &str = "sk_test_sync_0123456789";
+const TERMINAL: [&str; 6] = [
+    "completed",
+    "failed",
+    "no_answer",
+    "busy",
+    "voicemail",
+    "cancelled",
+];
+
+/// A plan of `rows` recipients in a temp folder.
+fn campaign(rows: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "name: sync\n\
+         from_number: \"+14155550100\"\n\
+         agent_version_id: av_sandbox\n\
+         recipients: recipients.csv\n\
+         api:\n  request_timeout_s: 2\n  connect_timeout_s: 1\n\
+         dispatch:\n  concurrency: 8\n  rate_per_second: 2000\n  max_attempts: 3\n",
+    )
+    .expect("write plan");
+    let mut csv = String::from("to_number,customer_name\n");
+    for i in 0..rows {
+        csv.push_str(&format!("+1650254{i:04},Customer {i}\n"));
+    }
+    std::fs::write(dir.path().join("recipients.csv"), csv).expect("write csv");
+    let results = dir.path().join("sync.results.csv");
+    (dir, plan, results)
+}
+
+fn sandbox(shape: ListShape, list_lag_ms: u64) -> TestSandbox {
+    let mut c = Config::unlimited();
+    c.idempotency = true;
+    c.time_scale = 600.0;
+    c.numbers = vec!["+14155550100".into()];
+    c.agent_versions = BTreeMap::from([("av_sandbox".into(), VersionState::Published)]);
+    c.list_shape = shape;
+    c.list_lag_ms = list_lag_ms;
+    TestSandbox::start(c)
+}
+
+fn run_wait(dir: &tempfile::TempDir, plan: &PathBuf, base_url: &str, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("run")
+        .arg(plan)
+        .arg("--wait")
+        .args(args)
+        .current_dir(dir.path())
+        .env("DIALNEXA_API_KEY", KEY)
+        .env("DIALNEXA_BASE_URL", base_url)
+        .env("NO_PROXY", "127.0.0.1")
+        .env_remove("RUST_LOG")
+        .env_remove("CALLPLAN_POLL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run callplan")
+}
+
+/// Every row's last record is terminal and names a distinct call.
+fn assert_all_ended(results: &PathBuf, rows: usize) {
+    let last = latest(results);
+    assert_eq!(last.len(), rows);
+    for (k, r) in &last {
+        assert!(TERMINAL.contains(&r["status"].as_str()), "{k}: {r:?}");
+    }
+}
+
+fn route(stats: &Value, name: &str) -> u64 {
+    stats["by_route"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {name} count in {stats}"))
+}
+
+/// 160 calls at the default --poll-every, in one list shape: at most 1.3
+/// requests per call, no single reads.
+fn requests_per_call_stay_within_budget(shape: ListShape) {
+    const ROWS: usize = 160;
+    let sb = sandbox(shape, 0);
+    let (dir, plan, results) = campaign(ROWS);
+    let o = run_wait(&dir, &plan, &sb.base_url(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_all_ended(&results, ROWS);
+    let stats = sb.stats();
+    let (create, list, get) = (
+        route(&stats, "create"),
+        route(&stats, "list"),
+        route(&stats, "get"),
+    );
+    assert_eq!(create, ROWS as u64, "{stats}");
+    assert!(list >= 1, "outcomes came from list pages: {stats}");
+    assert_eq!(get, 0, "no call needed a single read: {stats}");
+    let per_call = (create + list + get) as f64 / ROWS as f64;
+    assert!(per_call <= 1.3, "{per_call} requests per call: {stats}");
+}
+
+#[test]
+fn a_wait_campaign_costs_at_most_1_3_requests_per_call_with_object_pages() {
+    requests_per_call_stay_within_budget(ListShape::Object);
+}
+
+#[test]
+fn a_wait_campaign_costs_at_most_1_3_requests_per_call_with_bare_array_pages() {
+    requests_per_call_stay_within_budget(ListShape::Array);
+}
+
+#[test]
+fn calls_the_list_cannot_show_are_settled_by_single_reads() {
+    const ROWS: usize = 12;
+    // The list shows a call only ten minutes after its creation.
+    let sb = sandbox(ListShape::Object, 600_000);
+    let (dir, plan, results) = campaign(ROWS);
+    let o = run_wait(&dir, &plan, &sb.base_url(), &["--poll-every", "1s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_all_ended(&results, ROWS);
+    let stats = sb.stats();
+    // Three cycles missing from the window, then one read per call (the
+    // sandbox's calls end in milliseconds at this time scale).
+    assert!(route(&stats, "list") >= 3, "{stats}");
+    assert_eq!(route(&stats, "get"), ROWS as u64, "{stats}");
+    let ledger = sb.ledger_calls();
+    let last = latest(&results);
+    for call in ledger {
+        let id = call["call_id"].as_str().expect("call_id");
+        let row = last
+            .values()
+            .find(|r| r["call_id"] == id)
+            .unwrap_or_else(|| panic!("no row of {id}"));
+        assert_eq!(
+            call["status"].as_str(),
+            Some(row["status"].as_str()),
+            "{row:?}"
+        );
+    }
+}
