@@ -75,7 +75,7 @@ fn run_wait(dir: &tempfile::TempDir, plan: &PathBuf, base_url: &str, args: &[&st
 }
 
 /// Every row's last record is terminal and names a distinct call.
-fn assert_all_ended(results: &PathBuf, rows: usize) {
+fn assert_all_ended(results: &std::path::Path, rows: usize) {
     let last = latest(results);
     assert_eq!(last.len(), rows);
     for (k, r) in &last {
