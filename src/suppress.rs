@@ -352,6 +352,12 @@ fn csv_to_io(e: csv::Error) -> std::io::Error {
     }
 }
 
+impl From<SuppressError> for crate::recipients::InputError {
+    fn from(e: SuppressError) -> Self {
+        crate::recipients::InputError::Suppress(Box::new(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

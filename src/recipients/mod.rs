@@ -95,17 +95,13 @@ pub enum InputError {
     /// A do-not-call file of the plan's `suppress` list cannot be honoured
     /// (missing, empty, no number column): going on would call people who
     /// asked not to be. Its message already carries the I/O cause.
+    /// (Boxed so this lower module does not name the `suppress` module
+    /// that reads those lists with this module's readers.)
     #[error("{0}")]
-    Suppress(crate::suppress::SuppressError),
+    Suppress(Box<dyn std::error::Error + Send + Sync>),
     /// A workbook that cannot be read: encrypted, damaged, no such sheet...
     #[error(transparent)]
     WorkbookUnreadable(#[from] WorkbookError),
-}
-
-impl From<crate::suppress::SuppressError> for InputError {
-    fn from(e: crate::suppress::SuppressError) -> Self {
-        InputError::Suppress(e)
-    }
 }
 
 /// Something the reader tolerated in a record's quoting.
