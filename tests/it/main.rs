@@ -4,6 +4,7 @@
 mod campaign;
 mod common;
 mod ecosys;
+mod json;
 mod run;
 mod sandbox;
 mod triage;

@@ -193,7 +193,8 @@ fn summarize(
         let mut report =
             RunReport::new(args, exit).with_counts(results_path, ending.counts.clone());
         report.handled = Stats::get(&stats.done);
-        report.wall_s = ending.outcome.wall.as_secs_f64();
+        report.ended = Stats::get(&stats.ended);
+        report.wall_s = (ending.outcome.wall.as_secs_f64() * 1000.0).round() / 1000.0;
         report.answers_409 = Stats::get(&stats.answers_409);
         report.answers_429 = Stats::get(&stats.answers_429);
         report.triage = Some((&ending.start.triaged).into());

@@ -28,19 +28,23 @@ use crate::{plan, validate};
 /// The document, as it is printed.
 #[derive(Debug, Serialize)]
 pub(super) struct RunReport {
-    /// The plan file.
+    /// The plan file, absolute.
     pub plan: String,
     /// True for a rehearsal against the embedded simulator (`--sandbox`).
     pub sandbox: bool,
-    /// The results file (null when validation stopped the run first).
+    /// The results file, absolute (null when validation stopped the run
+    /// first).
     pub results: Option<String>,
     /// Latest status of every recipient in the results file, after this
     /// run (for a dry run: as it stands).
     pub counts: BTreeMap<String, u64>,
     /// The sum of `counts`.
     pub total: u64,
-    /// Rows this run handled (dialled, looked up or tracked to their end).
+    /// Rows this run handled (dialled or looked up), as the text
+    /// summary's `this run: N rows`.
     pub handled: u64,
+    /// Calls this run polled to their end (`--wait`, `track`).
+    pub ended: u64,
     /// How long the engine ran, in seconds.
     pub wall_s: f64,
     pub answers_409: u64,
@@ -140,12 +144,13 @@ impl RunReport {
     /// A document for `args` ending with `exit`, its counts still empty.
     pub(super) fn new(args: &RunArgs, exit: Exit) -> RunReport {
         RunReport {
-            plan: plan::display_path(&plan::absolute(&args.plan)),
+            plan: plan::absolute(&args.plan).display().to_string(),
             sandbox: args.sandbox,
             results: None,
             counts: BTreeMap::new(),
             total: 0,
             handled: 0,
+            ended: 0,
             wall_s: 0.0,
             answers_409: 0,
             answers_429: 0,
@@ -160,7 +165,7 @@ impl RunReport {
 
     /// The results file and its counts per status.
     pub(super) fn with_counts(mut self, results: &Path, counts: BTreeMap<String, u64>) -> Self {
-        self.results = Some(plan::display_path(results));
+        self.results = Some(plan::absolute(results).display().to_string());
         self.total = counts.values().sum();
         self.counts = counts;
         self
