@@ -69,6 +69,7 @@ pub struct ValidateArgs {
 ///   callplan run plans/appointment-reminders.yaml --sandbox
 ///   callplan run plans/appointment-reminders.yaml --dry-run
 ///   callplan run plans/appointment-reminders.yaml --limit 20
+///   callplan run plans/appointment-reminders.yaml --sandbox --format json
 ///   DIALNEXA_API_KEY=... callplan run plans/appointment-reminders.yaml
 ///
 /// Exit codes: 0 done, 1 validation errors (nobody dialled), 2 usage,
@@ -120,6 +121,10 @@ pub struct RunArgs {
     /// No progress bar; a plain log line every few seconds.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Summary format: `json` prints one JSON document on stdout at the
+    /// end (progress and logs stay on stderr).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Poll the calls a results file left in progress until each has ended;
@@ -128,6 +133,7 @@ pub struct RunArgs {
 /// Examples:
 ///   callplan track plans/appointment-reminders.yaml
 ///   callplan track plans/appointment-reminders.yaml --poll-every 10s
+///   callplan track plans/appointment-reminders.yaml --format json
 ///
 /// Exit codes: as `callplan run`.
 #[derive(Debug, Args)]
@@ -147,6 +153,10 @@ pub struct TrackArgs {
     /// No progress bar; a plain log line every few seconds.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Summary format: `json` prints one JSON document on stdout at the
+    /// end (progress and logs stay on stderr).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Summarize a results file: counts per status, rows left, in-doubt rows.

@@ -23,6 +23,7 @@ pub fn main(args: TrackArgs) -> anyhow::Result<Exit> {
         poll_every: args.poll_every,
         no_wait: false,
         quiet: args.quiet,
+        format: args.format,
     };
     super::run::run(run, true)
 }

@@ -5,6 +5,7 @@ mod campaign;
 mod common;
 mod ecosys;
 mod export;
+mod json;
 mod run;
 mod sandbox;
 mod sync;

@@ -1,28 +1,37 @@
 //! `run`'s finish step: the log compacted (one line per recipient, in
 //! input order), then how the run ended, in the summary on stdout (the
 //! counts of the compacted file, why it stopped, the command that
-//! resumes) and in the exit code.
+//! resumes; as text, or with `--format json` as [`RunReport`]) and in the
+//! exit code.
 
 use std::io::Write;
 use std::path::Path;
 
 use super::Prepared;
 use super::execute::{Executed, Outcome};
-use crate::cli::RunArgs;
+use super::report::RunReport;
+use crate::cli::{Format, RunArgs};
 use crate::dispatch::StopReason;
 use crate::exit::Exit;
 use crate::plan::{self, Plan};
 use crate::progress::{Stats, Summary};
 use crate::results;
-use crate::triage::ResumeCommand;
+use crate::triage::{Counts, ResumeCommand};
+
+/// What the run knew before the engine started.
+pub(super) struct Start {
+    /// Triage's counts (for `track`, of the triage it did not act on).
+    pub(super) triaged: Counts,
+    /// Notes decided before the engine ran (rows left for later).
+    pub(super) notes: Vec<String>,
+}
 
 /// Compacts the results file, then prints the summary; the exit code.
-/// `notes` were decided before the engine ran (rows left for later).
 pub(super) fn finish(
     args: &RunArgs,
     input: &Prepared,
     run: Executed,
-    notes: Vec<String>,
+    start: Start,
 ) -> anyhow::Result<Exit> {
     let order = &input.rows.order;
     let compacted = run.write_error.is_none()
@@ -34,9 +43,31 @@ pub(super) fn finish(
         outcome: run.outcome,
         write_error: run.write_error,
         compacted,
-        notes,
+        start,
     };
     summarize(args, &input.plan, &input.results_path, ending)
+}
+
+/// `track` with no call in progress: nothing ran. Exit 0; with `--format
+/// json`, the document says so (the text was said on stderr already).
+pub(super) fn nothing_to_track(
+    args: &RunArgs,
+    input: &Prepared,
+    triaged: &Counts,
+) -> anyhow::Result<Exit> {
+    if args.format == Format::Json {
+        let counts = match &input.log {
+            Some(log) => results::tally(&input.rows.order, &log.table),
+            None => Default::default(),
+        };
+        let mut report = RunReport::new(args, Exit::Ok).with_counts(&input.results_path, counts);
+        report.triage = Some(triaged.into());
+        report
+            .notes
+            .push("nothing to track: no call of this results file is in progress".into());
+        report.print()?;
+    }
+    Ok(Exit::Ok)
 }
 
 /// How the engine ended, and what the results file holds after it.
@@ -46,8 +77,7 @@ struct Ending {
     outcome: Outcome,
     write_error: Option<results::WriteFailed>,
     compacted: bool,
-    /// Notes said before the end (rows left for later).
-    notes: Vec<String>,
+    start: Start,
 }
 
 impl Ending {
@@ -116,7 +146,7 @@ impl Ending {
     }
 }
 
-/// The summary on stdout and the exit code.
+/// The summary on stdout (text or JSON) and the exit code.
 fn summarize(
     args: &RunArgs,
     plan: &Plan,
@@ -125,32 +155,33 @@ fn summarize(
 ) -> anyhow::Result<Exit> {
     let exit = ending.exit();
     let n = |s: &str| ending.n(s);
-    let mut notes = ending.notes.clone();
-    notes.extend(ending.stop_notes());
+    let mut before = ending.start.notes.clone();
+    before.extend(ending.stop_notes());
     let left = n("pending") + n("error") + n("dispatching") + n("in_doubt");
-    if left > 0 || exit == Exit::Interrupted || exit == Exit::Stopped {
-        let resume = ResumeCommand::new(
+    let resume = (left > 0 || exit == Exit::Interrupted || exit == Exit::Stopped).then(|| {
+        ResumeCommand::new(
             &plan.path,
             args.recipients.as_deref(),
             args.results.as_deref(),
             args.skip_invalid,
             args.sandbox,
-        );
-        notes.push(format!("resume: {resume}"));
-    }
+        )
+        .to_string()
+    });
+    let mut after = Vec::new();
     let live = n("queued") + n("ringing") + n("in_progress");
     if live > 0 && !args.wait && args.sandbox {
-        notes.push(format!(
+        after.push(format!(
             "{live} calls were still in progress when the rehearsal ended: add --wait to see how they end"
         ));
     } else if live > 0 && !args.wait {
-        notes.push(format!(
+        after.push(format!(
             "{live} calls were still in progress when last seen: `callplan track {}` records how they end",
             crate::text::shell_quote(&args.plan.display().to_string())
         ));
     }
     if n("in_doubt") > 0 {
-        notes.push(format!(
+        after.push(format!(
             "{} rows are in doubt (sent, answer lost, not found): see `callplan status {}`; \
              --redial-in-doubt dials them again",
             n("in_doubt"),
@@ -158,21 +189,38 @@ fn summarize(
         ));
     }
     let stats = &ending.outcome.stats;
-    let summary = Summary {
-        counts: ending.counts.clone(),
-        handled: Stats::get(&stats.done),
-        wall: ending.outcome.wall,
-        answers_409: Stats::get(&stats.answers_409),
-        answers_429: Stats::get(&stats.answers_429),
-        results_path: plan::display_path(results_path),
-        exit_code: exit.code(),
-        exit_meaning: exit.meaning().to_string(),
-        notes,
-    };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    summary.write(&mut out)?;
-    out.flush()?;
+    if args.format == Format::Json {
+        let mut report =
+            RunReport::new(args, exit).with_counts(results_path, ending.counts.clone());
+        report.handled = Stats::get(&stats.done);
+        report.ended = Stats::get(&stats.ended);
+        report.wall_s = (ending.outcome.wall.as_secs_f64() * 1000.0).round() / 1000.0;
+        report.answers_409 = Stats::get(&stats.answers_409);
+        report.answers_429 = Stats::get(&stats.answers_429);
+        report.triage = Some((&ending.start.triaged).into());
+        report.resume = resume;
+        report.notes = before.into_iter().chain(after).collect();
+        report.print()?;
+    } else {
+        let mut notes = before;
+        notes.extend(resume.map(|r| format!("resume: {r}")));
+        notes.extend(after);
+        let summary = Summary {
+            counts: ending.counts.clone(),
+            handled: Stats::get(&stats.done),
+            wall: ending.outcome.wall,
+            answers_409: Stats::get(&stats.answers_409),
+            answers_429: Stats::get(&stats.answers_429),
+            results_path: plan::display_path(results_path),
+            exit_code: exit.code(),
+            exit_meaning: exit.meaning().to_string(),
+            notes,
+        };
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        summary.write(&mut out)?;
+        out.flush()?;
+    }
     if let Some(e) = ending.write_error {
         return Err(anyhow::Error::new(e).context(
             "dialling stopped: no call is sent whose intent is not on disk; free space (or restore \

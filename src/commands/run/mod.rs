@@ -29,9 +29,10 @@ use crate::validate;
 
 mod execute;
 mod finish;
+mod report;
 
 use execute::{RunContext, execute};
-use finish::finish;
+use finish::{Start, finish};
 
 pub use crate::clock::TEST_NOW_ENV;
 
@@ -59,14 +60,15 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     let table = input.log.as_ref().map(|l| &l.table);
     let mut sorted = triage::triage(Rules::Plan(&input.plan), &input.rows, table, clock.now());
     tracing::debug!("rows triaged in {:?}", t.elapsed());
+    let triaged = sorted.counts.clone();
     let tracked = in_progress(&args, &input);
     if track_only {
         if !announce_tracking(&input, &tracked) {
-            return Ok(Exit::Ok);
+            return finish::nothing_to_track(&args, &input, &triaged);
         }
         sorted = Triage::default();
     } else if args.dry_run {
-        return dry_run(&input, &sorted, args.limit);
+        return dry_run(&input, &sorted, &args);
     } else {
         announce(&args, &input, &sorted.counts);
     }
@@ -82,7 +84,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         header: &input.header,
     };
     let executed = execute(ctx, log, sorted, tracked)?;
-    finish(&args, &input, executed, notes)
+    finish(&args, &input, executed, Start { triaged, notes })
 }
 
 /// Calls in progress (this run's or earlier), polled with `--wait` (and
@@ -173,7 +175,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     });
     let validated = validated?;
     if validated.stops_a_run(args.skip_invalid) {
-        print_stopping_report(&validated, args.skip_invalid)?;
+        print_stopping_report(&validated, args)?;
         return Ok(None);
     }
     let log = log?;
@@ -209,21 +211,19 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
 }
 
 /// The validation report, and why nothing was dialled.
-fn print_stopping_report(validated: &triage::Validated, skip_invalid: bool) -> anyhow::Result<()> {
+fn print_stopping_report(validated: &triage::Validated, args: &RunArgs) -> anyhow::Result<()> {
+    let why = if args.skip_invalid {
+        "nothing was dialled: the plan or the header has errors, which --skip-invalid cannot skip"
+    } else {
+        "nothing was dialled: fix the rows above (or pass --skip-invalid to record them as `invalid` and dial the rest)"
+    };
+    if args.format == Format::Json {
+        return report::stopped_by_validation(args, &validated.report, why);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     validate::write_report(&validated.report, Format::Text, &mut out)?;
-    if skip_invalid {
-        writeln!(
-            out,
-            "nothing was dialled: the plan or the header has errors, which --skip-invalid cannot skip"
-        )?;
-    } else {
-        writeln!(
-            out,
-            "nothing was dialled: fix the rows above (or pass --skip-invalid to record them as `invalid` and dial the rest)"
-        )?;
-    }
+    writeln!(out, "{why}")?;
     Ok(())
 }
 
@@ -331,15 +331,15 @@ fn campaign(plan: &Plan) -> Campaign {
 }
 
 /// Prints the first requests in full and what would be done. Sends nothing.
-fn dry_run(input: &Prepared, sorted: &Triage, limit: Option<u64>) -> anyhow::Result<Exit> {
+fn dry_run(input: &Prepared, sorted: &Triage, args: &RunArgs) -> anyhow::Result<Exit> {
+    let limit = args.limit;
     let url = api::calls_url(&base_url(&input.plan))
         .map(|u| u.to_string())
         .unwrap_or_else(|e| format!("(unusable base URL: {e})"));
     let counts = &sorted.counts;
     let dialled = counts.dial_now().min(limit.unwrap_or(u64::MAX));
     let campaign = campaign(&input.plan);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut shown = Vec::new();
     for job in sorted.dial.iter().take(DRY_RUN_SHOWN.min(dialled as usize)) {
         let t = &job.target;
         let req = CallRequest::new(
@@ -350,7 +350,15 @@ fn dry_run(input: &Prepared, sorted: &Triage, limit: Option<u64>) -> anyhow::Res
             &t.variables,
             &t.metadata,
         );
-        serde_json::to_writer_pretty(&mut out, &req.dry_run_json(&url))?;
+        shown.push(req.dry_run_json(&url));
+    }
+    if args.format == Format::Json {
+        return report::dry_run(args, input, sorted, dialled, url, shown);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for req in &shown {
+        serde_json::to_writer_pretty(&mut out, req)?;
         writeln!(out)?;
     }
     let why = match counts.nothing_now_because() {
