@@ -248,6 +248,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         plan.dispatch.max_attempts,
         seconds(plan.api.request_timeout_s, 30.0),
     );
+    settings.list_lag = plan.api.list_lag();
     settings.redial_in_doubt = args.redial_in_doubt;
     settings.limit = args.limit;
     settings.origin = origin;
@@ -984,7 +985,14 @@ fn finish(
     let exit = match (&outcome.stop, &write_error) {
         (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Usage,
         (Some(StopReason::Interrupted), _) => Exit::Interrupted,
-        (Some(StopReason::Fatal { .. } | StopReason::Breaker { .. }), _) => Exit::Stopped,
+        (
+            Some(
+                StopReason::Fatal { .. }
+                | StopReason::Breaker { .. }
+                | StopReason::WaitedTooLong { .. },
+            ),
+            _,
+        ) => Exit::Stopped,
         (None, None) => {
             if n("rejected") + n("error") + n("in_doubt") + n("invalid") > 0 {
                 Exit::Partial
@@ -1017,6 +1025,7 @@ fn finish(
                     .into(),
             );
         }
+        Some(stop @ StopReason::WaitedTooLong { .. }) => notes.extend(stop.notes()),
         _ => {}
     }
     if outcome.abandoned > 0 {

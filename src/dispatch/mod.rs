@@ -28,7 +28,9 @@
 //! Where each part lives: `settings` (how a run behaves), `job` (the rows
 //! and calls it works on), `state` (what its tasks share), `engine` (the
 //! phases), `resume` (rows an earlier run left open), `dial` (one row,
-//! send by send), `poll` (outcomes), `reconcile` (the lookup), `calls_api`
+//! send by send), `doubt` (a row whose answer was lost, waiting for its
+//! lookup without holding a slot), `poll` (outcomes), `reconcile` (the
+//! lookup), `calls_api`
 //! (the API as the engine sees it) and `counters` (what the progress bar
 //! and the summary read).
 
@@ -36,6 +38,7 @@ pub mod backoff; // waits before resends, and the breaker
 pub mod calls_api; // the three calls the engine makes, as a trait
 pub mod counters; // what the run has done so far
 mod dial; // one row, from its checks to its outcome
+mod doubt; // a row whose answer was lost, looked up outside the slots
 mod engine; // the phases of a run
 pub mod job; // targets, jobs, rows to resume, calls to track
 pub mod limiter; // the in-flight cap (AIMD)
@@ -54,5 +57,5 @@ pub use counters::Stats;
 pub use dial::MAX_WAITS;
 pub use engine::{Engine, RunEnd};
 pub use job::{Job, Resume, Target, Targets, Tracked};
-pub use settings::{MAX_INTENT_AGE, Now, Settings, Suppressed};
+pub use settings::{CLOCK_SKEW, MAX_INTENT_AGE, Now, RETRY_AFTER_BUDGET, Settings, Suppressed};
 pub use state::StopReason;
