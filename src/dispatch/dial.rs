@@ -783,4 +783,101 @@ mod tests {
         let rec = last(&rig.finish().await, "k1");
         assert_eq!(rec.status, Status::Suppressed);
     }
+
+    fn told_to_wait_10_minutes() -> Answer {
+        Answer::Wait {
+            http_status: 429,
+            // As the API client gives a Retry-After cut to its cap.
+            retry_after: Some(RETRY_AFTER_CAP),
+            message: "Too many requests".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_api_that_keeps_asking_to_wait_stops_the_run_at_the_budget_with_the_row_saved() {
+        let api = FakeApi::default().creating(vec![
+            told_to_wait_10_minutes(),
+            told_to_wait_10_minutes(),
+            told_to_wait_10_minutes(),
+            told_to_wait_10_minutes(),
+            created("never"),
+        ]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        // 3 x 600 s fill the 30 min budget; the 4th wait would pass it.
+        assert_eq!(rig.api().sent().len(), 4);
+        assert_eq!(
+            *lock(&rig.shared.reason),
+            Some(StopReason::WaitedTooLong {
+                http_status: 429,
+                waited: Duration::from_secs(1800),
+                budget: crate::dispatch::RETRY_AFTER_BUDGET,
+            })
+        );
+        let notes = lock(&rig.shared.reason).clone().expect("a reason").notes();
+        assert!(
+            notes[0].starts_with("stopped: the API kept asking to wait (HTTP 429"),
+            "{notes:?}"
+        );
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Pending, "a rerun dials it");
+        assert_eq!(rec.http_status, Some(429));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rows_told_to_wait_at_once_count_once_against_the_retry_after_budget() {
+        let rig = Rig::new(FakeApi::default(), settings());
+        let ten = Duration::from_secs(600);
+        assert_eq!(rig.shared.count_retry_after(429, ten), Ok(ten));
+        // A second row told the same at the same moment adds nothing.
+        assert_eq!(rig.shared.count_retry_after(429, ten), Ok(Duration::ZERO));
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(
+            rig.shared.count_retry_after(409, ten),
+            Ok(Duration::from_secs(60))
+        );
+        assert_eq!(rig.shared.retry_after_waited(), Duration::from_secs(660));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_id_returned_for_a_second_row_marks_both_rows_in_doubt() {
+        let api = FakeApi::default().creating(vec![created("call_1"), created("call_1")]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+        let mut second = job("k2");
+        second.target.row = 3;
+        second.target.to_number = "+16505550198".into();
+        rig.dial(second).await;
+
+        assert!(rig.shared.disputed("call_1"), "no longer polled");
+        assert_eq!(rig.stat(|s| &s.in_doubt), 2);
+        let table = rig.finish().await;
+        let (first, again) = (last(&table, "k1"), last(&table, "k2"));
+        for (rec, other) in [(&first, "row 3 (key k2)"), (&again, "row 2 (key k1)")] {
+            assert_eq!(rec.status, Status::InDoubt, "{rec:?}");
+            assert_eq!(rec.call_id, "call_1", "the call_id is kept");
+            assert!(rec.error.contains(other), "{}", rec.error);
+        }
+        assert_eq!(first.to_number, "+16505550199");
+        assert_eq!(again.to_number, "+16505550198");
+        assert!(!first.updated_at.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_same_call_id_found_again_for_the_same_row_is_not_a_dispute() {
+        let api = FakeApi::default()
+            .creating(vec![lost()])
+            .listing(vec![Ok(page(vec![ours("call_7", "k1")]))]);
+        let rig = Rig::new(api, settings());
+        let row = RowState::default();
+        assert!(
+            rig.shared
+                .claim("call_7", &job("k1").target, 1, &row)
+                .is_none()
+        );
+        rig.dial(job("k1")).await;
+        assert!(!rig.shared.disputed("call_7"));
+        assert_eq!(last(&rig.finish().await, "k1").call_id, "call_7");
+    }
 }

@@ -204,3 +204,85 @@ async fn wait_until_settled<A: CallsApi>(shared: &Shared<A>, sent: jiff::Timesta
         Err(_) => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::super::fake_api::{FakeApi, Rig, last, page, settings, target};
+    use super::super::job::Resume;
+    use super::*;
+
+    fn left_dispatching(at: jiff::Timestamp) -> Resume {
+        let t = target("k1");
+        let mut last = Record::new(&t.key, t.row, &t.to_number, 1, Status::Dispatching);
+        last.attempts = 1;
+        last.updated_at = crate::text::format_ts(at);
+        Resume { target: t, last }
+    }
+
+    #[test]
+    fn a_future_intent_time_is_taken_as_now() {
+        let now: jiff::Timestamp = "2026-06-01T12:00:00Z".parse().unwrap();
+        let ahead = left_dispatching(now + jiff::SignedDuration::from_hours(3));
+        assert_eq!(
+            taken_sent_at(&ahead.last, now),
+            Some((now, Duration::from_secs(3 * 3600)))
+        );
+        let before = now - jiff::SignedDuration::from_secs(5);
+        assert_eq!(
+            taken_sent_at(&left_dispatching(before).last, now),
+            Some((before, Duration::ZERO))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_future_intent_time_within_the_clock_skew_is_looked_up_and_resent_if_absent() {
+        // Found nowhere at the first look nor after the list's lag.
+        let api = FakeApi::default().listing(vec![Ok(page(vec![])), Ok(page(vec![]))]);
+        let rig = Rig::new(api, settings());
+        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60);
+        let job = resume_one(rig.shared.clone(), left_dispatching(soon)).await;
+
+        assert!(job.is_some(), "confirmed absent: dialled again");
+        assert_eq!(
+            rig.api()
+                .lists_asked
+                .load(std::sync::atomic::Ordering::SeqCst),
+            2
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_future_intent_time_beyond_the_clock_skew_stays_in_doubt_if_nothing_is_found() {
+        let api = FakeApi::default().listing(vec![Ok(page(vec![])), Ok(page(vec![]))]);
+        let rig = Rig::new(api, settings());
+        let tomorrow = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+        let shared = Arc::clone(&rig.shared);
+        assert!(
+            resume_one(shared, left_dispatching(tomorrow))
+                .await
+                .is_none()
+        );
+
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::InDoubt);
+        assert!(rec.error.contains("in the future"), "{}", rec.error);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_2xx_row_left_in_doubt_is_not_resent_when_the_list_shows_nothing() {
+        let api = FakeApi::default().listing(vec![Ok(page(vec![]))]);
+        let rig = Rig::new(api, settings());
+        let mut open =
+            left_dispatching(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2));
+        open.last.status = Status::InDoubt;
+        open.last.http_status = Some(204);
+        assert!(resume_one(rig.shared.clone(), open).await.is_none());
+
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::InDoubt);
+        assert!(rec.error.contains("HTTP 204 (created)"), "{}", rec.error);
+    }
+}
