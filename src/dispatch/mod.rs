@@ -27,7 +27,8 @@
 //!
 //! Where each part lives: `settings` (how a run behaves), `job` (the rows
 //! and calls it works on), `state` (what its tasks share), `engine` (the
-//! phases), `resume` (rows an earlier run left open), `dial` (one row,
+//! phases), `call_owners` (which row each call_id of the run is for),
+//! `resume` (rows an earlier run left open), `dial` (one row,
 //! send by send), `doubt` (a row whose answer was lost, waiting for its
 //! lookup without holding a slot), `poll` (outcomes), `reconcile` (the
 //! lookup), `calls_api`
@@ -35,6 +36,7 @@
 //! and the summary read).
 
 pub mod backoff; // waits before resends, and the breaker
+mod call_owners; // call_ids of this run and their rows
 pub mod calls_api; // the three calls the engine makes, as a trait
 pub mod counters; // what the run has done so far
 mod dial; // one row, from its checks to its outcome
