@@ -24,7 +24,9 @@ mod url;
 
 pub use classify::{Answer, LookupError, classify, classify_error, error_message};
 pub use client::{Client, ClientConfig, MAX_BODY};
-pub use parse::{PAGE_LIMIT, call_id_ok, parse_call, parse_call_list, parse_retry_after};
+pub use parse::{
+    PAGE_LIMIT, RETRY_AFTER_CAP, call_id_ok, parse_call, parse_call_list, parse_retry_after,
+};
 pub use request::{
     CallRequest, Campaign, MAX_IDEMPOTENCY_KEY, META_CAMPAIGN, META_KEY, META_ROUND,
     idempotency_key,

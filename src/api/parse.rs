@@ -100,10 +100,13 @@ pub fn parse_call_list(body: &[u8]) -> Option<CallList> {
     })
 }
 
+/// The longest `Retry-After` honoured at once: a longer one waits this long.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(600);
+
 /// `Retry-After`: delta-seconds or an HTTP date; absurd values capped at
-/// ten minutes, a date in the past is zero.
+/// ten minutes ([`RETRY_AFTER_CAP`]), a date in the past is zero.
 pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
-    const CAP: Duration = Duration::from_secs(600);
+    const CAP: Duration = RETRY_AFTER_CAP;
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
         if secs.is_finite() && secs >= 0.0 {

@@ -23,9 +23,8 @@ use super::calls_api::CallsApi;
 use super::counters::Stats;
 use super::job::Job;
 use super::limiter::Permit;
-use super::reconcile::Lookup;
 use super::state::{RowState, Shared, StopReason, lock};
-use crate::api::{Answer, CallRequest};
+use crate::api::{Answer, CallRequest, RETRY_AFTER_CAP};
 use crate::results::{Record, Status};
 use crate::schedule::{Window, calling_window};
 use crate::wire::CallStatus;
@@ -36,7 +35,7 @@ pub const MAX_WAITS: u32 = 100;
 
 /// What a row does once an answer has been handled.
 #[derive(Debug, Clone, PartialEq)]
-enum Next {
+pub(super) enum Next {
     /// Its outcome for this run is recorded, or the run stopped with
     /// nothing left to write.
     Done,
@@ -53,9 +52,9 @@ enum Next {
 /// When a request left, by tokio's clock (when to look it up) and by the
 /// wall clock (where a lookup's list starts).
 #[derive(Debug, Clone, Copy)]
-struct Sent {
-    at: Instant,
-    at_utc: jiff::Timestamp,
+pub(super) struct Sent {
+    pub(super) at: Instant,
+    pub(super) at_utc: jiff::Timestamp,
 }
 
 /// Where the intent refresh left the row.
@@ -68,12 +67,13 @@ enum Intent {
     WriteFailed,
 }
 
-/// Dials one row to its outcome for this run. `_slot`: its place in the
-/// pipeline, held until the row is done.
+/// Dials one row to its outcome for this run. `slot`: its place in the
+/// pipeline, held until the row is done or in doubt (a row waiting for its
+/// lookup gives it up, so the rows behind it keep dialling).
 pub(super) async fn dial<A: CallsApi>(
     shared: Arc<Shared<A>>,
     job: Job,
-    _slot: OwnedSemaphorePermit,
+    slot: OwnedSemaphorePermit,
 ) {
     if !may_dial_now(&shared, &job) {
         return;
@@ -81,7 +81,7 @@ pub(super) async fn dial<A: CallsApi>(
     let Ok(live_place) = take_live_place(&shared).await else {
         return leave_pending(&shared, &job, &RowState::of_job(&job));
     };
-    RowDial::new(&shared, &job, live_place).run().await;
+    RowDial::new(&shared, &job, slot, live_place).run().await;
 }
 
 /// The checks before the intent: a number on a do-not-call list is
@@ -160,20 +160,24 @@ fn leave_pending<A: CallsApi>(shared: &Shared<A>, job: &Job, row: &RowState) {
 
 /// One row being dialled: its request, its progress, and the permits it
 /// holds.
-struct RowDial<'a, A> {
-    shared: &'a Shared<A>,
-    job: &'a Job,
+pub(super) struct RowDial<'a, A> {
+    pub(super) shared: &'a Shared<A>,
+    pub(super) job: &'a Job,
     request: CallRequest,
-    row: RowState,
+    pub(super) row: RowState,
+    /// Its place in the pipeline: held from its pacing slot to its answer,
+    /// and while waiting to resend; not while in doubt (see `doubt`).
+    pub(super) slot: Option<OwnedSemaphorePermit>,
     /// Held while the request is in flight and while waiting to resend.
-    permit: Option<Permit>,
-    live_place: Option<OwnedSemaphorePermit>,
+    pub(super) permit: Option<Permit>,
+    pub(super) live_place: Option<OwnedSemaphorePermit>,
 }
 
 impl<'a, A: CallsApi> RowDial<'a, A> {
     fn new(
         shared: &'a Shared<A>,
         job: &'a Job,
+        slot: OwnedSemaphorePermit,
         live_place: Option<OwnedSemaphorePermit>,
     ) -> RowDial<'a, A> {
         let target = &job.target;
@@ -190,6 +194,7 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
             job,
             request,
             row: RowState::of_job(job),
+            slot: Some(slot),
             permit: None,
             live_place,
         }
@@ -245,7 +250,16 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
                     break;
                 }
                 Next::Resend => {
-                    if self.shared.paced().await {
+                    // Back into the pipeline (a row in doubt gave its
+                    // place up), then a pacing slot.
+                    let ready = match self.slot {
+                        Some(_) => self.shared.paced().await,
+                        None => {
+                            self.slot = self.shared.slot().await;
+                            self.slot.is_some()
+                        }
+                    };
+                    if ready {
                         return Some(true);
                     }
                     break;
@@ -356,11 +370,16 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
         lock(&shared.breaker).observe(None);
         self.row.last_http = Some(http_status);
         self.row.last_error.clear();
+        Stats::add(&shared.stats.created, 1);
+        let target = &self.job.target;
+        if let Some(first) = shared.claim(&call_id, target, self.job.round, &self.row) {
+            shared.dispute(&call_id, target, self.job.round, &self.row, &first);
+            return Next::Done;
+        }
         let mut rec = self.record(Status::Call(status));
         rec.call_id = call_id;
         shared.watch(&rec, self.live_place.take());
         shared.appender.append(rec);
-        Stats::add(&shared.stats.created, 1);
         Stats::add(&shared.stats.done, 1);
         Next::Done
     }
@@ -451,6 +470,11 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
             );
             return self.give_up();
         }
+        if let Some(asked) = retry_after
+            && !self.count_retry_after(http_status, asked)
+        {
+            return Next::Done;
+        }
         let delay = retry_after.unwrap_or_else(|| shared.backoff.delay(self.row.waits));
         if http_status == 429 {
             shared.pacer.pause_until(Instant::now() + delay);
@@ -458,6 +482,35 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
         Next::RetryAfter {
             delay,
             counted: false,
+        }
+    }
+
+    /// Counts a `Retry-After` wait against the run's budget; false: the
+    /// budget is spent, the row is back to `pending` and the run stops. A
+    /// wait cut to the cap starts with a warning saying so.
+    fn count_retry_after(&mut self, http_status: u16, asked: Duration) -> bool {
+        let shared = self.shared;
+        match shared.count_retry_after(http_status, asked) {
+            Ok(added) => {
+                // Once per stretch of waiting, not once per row told at once.
+                if asked >= RETRY_AFTER_CAP && added * 2 > asked {
+                    tracing::warn!(
+                        "HTTP {http_status}: the API asked to wait {} s or longer (Retry-After); \
+                         waiting {} s, the longest callplan waits at once, then sending again \
+                         ({:.0} of the run's {:.0} min for such waits used)",
+                        RETRY_AFTER_CAP.as_secs(),
+                        asked.as_secs(),
+                        shared.retry_after_waited().as_secs_f64() / 60.0,
+                        shared.settings.retry_after_budget.as_secs_f64() / 60.0
+                    );
+                }
+                true
+            }
+            Err(reason) => {
+                self.shared.appender.append(self.record(Status::Pending));
+                shared.stop_with(reason);
+                false
+            }
         }
     }
 
@@ -481,66 +534,6 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
         }
     }
 
-    /// The request left and its answer was lost: recorded `in_doubt`
-    /// (stamped with its intent's time), then looked up.
-    fn on_in_doubt(&mut self, http_status: Option<u16>, message: String) -> Next {
-        let shared = self.shared;
-        drop(self.permit.take());
-        Stats::add(&shared.stats.lost, 1);
-        Stats::add(&shared.stats.in_doubt, 1);
-        self.row.last_http = http_status;
-        self.row.last_error = message;
-        self.row.open_intent = false;
-        shared.appender.append(self.record(Status::InDoubt));
-        let target = &self.job.target;
-        tracing::info!(key = %target.key, row = target.row, "in doubt: {}", self.row.last_error);
-        Next::LookUp
-    }
-
-    /// Looks a lost request's call up once it can no longer be in flight
-    /// (`sent`: when it left): a found call is adopted, a
-    /// call confirmed absent is sent again, an unknown stays `in_doubt`.
-    async fn look_up(&mut self, sent: Sent) -> Next {
-        let shared = self.shared;
-        let ready = sent.at + shared.settings.lookup_after;
-        if !shared
-            .sleep(ready.saturating_duration_since(Instant::now()))
-            .await
-        {
-            return Next::Done;
-        }
-        let (target, round) = (&self.job.target, self.job.round);
-        match shared.lookup(target, round, sent.at_utc).await {
-            Lookup::Found(call) => {
-                Stats::sub(&shared.stats.in_doubt, 1);
-                shared.adopt(target, round, &self.row, &call, self.live_place.take());
-                Next::Done
-            }
-            Lookup::Absent => {
-                Stats::sub(&shared.stats.in_doubt, 1);
-                self.row.open_intent = true;
-                if self.row.sends >= shared.settings.max_attempts {
-                    self.row.last_error = format!(
-                        "gave up after {} attempts (the last one confirmed not created): {}",
-                        self.row.sends, self.row.last_error
-                    );
-                    return self.give_up();
-                }
-                Next::Resend
-            }
-            Lookup::Unknown(_) if shared.stop.is_cancelled() => Next::Done,
-            Lookup::Unknown(why) => {
-                self.row.last_error = format!("{}; {why}", self.row.last_error);
-                self.settle(Status::InDoubt);
-                Next::Done
-            }
-            Lookup::Fatal(e) => {
-                shared.stop_with(StopReason::list_refused(e));
-                Next::Done
-            }
-        }
-    }
-
     /// Waits `delay` and a pacing slot before a resend (counted as
     /// retrying meanwhile); false if the run stopped.
     async fn wait_to_resend(&self, delay: Duration) -> bool {
@@ -553,18 +546,18 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
 
     /// Transient failures outlasted their limit: recorded `error` (nothing
     /// was created; a rerun dials the row again).
-    fn give_up(&mut self) -> Next {
+    pub(super) fn give_up(&mut self) -> Next {
         Stats::add(&self.shared.stats.errors, 1);
         self.settle(Status::Error);
         Next::Done
     }
 
-    fn record(&self, status: Status) -> Record {
+    pub(super) fn record(&self, status: Status) -> Record {
         self.shared
             .record(&self.job.target, self.job.round, status, &self.row)
     }
 
-    fn settle(&self, status: Status) {
+    pub(super) fn settle(&self, status: Status) {
         self.shared
             .settle(&self.job.target, self.job.round, status, &self.row);
     }
@@ -670,12 +663,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lost_answer_confirmed_absent_is_sent_again_as_a_new_attempt() {
+        // Empty at the first look and again once the list's lag has passed.
         let api = FakeApi::default()
             .creating(vec![lost(), created("call_2")])
-            .listing(vec![Ok(page(vec![]))]);
+            .listing(vec![Ok(page(vec![])), Ok(page(vec![]))]);
         let rig = Rig::new(api, settings());
         rig.dial(job("k1")).await;
 
+        assert_eq!(rig.api().lists_asked.load(Relaxed), 2);
         let sent = rig.api().sent();
         assert_eq!(sent.len(), 2);
         // The resend left under a fresh intent, not the in-doubt record.
@@ -785,5 +780,102 @@ mod tests {
         assert!(rig.api().sent().is_empty());
         let rec = last(&rig.finish().await, "k1");
         assert_eq!(rec.status, Status::Suppressed);
+    }
+
+    fn told_to_wait_10_minutes() -> Answer {
+        Answer::Wait {
+            http_status: 429,
+            // As the API client gives a Retry-After cut to its cap.
+            retry_after: Some(RETRY_AFTER_CAP),
+            message: "Too many requests".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_api_that_keeps_asking_to_wait_stops_the_run_at_the_budget_with_the_row_saved() {
+        let api = FakeApi::default().creating(vec![
+            told_to_wait_10_minutes(),
+            told_to_wait_10_minutes(),
+            told_to_wait_10_minutes(),
+            told_to_wait_10_minutes(),
+            created("never"),
+        ]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        // 3 x 600 s fill the 30 min budget; the 4th wait would pass it.
+        assert_eq!(rig.api().sent().len(), 4);
+        assert_eq!(
+            *lock(&rig.shared.reason),
+            Some(StopReason::WaitedTooLong {
+                http_status: 429,
+                waited: Duration::from_secs(1800),
+                budget: crate::dispatch::RETRY_AFTER_BUDGET,
+            })
+        );
+        let notes = lock(&rig.shared.reason).clone().expect("a reason").notes();
+        assert!(
+            notes[0].starts_with("stopped: the API kept asking to wait (HTTP 429"),
+            "{notes:?}"
+        );
+        let rec = last(&rig.finish().await, "k1");
+        assert_eq!(rec.status, Status::Pending, "a rerun dials it");
+        assert_eq!(rec.http_status, Some(429));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rows_told_to_wait_at_once_count_once_against_the_retry_after_budget() {
+        let rig = Rig::new(FakeApi::default(), settings());
+        let ten = Duration::from_secs(600);
+        assert_eq!(rig.shared.count_retry_after(429, ten), Ok(ten));
+        // A second row told the same at the same moment adds nothing.
+        assert_eq!(rig.shared.count_retry_after(429, ten), Ok(Duration::ZERO));
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(
+            rig.shared.count_retry_after(409, ten),
+            Ok(Duration::from_secs(60))
+        );
+        assert_eq!(rig.shared.retry_after_waited(), Duration::from_secs(660));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_id_returned_for_a_second_row_marks_both_rows_in_doubt() {
+        let api = FakeApi::default().creating(vec![created("call_1"), created("call_1")]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+        let mut second = job("k2");
+        second.target.row = 3;
+        second.target.to_number = "+16505550198".into();
+        rig.dial(second).await;
+
+        assert!(rig.shared.disputed("call_1"), "no longer polled");
+        assert_eq!(rig.stat(|s| &s.in_doubt), 2);
+        let table = rig.finish().await;
+        let (first, again) = (last(&table, "k1"), last(&table, "k2"));
+        for (rec, other) in [(&first, "row 3 (key k2)"), (&again, "row 2 (key k1)")] {
+            assert_eq!(rec.status, Status::InDoubt, "{rec:?}");
+            assert_eq!(rec.call_id, "call_1", "the call_id is kept");
+            assert!(rec.error.contains(other), "{}", rec.error);
+        }
+        assert_eq!(first.to_number, "+16505550199");
+        assert_eq!(again.to_number, "+16505550198");
+        assert!(!first.updated_at.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_same_call_id_found_again_for_the_same_row_is_not_a_dispute() {
+        let api = FakeApi::default()
+            .creating(vec![lost()])
+            .listing(vec![Ok(page(vec![ours("call_7", "k1")]))]);
+        let rig = Rig::new(api, settings());
+        let row = RowState::default();
+        assert!(
+            rig.shared
+                .claim("call_7", &job("k1").target, 1, &row)
+                .is_none()
+        );
+        rig.dial(job("k1")).await;
+        assert!(!rig.shared.disputed("call_7"));
+        assert_eq!(last(&rig.finish().await, "k1").call_id, "call_7");
     }
 }

@@ -20,7 +20,7 @@ use super::counters::Stats;
 use super::dial::dial;
 use super::job::{Job, Resume, Tracked};
 use super::poll::{self, Poller};
-use super::resume::{resume_one, sent_at};
+use super::resume::{resume_one, taken_sent_at};
 use super::settings::Settings;
 use super::state::{Shared, StopReason, lock};
 use crate::api::{Campaign, Client};
@@ -188,7 +188,12 @@ async fn reconcile_open_rows<A: CallsApi>(
         return resent;
     }
     let settle = shared.settings.lookup_after + shared.settings.max_intent_age;
-    let latest = resume.iter().filter_map(|r| sent_at(&r.last)).max();
+    let now = jiff::Timestamp::now();
+    let latest = resume
+        .iter()
+        .filter_map(|r| taken_sent_at(&r.last, now))
+        .map(|(t, _)| t)
+        .max();
     if let Some(ready) = latest
         .map(|t| t + settle)
         .filter(|t| *t > jiff::Timestamp::now())

@@ -27,16 +27,20 @@
 //!
 //! Where each part lives: `settings` (how a run behaves), `job` (the rows
 //! and calls it works on), `state` (what its tasks share), `engine` (the
-//! phases), `resume` (rows an earlier run left open), `dial` (one row,
-//! send by send), `poll` (outcomes), `sync` (outcomes by list pages),
-//! `reconcile` (the lookup), `calls_api`
+//! phases), `call_owners` (which row each call_id of the run is for),
+//! `resume` (rows an earlier run left open), `dial` (one row,
+//! send by send), `doubt` (a row whose answer was lost, waiting for its
+//! lookup without holding a slot), `poll` (outcomes), `sync` (outcomes by
+//! list pages), `reconcile` (the lookup), `calls_api`
 //! (the API as the engine sees it) and `counters` (what the progress bar
 //! and the summary read).
 
 pub mod backoff; // waits before resends, and the breaker
-pub mod calls_api; // the calls the engine makes, as a trait
+mod call_owners; // call_ids of this run and their rows
+pub mod calls_api; // the three calls the engine makes, as a trait
 pub mod counters; // what the run has done so far
 mod dial; // one row, from its checks to its outcome
+mod doubt; // a row whose answer was lost, looked up outside the slots
 mod engine; // the phases of a run
 pub mod job; // targets, jobs, rows to resume, calls to track
 pub mod limiter; // the in-flight cap (AIMD)
@@ -56,5 +60,5 @@ pub use counters::Stats;
 pub use dial::MAX_WAITS;
 pub use engine::{Engine, RunEnd};
 pub use job::{Job, Resume, Target, Targets, Tracked};
-pub use settings::{MAX_INTENT_AGE, Now, Settings, Suppressed};
+pub use settings::{CLOCK_SKEW, MAX_INTENT_AGE, Now, RETRY_AFTER_BUDGET, Settings, Suppressed};
 pub use state::StopReason;

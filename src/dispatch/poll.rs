@@ -276,6 +276,11 @@ pub(super) fn on_answer<A: CallsApi>(
 /// A call was read: an ending is recorded (with its redial, if any), a
 /// changed status is recorded, an unknown word is watched a while.
 fn on_call<A: CallsApi>(shared: &Arc<Shared<A>>, mut entry: Entry, call: &Call) -> Watch {
+    if shared.disputed(&entry.call.call_id) {
+        // Given to two rows: both are in doubt, neither row's outcome.
+        let_go(shared, &entry);
+        return Watch::LetGo;
+    }
     entry.failed = 0;
     let status = CallStatus::parse(&call.status);
     if status.is_terminal() {

@@ -75,6 +75,18 @@ fn matches(call: &Call, w: &Wanted<'_>) -> Match {
     }
 }
 
+/// Some(why the row stays in doubt) when the lost answer was a 2xx (one
+/// without a readable call_id): the API said the call was created, so a
+/// list that does not show it proves nothing, and the row is never sent
+/// again on its own.
+pub fn said_created(http_status: Option<u16>) -> Option<String> {
+    let status = http_status.filter(|s| (200..=299).contains(s))?;
+    Some(format!(
+        "the API answered HTTP {status} (created) without a readable call_id and the call \
+         list does not show the call: not dialled again (--redial-in-doubt would)"
+    ))
+}
+
 /// Reads pages from `fetch` (page numbers from 1) until the answer is known.
 pub async fn lookup<F, Fut>(w: &Wanted<'_>, mut fetch: F) -> Lookup
 where

@@ -20,6 +20,20 @@ use super::job::Targets;
 /// it trusts a lookup.
 pub const MAX_INTENT_AGE: Duration = Duration::from_secs(1);
 
+/// How far apart callplan's clock and the API's (or another machine's
+/// that wrote the results file) may be: a lookup's list starts this much
+/// earlier, and an intent time at most this far in the future is still
+/// trusted for a lookup (see `resume`).
+pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// Time a run may spend waiting on the API's `Retry-After` before it stops
+/// (exit 3, everything saved). The documented rate limit resets every
+/// minute, so a well-paced run waits seconds in all; half an hour is three
+/// waits at the 600 s cap, or thirty full rate-limit windows: by then the
+/// API is not letting the run through, and the user learns it at once
+/// (and can lower the rate, or rerun later) instead of after hours.
+pub const RETRY_AFTER_BUDGET: Duration = Duration::from_secs(30 * 60);
+
 /// Numbers (E.164) on a do-not-call list: each is probed just before its
 /// request's intent is written, so nothing listed is ever dialled, whatever
 /// path (first dial, reconciled resend, redial) led there.
@@ -43,6 +57,15 @@ pub struct Settings {
     /// `start_date` of a lookup is the intent time minus this (the request
     /// timeout plus 300 s of clock skew).
     pub lookup_margin: Duration,
+    /// How long a created call may take to show in the call list
+    /// (`api.list_lag_s`): a lookup that finds nothing is taken as "not
+    /// created" only when it started at least this long after the request
+    /// could last have reached the server; an earlier one is looked again.
+    pub list_lag: Duration,
+    /// How long the run may wait in all for the API's `Retry-After`
+    /// (counted once however many rows wait at the same time); past it the
+    /// run stops ([`super::StopReason::WaitedTooLong`]).
+    pub retry_after_budget: Duration,
     /// How long requests in flight may take to finish after a stop.
     pub drain: Duration,
     pub redial_in_doubt: bool,
@@ -123,7 +146,9 @@ impl Settings {
             // The request may have left up to max_intent_age after its
             // intent and been created any time before its timeout; 300 s
             // more for clocks that disagree.
-            lookup_margin: Duration::from_secs(300) + request_timeout,
+            lookup_margin: CLOCK_SKEW + request_timeout,
+            list_lag: Duration::from_secs_f64(crate::plan::DEFAULT_LIST_LAG_S),
+            retry_after_budget: RETRY_AFTER_BUDGET,
             drain: request_timeout + Duration::from_secs(2),
             redial_in_doubt: false,
             backoff_base: Duration::from_millis(250),

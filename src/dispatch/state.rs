@@ -14,9 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::{Backoff, Breaker};
+use super::call_owners::Owner;
 use super::calls_api::CallsApi;
 use super::counters::Stats;
 use super::job::{Job, Target, Tracked};
@@ -43,9 +45,42 @@ pub enum StopReason {
     Breaker { message: String },
     /// The results file could not be written.
     WriteFailed,
+    /// The API kept answering `Retry-After` until the run's budget for such
+    /// waits ([`Settings::retry_after_budget`]) was spent.
+    WaitedTooLong {
+        /// The HTTP status of the last answer that asked to wait.
+        http_status: u16,
+        /// How long the run had waited on `Retry-After` so far.
+        waited: Duration,
+        /// The budget it would have passed.
+        budget: Duration,
+    },
 }
 
 impl StopReason {
+    /// The lines the summary prints for a reason the engine alone words
+    /// (the others are worded by the command); empty for those.
+    pub fn notes(&self) -> Vec<String> {
+        match self {
+            StopReason::WaitedTooLong {
+                http_status,
+                waited,
+                budget,
+            } => vec![
+                format!(
+                    "stopped: the API kept asking to wait (HTTP {http_status} with Retry-After): \
+                     {} of waits this run, and the next would pass the {} callplan allows",
+                    minutes(*waited),
+                    minutes(*budget)
+                ),
+                "fix: everything so far is saved; rerun later to resume, or lower \
+                 dispatch.rate_per_second / dispatch.concurrency if the API limits this workspace"
+                    .into(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
     /// The call list was refused while looking a call up.
     pub(super) fn list_refused(e: LookupError) -> StopReason {
         StopReason::Fatal {
@@ -54,6 +89,21 @@ impl StopReason {
             fix: "check the API key and the workspace (the call list was refused)".into(),
         }
     }
+}
+
+/// `d` in minutes, for people ("31.5 min").
+fn minutes(d: Duration) -> String {
+    format!("{:.1} min", d.as_secs_f64() / 60.0)
+}
+
+/// The run's waits on `Retry-After`, counted as wall time during which at
+/// least one row was told to wait (rows told at once count once).
+#[derive(Debug, Default)]
+pub(super) struct RetryWaits {
+    /// When the latest wait asked for ends.
+    until: Option<Instant>,
+    /// Wall time covered by waits so far.
+    total: Duration,
 }
 
 /// The state of one run, shared by all its tasks.
@@ -89,6 +139,12 @@ pub(super) struct Shared<A> {
     /// Redials and rows waiting for their time, plus (with `wait`) calls
     /// being polled: while non-zero, more dials may come.
     pub(super) outstanding: AtomicU64,
+    /// The run's waits on `Retry-After`, against its budget.
+    pub(super) retry_waits: Mutex<RetryWaits>,
+    /// Every call_id this run recorded (created or found), with its row:
+    /// one entry per call, to catch an API that gives one call_id to two
+    /// rows.
+    pub(super) call_owners: Mutex<rustc_hash::FxHashMap<Box<str>, Owner>>,
 }
 
 /// A row's progress within this run.
@@ -164,6 +220,8 @@ impl<A: CallsApi> Shared<A> {
             stop: CancellationToken::new(),
             reason: Mutex::new(None),
             dialled: AtomicU64::new(0),
+            retry_waits: Mutex::new(RetryWaits::default()),
+            call_owners: Mutex::new(Default::default()),
         }
     }
 
@@ -393,11 +451,16 @@ impl<A: CallsApi> Shared<A> {
         call: &Call,
         live_place: Option<OwnedSemaphorePermit>,
     ) {
-        let status = Status::Call(CallStatus::parse(&call.status));
-        let mut rec = self.record(target, round, status, row);
         // As the API gave it (the list reader let only a sane id through):
         // cut or prefixed, it would name no call when polled or looked for.
-        rec.call_id = call.call_id.trim().to_string();
+        let call_id = call.call_id.trim();
+        if let Some(first) = self.claim(call_id, target, round, row) {
+            self.dispute(call_id, target, round, row, &first);
+            return;
+        }
+        let status = Status::Call(CallStatus::parse(&call.status));
+        let mut rec = self.record(target, round, status, row);
+        rec.call_id = call_id.to_string();
         rec.http_status = None;
         rec.error.clear();
         self.watch(&rec, live_place);
@@ -417,6 +480,40 @@ impl<A: CallsApi> Shared<A> {
             }
             self.track(call);
         }
+    }
+}
+
+impl<A: CallsApi> Shared<A> {
+    /// Counts a wait the API asked for (`Retry-After` of `asked`) against
+    /// the run's budget. Ok: how much wall time it adds to the run's
+    /// waiting (0 when other rows already wait as long); Err: it would pass
+    /// the budget, and the run is to stop.
+    pub(super) fn count_retry_after(
+        &self,
+        http_status: u16,
+        asked: Duration,
+    ) -> Result<Duration, StopReason> {
+        let now = Instant::now();
+        let until = now + asked;
+        let mut waits = lock(&self.retry_waits);
+        let from = waits.until.map_or(now, |u| u.max(now));
+        let added = until.saturating_duration_since(from);
+        let budget = self.settings.retry_after_budget;
+        if waits.total + added > budget {
+            return Err(StopReason::WaitedTooLong {
+                http_status,
+                waited: waits.total,
+                budget,
+            });
+        }
+        waits.total += added;
+        waits.until = Some(waits.until.map_or(until, |u| u.max(until)));
+        Ok(added)
+    }
+
+    /// The run's waits on `Retry-After` so far.
+    pub(super) fn retry_after_waited(&self) -> Duration {
+        lock(&self.retry_waits).total
     }
 }
 

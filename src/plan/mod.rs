@@ -131,7 +131,23 @@ pub struct ApiSection {
     /// Whole-request timeout in seconds.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_s: f64,
+    /// Seconds a created call may take to show in `GET /v1/calls` (a list
+    /// that lags behind creation): a lost answer's call is taken as absent
+    /// (and the row dialled again) only when lookups that late still do not
+    /// show it. From 0 to [`MAX_LIST_LAG_S`]; default [`DEFAULT_LIST_LAG_S`].
+    #[serde(default = "default_list_lag")]
+    pub list_lag_s: f64,
 }
+
+/// Default of `api.list_lag_s`: lists served from a search index or a read
+/// replica typically trail creation by a second or a few; a minute covers
+/// that many times over, and only rows whose answer was lost and whose call
+/// was not found at the first look wait for it (outside the dispatch slots).
+pub const DEFAULT_LIST_LAG_S: f64 = 60.0;
+
+/// Largest `api.list_lag_s`: a list ten minutes behind is not a lag but an
+/// outage, and a larger value would hold rows in doubt for most of a run.
+pub const MAX_LIST_LAG_S: f64 = 600.0;
 
 impl Default for ApiSection {
     fn default() -> Self {
@@ -140,6 +156,7 @@ impl Default for ApiSection {
             api_key_env: default_api_key_env(),
             connect_timeout_s: default_connect_timeout(),
             request_timeout_s: default_request_timeout(),
+            list_lag_s: default_list_lag(),
         }
     }
 }
@@ -155,6 +172,22 @@ fn default_connect_timeout() -> f64 {
 }
 fn default_request_timeout() -> f64 {
     30.0
+}
+fn default_list_lag() -> f64 {
+    DEFAULT_LIST_LAG_S
+}
+
+impl ApiSection {
+    /// `list_lag_s` as a duration, held within its bounds (a value outside
+    /// them is a finding of `validate`; this never panics on one).
+    pub fn list_lag(&self) -> std::time::Duration {
+        let s = if self.list_lag_s.is_finite() {
+            self.list_lag_s.clamp(0.0, MAX_LIST_LAG_S)
+        } else {
+            DEFAULT_LIST_LAG_S
+        };
+        std::time::Duration::from_secs_f64(s)
+    }
 }
 
 /// `columns:` section.

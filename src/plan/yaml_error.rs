@@ -51,6 +51,7 @@ fn expected_type(path: &str) -> Option<&'static str> {
         "dispatch.rate_per_second" | "api.connect_timeout_s" | "api.request_timeout_s" => {
             "a positive number"
         }
+        "api.list_lag_s" => "a number of seconds from 0 to 600",
         "required_variables" | "columns.metadata" => "a list of names, e.g. [a, b]",
         "variables" | "metadata" => "a mapping of names to text values",
         "api" | "columns" | "dispatch" | "schedule" | "redial" => "a mapping of keys",

@@ -23,6 +23,7 @@ pub fn check_plan(plan: &Plan) -> Vec<Finding> {
     out.extend(check_agent_version(plan, &file));
     out.extend(check_positive_counts(plan, &file));
     out.extend(check_positive_numbers(plan, &file));
+    out.extend(check_list_lag(plan, &file));
     out.extend(check_variable_names(plan, &file));
     out.extend(check_defaults_are_not_metadata(plan, &file));
     out.extend(check_default_region(plan, &file));
@@ -141,6 +142,25 @@ fn check_positive_numbers(plan: &Plan, file: &str) -> Vec<Finding> {
             .value(&v.to_string())
         })
         .collect()
+}
+
+/// `api.list_lag_s` within its bounds (0 to 600 s).
+fn check_list_lag(plan: &Plan, file: &str) -> Option<Finding> {
+    let v = plan.api.list_lag_s;
+    if v.is_finite() && (0.0..=crate::plan::MAX_LIST_LAG_S).contains(&v) {
+        return None;
+    }
+    Some(
+        Finding::new(
+            Kind::NotPositive,
+            file,
+            format!("api.list_lag_s must be from 0 to 600 seconds, not {v}"),
+            "write how long a created call may take to show in the call list, in seconds \
+             from 0 to 600 (default 60), or remove the key",
+        )
+        .column("api.list_lag_s")
+        .value(&v.to_string()),
+    )
 }
 
 /// Names in `required_variables` and `variables` are matched exactly

@@ -1476,3 +1476,106 @@ fn a_rehearsal_file_and_a_real_one_refuse_each_other_even_alone() {
         "the real run dialled its two rows once"
     );
 }
+
+/// Issue 13, item 3: half the answers are lost after the call is created,
+/// and the call list shows a call only 2.5 s after its creation, longer
+/// than the 0.5 s request timeout (idempotency off, so a resend is a
+/// second call). With `api.list_lag_s: 3` nobody is called twice and every
+/// call is found; with `list_lag_s: 0` (the old rule) the same sandbox
+/// rings people again, which shows the test can fail.
+#[test]
+fn a_call_list_lagging_past_the_request_timeout_never_calls_anyone_twice() {
+    let mut cfg = sandbox_config(false);
+    cfg.list_lag_ms = 2500;
+    cfg.faults = Faults {
+        lost_response_rate: 0.5,
+        ..Faults::default()
+    };
+    let sb = TestSandbox::start(cfg);
+    let campaign = |name: &'static str, lag: &str| {
+        let c = camp(&PlanOpts {
+            name,
+            rows: 30,
+            request_timeout_s: 0.5,
+            ..PlanOpts::default()
+        });
+        let plan = std::fs::read_to_string(&c.plan).expect("plan");
+        let plan = plan.replace(
+            "  connect_timeout_s: 1\n",
+            &format!("  connect_timeout_s: 1\n  list_lag_s: {lag}\n"),
+        );
+        std::fs::write(&c.plan, plan).expect("plan");
+        c
+    };
+
+    let c = campaign("lagging", "3");
+    let o = run(&c, &sb.base_url(), &["--quiet"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let calls = of_campaign(&sb.ledger_calls(), "lagging");
+    assert_eq!(calls.len(), 30, "everyone called once");
+    assert_calls_once_and_recorded(&calls, &c.results);
+    let counts = status_counts(&c.results);
+    for unsettled in ["in_doubt", "pending", "dispatching", "error"] {
+        assert_eq!(counts.get(unsettled), None, "{counts:?}");
+    }
+    assert!(
+        latest(&c.results)
+            .values()
+            .all(|r| !r["call_id"].is_empty()),
+        "{}",
+        show(&o)
+    );
+
+    let old = campaign("nolag", "0");
+    let o = run(&old, &sb.base_url(), &["--quiet"]);
+    assert!(matches!(code(&o), 0 | 4), "{}", show(&o));
+    let twice = ledger_by_key(&of_campaign(&sb.ledger_calls(), "nolag"))
+        .values()
+        .filter(|ids| ids.len() > 1)
+        .count();
+    assert!(twice > 0, "the sandbox's lag should fool a lag of 0");
+}
+
+/// Issue 13, item 6: a row left `dispatching` with a time a day in the
+/// future (a clock moved back, a file from another machine) is looked up
+/// now, with a warning, instead of at that time; as nothing is found and
+/// the time was further off than the clock skew allowed, it stays in doubt.
+#[test]
+fn a_future_intent_time_is_looked_up_now_with_a_warning() {
+    let c = camp(&PlanOpts {
+        rows: 2,
+        request_timeout_s: 0.2,
+        ..PlanOpts::default()
+    });
+    let tomorrow = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{n},1,dispatching,,1,,,,,,{at}\n",
+        c.plan.display(),
+        n = number(0),
+        at = tomorrow.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+    );
+    std::fs::write(&c.results, log).unwrap();
+    let mut cfg = sandbox_config(true);
+    cfg.list_lag_ms = 0;
+    let sb = TestSandbox::start(cfg);
+    let mut cmd = runner(&c, &sb.base_url(), &[]);
+    // Sooner than the default 60 s list lag.
+    let plan = std::fs::read_to_string(&c.plan).expect("plan");
+    std::fs::write(
+        &c.plan,
+        plan.replace(
+            "  connect_timeout_s: 1\n",
+            "  connect_timeout_s: 1\n  list_lag_s: 1\n",
+        ),
+    )
+    .expect("plan");
+    let o = cmd.output().expect("run callplan");
+    assert_eq!(code(&o), 4, "{}", show(&o));
+    assert!(text(&o.stderr).contains("in the future"), "{}", show(&o));
+    let r = &latest(&c.results)[&number(0)];
+    assert_eq!(r["status"], "in_doubt", "{r:?}");
+    assert!(r["error"].contains("in the future"), "{r:?}");
+    assert_eq!(sb.ledger_calls().len(), 1, "only the other row is dialled");
+}

@@ -89,7 +89,14 @@ impl Ending {
         match (&self.outcome.stop, &self.write_error) {
             (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Usage,
             (Some(StopReason::Interrupted), _) => Exit::Interrupted,
-            (Some(StopReason::Fatal { .. } | StopReason::Breaker { .. }), _) => Exit::Stopped,
+            (
+                Some(
+                    StopReason::Fatal { .. }
+                    | StopReason::Breaker { .. }
+                    | StopReason::WaitedTooLong { .. },
+                ),
+                _,
+            ) => Exit::Stopped,
             (None, None) => {
                 let unsettled =
                     self.n("rejected") + self.n("error") + self.n("in_doubt") + self.n("invalid");
@@ -129,6 +136,7 @@ impl Ending {
                         .into(),
                 );
             }
+            Some(stop @ StopReason::WaitedTooLong { .. }) => notes.extend(stop.notes()),
             _ => {}
         }
         if self.outcome.abandoned > 0 {

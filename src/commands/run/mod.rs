@@ -294,6 +294,7 @@ fn settings(
         plan.dispatch.max_attempts,
         seconds(plan.api.request_timeout_s, 30.0),
     );
+    settings.list_lag = plan.api.list_lag();
     settings.redial_in_doubt = args.redial_in_doubt;
     settings.limit = args.limit;
     settings.origin = origin;
