@@ -26,7 +26,7 @@ fn camp(name: &str, rows: usize, bad: usize) -> Camp {
          from_number: \"+14155550100\"\n\
          agent_version_id: av_sandbox\n\
          recipients: recipients.csv\n\
-         api:\n  request_timeout_s: 2\n  connect_timeout_s: 1\n\
+         api:\n  request_timeout_s: 2\n  connect_timeout_s: 1\n  list_lag_s: 0\n\
          dispatch:\n  concurrency: 8\n  rate_per_second: 2000\n  max_attempts: 3\n"
     );
     std::fs::write(&plan, yaml).expect("write plan");

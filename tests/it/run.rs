@@ -71,7 +71,7 @@ fn camp(o: &PlanOpts) -> Camp {
          from_number: \"{}\"\n\
          agent_version_id: {}\n\
          recipients: recipients.csv\n\
-         api:\n  request_timeout_s: {}\n  connect_timeout_s: 1\n\
+         api:\n  request_timeout_s: {}\n  connect_timeout_s: 1\n  list_lag_s: 0\n\
          variables:\n  clinic_name: Sunrise Dental\n\
          metadata:\n  source: itest\n\
          dispatch:\n  concurrency: {}\n  rate_per_second: {}\n  max_attempts: {}\n",
@@ -1500,10 +1500,7 @@ fn a_call_list_lagging_past_the_request_timeout_never_calls_anyone_twice() {
             ..PlanOpts::default()
         });
         let plan = std::fs::read_to_string(&c.plan).expect("plan");
-        let plan = plan.replace(
-            "  connect_timeout_s: 1\n",
-            &format!("  connect_timeout_s: 1\n  list_lag_s: {lag}\n"),
-        );
+        let plan = plan.replace("  list_lag_s: 0\n", &format!("  list_lag_s: {lag}\n"));
         std::fs::write(&c.plan, plan).expect("plan");
         c
     };
@@ -1565,10 +1562,7 @@ fn a_future_intent_time_is_looked_up_now_with_a_warning() {
     let plan = std::fs::read_to_string(&c.plan).expect("plan");
     std::fs::write(
         &c.plan,
-        plan.replace(
-            "  connect_timeout_s: 1\n",
-            "  connect_timeout_s: 1\n  list_lag_s: 1\n",
-        ),
+        plan.replace("  list_lag_s: 0\n", "  list_lag_s: 1\n"),
     )
     .expect("plan");
     let o = cmd.output().expect("run callplan");
