@@ -5,7 +5,7 @@
 //! `list_lag_ms`) is still settled by single reads.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use callplan::sandbox::{Config, ListShape, VersionState};
@@ -57,7 +57,7 @@ fn sandbox(shape: ListShape, list_lag_ms: u64) -> TestSandbox {
     TestSandbox::start(c)
 }
 
-fn run_wait(dir: &tempfile::TempDir, plan: &PathBuf, base_url: &str, args: &[&str]) -> Output {
+fn run_wait(dir: &tempfile::TempDir, plan: &Path, base_url: &str, args: &[&str]) -> Output {
     Command::new(bin())
         .arg("run")
         .arg(plan)
@@ -75,7 +75,7 @@ fn run_wait(dir: &tempfile::TempDir, plan: &PathBuf, base_url: &str, args: &[&st
 }
 
 /// Every row's last record is terminal and names a distinct call.
-fn assert_all_ended(results: &PathBuf, rows: usize) {
+fn assert_all_ended(results: &Path, rows: usize) {
     let last = latest(results);
     assert_eq!(last.len(), rows);
     for (k, r) in &last {
