@@ -32,6 +32,7 @@ pub enum Command {
     Init(InitArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
+    Export(ExportArgs),
 }
 
 /// Output format of reports; defined with the report writer.
@@ -242,3 +243,39 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ManArgs {}
+/// Write one row per recipient: its own columns, then its call's outcome
+/// and what the call learned (summary, sentiment, recording URL, analysis
+/// fields as `analysis.<field>`): the file a CRM imports.
+///
+/// Rows come in the recipients' order; a recipient never dialled has empty
+/// call columns. A call column whose name an input column already has is
+/// prefixed `callplan.`. In CSV, cells a spreadsheet would run as a
+/// formula are quoted with `'`.
+///
+/// Examples:
+///   callplan export plans/appointment-reminders.yaml --out outcomes.csv
+///   callplan export plans/appointment-reminders.yaml --transcripts --out outcomes.csv
+///   callplan export plans/appointment-reminders.yaml --format jsonl > outcomes.jsonl
+///   callplan export plans/appointment-reminders.yaml --sandbox
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ExportArgs {
+    /// The plan file (YAML).
+    pub plan: PathBuf,
+    /// Results file to use instead of the plan's `results`.
+    #[arg(long, value_name = "CSV")]
+    pub results: Option<PathBuf>,
+    /// Export the `--sandbox` rehearsal (`<name>.results.sandbox.csv`).
+    #[arg(long, conflicts_with = "results")]
+    pub sandbox: bool,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Output format: CSV, or JSON Lines (one object per recipient with
+    /// `input`, `call`, `analysis` and, with --transcripts, `transcript`).
+    #[arg(long, value_enum, default_value_t = crate::outcomes::export::Format::Csv)]
+    pub format: crate::outcomes::export::Format,
+    /// Add each call's transcript (`agent: ...` / `user: ...` lines).
+    #[arg(long)]
+    pub transcripts: bool,
+}

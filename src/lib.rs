@@ -12,6 +12,7 @@
 //!   into findings, and writes the report (its [`validate::Format`] is the
 //!   one `cli` offers; `validate` does not import `cli`);
 //! - [`api`]: the DialNexa client; [`results`]: the durable results log;
+//!   [`outcomes`]: what ended calls learned (the post-call store);
 //!   [`dispatch`]: the engine; [`progress`]: what the user sees;
 //! - [`sandbox`]: the simulator; [`wire`]: the API's bodies.
 
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod commands;
 pub mod dispatch;
 pub mod exit;
+pub mod outcomes;
 pub mod phone;
 pub mod plan;
 pub mod progress;

@@ -1,6 +1,7 @@
 //! Do-not-call lists: numbers that must never be dialled.
 //!
-//! A plan's `suppress: [dnc.csv, ...]` names CSV files with a column called
+//! A plan's `suppress: [dnc.csv, ...]` names CSV files (or workbooks,
+//! `.xlsx`, `.xlsm`, `.xls`, `.ods`, read from their first sheet) with a column called
 //! `to_number`, `phone` or `phone_number` (any case; spaces and dashes count
 //! as `_`, so `Phone Number` works). Every number is normalized with the
 //! same function as the recipients' numbers and kept in a set, so a row is
@@ -18,6 +19,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+
+use crate::recipients::{Record, SheetReader, WorkbookError, is_workbook};
 
 /// Header names (after lowercasing, and turning spaces and dashes into `_`)
 /// that hold the numbers.
@@ -67,6 +70,10 @@ pub enum SuppressError {
     Empty { path: PathBuf },
     #[error("do-not-call file {} has no column named to_number, phone or phone_number (its header: {found}); rename the number column, or add `phone` as the first line of a bare list", path.display())]
     NoNumberColumn { path: PathBuf, found: String },
+    /// A workbook list that cannot be read (damaged, encrypted...); its
+    /// message names the file.
+    #[error("do-not-call list: {0}; or fix the path in the plan's `suppress` list")]
+    Workbook(#[source] WorkbookError),
 }
 
 impl SuppressList {
@@ -112,6 +119,9 @@ impl SuppressList {
         normalize: &dyn Fn(&str) -> Option<String>,
         warnings: &mut Vec<Warning>,
     ) -> Result<(), SuppressError> {
+        if is_workbook(path) {
+            return self.read_workbook(path, normalize, warnings);
+        }
         let read_err = |source| SuppressError::Read {
             path: path.to_path_buf(),
             source,
@@ -129,24 +139,7 @@ impl SuppressList {
             Ok(h) => h.clone(),
             Err(e) => return Err(read_err(csv_to_io(e))),
         };
-        if headers.iter().all(|h| h.is_empty()) {
-            return Err(SuppressError::Empty {
-                path: path.to_path_buf(),
-            });
-        }
-        let columns: Vec<usize> = headers
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| NUMBER_COLUMNS.contains(&header_key(h).as_str()))
-            .map(|(i, _)| i)
-            .collect();
-        if columns.is_empty() {
-            let found: Vec<String> = headers.iter().take(10).map(quote).collect();
-            return Err(SuppressError::NoNumberColumn {
-                path: path.to_path_buf(),
-                found: found.join(", "),
-            });
-        }
+        let columns = number_columns(path, &headers.iter().collect::<Vec<_>>())?;
 
         let mut file_warnings = Warnings::new(path, warnings);
         let mut record = csv::ByteRecord::new();
@@ -165,36 +158,109 @@ impl SuppressList {
                 }
             }
             let row = record.position().map_or(row_hint, |p| p.line());
-            let mut any = false;
-            for &col in &columns {
-                let cell = record.get(col).unwrap_or_default();
-                let Ok(text) = std::str::from_utf8(cell) else {
-                    file_warnings.push(row, format!("{} is not valid UTF-8; skipped", quote(cell)));
-                    any = true;
-                    continue;
-                };
-                let text = text.trim();
-                if text.is_empty() {
-                    continue;
-                }
-                any = true;
-                match normalize(text) {
-                    Some(number) => {
-                        self.numbers.insert(number);
-                    }
-                    None => file_warnings.push(
-                        row,
-                        format!("{} is not a phone number; skipped", quote(cell)),
-                    ),
-                }
-            }
-            if !any {
-                file_warnings.push(row, "no number on this line; skipped".to_string());
-            }
+            self.take_row(
+                row,
+                &columns,
+                |i| record.get(i),
+                normalize,
+                &mut file_warnings,
+            );
         }
         file_warnings.finish();
         Ok(())
     }
+
+    /// A workbook list: its first sheet, the header on row 1 as in a CSV
+    /// list. Number cells are read as their digits (the `+` a number cell
+    /// cannot hold is restored by `normalize`, as for a CSV list); rows with
+    /// nothing in them are skipped, as empty CSV lines are.
+    fn read_workbook(
+        &mut self,
+        path: &Path,
+        normalize: &dyn Fn(&str) -> Option<String>,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(), SuppressError> {
+        let mut sheet = SheetReader::open(path, path, None).map_err(SuppressError::Workbook)?;
+        let mut rec = Record::default();
+        if !sheet.read_record(&mut rec) {
+            return Err(SuppressError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let columns = number_columns(path, &rec.iter().collect::<Vec<_>>())?;
+        let mut file_warnings = Warnings::new(path, warnings);
+        while sheet.read_record(&mut rec) {
+            if rec.is_blank() {
+                continue;
+            }
+            let row = rec.row();
+            self.take_row(row, &columns, |i| rec.get(i), normalize, &mut file_warnings);
+        }
+        file_warnings.finish();
+        Ok(())
+    }
+
+    /// The numbers of one line (`cell(i)` is its cell `i`) in `columns`,
+    /// normalized into the list; what holds none is a warning.
+    fn take_row<'c>(
+        &mut self,
+        row: u64,
+        columns: &[usize],
+        cell: impl Fn(usize) -> Option<&'c [u8]>,
+        normalize: &dyn Fn(&str) -> Option<String>,
+        file_warnings: &mut Warnings,
+    ) {
+        let mut any = false;
+        for &col in columns {
+            let cell = cell(col).unwrap_or_default();
+            let Ok(text) = std::str::from_utf8(cell) else {
+                file_warnings.push(row, format!("{} is not valid UTF-8; skipped", quote(cell)));
+                any = true;
+                continue;
+            };
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            any = true;
+            match normalize(text) {
+                Some(number) => {
+                    self.numbers.insert(number);
+                }
+                None => file_warnings.push(
+                    row,
+                    format!("{} is not a phone number; skipped", quote(cell)),
+                ),
+            }
+        }
+        if !any {
+            file_warnings.push(row, "no number on this line; skipped".to_string());
+        }
+    }
+}
+
+/// The columns of a list's header that hold numbers ([`NUMBER_COLUMNS`]);
+/// an error when the header is empty or names none.
+fn number_columns(path: &Path, headers: &[&[u8]]) -> Result<Vec<usize>, SuppressError> {
+    if headers.iter().all(|h| h.is_empty()) {
+        return Err(SuppressError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let columns: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| NUMBER_COLUMNS.contains(&header_key(h).as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    if columns.is_empty() {
+        let found: Vec<String> = headers.iter().take(10).map(|h| quote(h)).collect();
+        return Err(SuppressError::NoNumberColumn {
+            path: path.to_path_buf(),
+            found: found.join(", "),
+        });
+    }
+    Ok(columns)
 }
 
 /// Collects one file's warnings up to the cap, then counts.
@@ -421,6 +487,39 @@ mod tests {
             .expect_err("a directory")
             .to_string();
         assert!(err.contains("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn workbook_lists_are_read_from_their_first_sheet() {
+        use rust_xlsxwriter::Workbook;
+        let dir = tempfile::tempdir().expect("dir");
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 1, "Phone Number").expect("cell");
+        ws.write_string(1, 1, "+14155550100").expect("cell");
+        ws.write_string(3, 1, "call me maybe").expect("cell");
+        ws.write_number(4, 1, 4155550101.0).expect("cell");
+        let path = dir.path().join("dnc.xlsx");
+        wb.save(&path).expect("save");
+        let (list, warnings) = load(std::slice::from_ref(&path)).expect("load");
+        assert_eq!(list.len(), 2);
+        assert!(list.contains("+14155550100") && list.contains("+14155550101"));
+        // Row 3 is empty (skipped, as an empty CSV line); row 4 is not a number.
+        assert_eq!(
+            warnings.iter().map(|w| w.row).collect::<Vec<_>>(),
+            [Some(4)]
+        );
+
+        let bad = file(&dir, "bad.xlsx", b"PK\x03\x04 damaged");
+        let err = load(&[bad]).expect_err("damaged");
+        assert!(matches!(err, SuppressError::Workbook(_)), "{err:?}");
+        assert!(err.to_string().contains("bad.xlsx"), "{err}");
+        let mut wb = Workbook::new();
+        wb.add_worksheet();
+        let empty = dir.path().join("empty.xlsx");
+        wb.save(&empty).expect("save");
+        let err = load(&[empty]).expect_err("empty").to_string();
+        assert!(err.contains("is empty"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! (exit 2), printed once as `error: {err:#}` so the whole chain shows.
 
 pub mod completions;
+pub mod export;
 pub mod init;
 pub mod man;
 pub mod run;
@@ -26,6 +27,7 @@ pub fn main(cli: Cli) -> Exit {
         Command::Init(a) => init::main(a),
         Command::Completions(a) => completions::main(a),
         Command::Man(a) => man::main(a),
+        Command::Export(a) => export::main(a),
     };
     match result {
         Ok(exit) => exit,

@@ -126,7 +126,7 @@ fn plan_of(log: &Log) -> Result<(Plan, Rows), String> {
     let plan = plan::load(Path::new(&header.plan))
         .map_err(|e| format!("the plan cannot be read ({e})"))?;
     let identity = triage::identity(&plan, header.identity.sandbox);
-    if identity != header.identity {
+    if !header.identity.admits(&identity) {
         return Err(format!(
             "the plan {} now describes another campaign ({identity})",
             plan::display_path(&plan.path)

@@ -314,7 +314,13 @@ impl<A: CallsApi> Shared<A> {
         status: Status,
         row: &RowState,
     ) -> Record {
-        let mut r = Record::new(&target.key, target.row, &target.to_number, round, status);
+        let mut r = self.sent_as(Record::new(
+            &target.key,
+            target.row,
+            &target.to_number,
+            round,
+            status,
+        ));
         r.attempts = row.attempts;
         r.http_status = row.last_http;
         r.error = row.last_error.clone();
@@ -324,6 +330,15 @@ impl<A: CallsApi> Shared<A> {
         if matches!(r.status, Status::InDoubt) && !row.intent_at.is_empty() {
             r.updated_at = row.intent_at.clone();
         }
+        r
+    }
+
+    /// `r` with the caller ID and agent version this run's requests carry
+    /// (the plan's), which the results file keeps per row.
+    pub(super) fn sent_as(&self, mut r: Record) -> Record {
+        r.from_number.clone_from(&self.campaign.from_number);
+        r.agent_version_id
+            .clone_from(&self.campaign.agent_version_id);
         r
     }
 

@@ -617,4 +617,42 @@ mod tests {
             Status::Call(CallStatus::Completed)
         );
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ending_seen_on_a_page_is_kept_in_the_post_call_store_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("june.outcomes.jsonl");
+        let mut s = watching();
+        let store = Arc::new(crate::outcomes::Store::open(&path).expect("a store"));
+        s.outcomes = Some(store.clone());
+        let answered = Call {
+            summary: Some("Confirmed for Tuesday.".into()),
+            post_call_analysis: Some(crate::wire::Analysis::from([(
+                "appointment_confirmed".to_string(),
+                serde_json::Value::from("yes"),
+            )])),
+            ..ended("c1", "completed")
+        };
+        let api = FakeApi::default().listing_from(vec![Ok(page(vec![answered]))]);
+        let mut rig = Rig::new(api, s);
+        sync_to_the_end(&mut rig, vec![ringing("k1", "c1")]).await;
+        // The same ending seen again (a later run, `track`) is not kept twice.
+        let mut tracked = ringing("k1", "c1");
+        tracked.status = CallStatus::Completed;
+        super::super::poll::keep_outcome(&rig.shared, &tracked, &ended("c1", "completed"));
+
+        assert!(store.has("c1"));
+        let kept = crate::outcomes::read(&path).expect("the store reads back");
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].key.as_str(), kept[0].round), ("k1", 1));
+        assert_eq!(kept[0].summary.as_deref(), Some("Confirmed for Tuesday."));
+        assert_eq!(kept[0].field("appointment_confirmed"), Some("yes"));
+        assert_eq!(
+            std::fs::read_to_string(&path)
+                .expect("the file")
+                .lines()
+                .count(),
+            1
+        );
+    }
 }

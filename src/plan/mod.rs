@@ -72,6 +72,10 @@ pub struct Plan {
     pub agent_version_id: String,
     /// Recipients CSV (relative paths resolve against the plan's folder).
     pub recipients: PathBuf,
+    /// The sheet to read when `recipients` is a workbook (`.xlsx`, `.xlsm`,
+    /// `.xls`, `.ods`); `None`: its first visible worksheet. Unused for CSV.
+    #[serde(default)]
+    pub recipients_sheet: Option<String>,
     /// Results CSV; default `<name>.results.csv` beside the plan. Always
     /// set and absolute after [`load`]; see [`Plan::results_path`].
     #[serde(default)]
@@ -484,6 +488,10 @@ mod tests {
         assert!(p.schedule.is_none() && p.redial.is_none() && p.suppress.is_empty());
         assert_eq!(p.dispatch.max_active_calls, None);
         assert_eq!(p.columns.timezone_column(), DEFAULT_TIMEZONE_COLUMN);
+        assert_eq!(p.recipients_sheet, None);
+        let text = format!("{MINIMAL}recipients_sheet: June calls\n");
+        let p = from_yaml(&text, Path::new("/p/x.yaml")).unwrap();
+        assert_eq!(p.recipients_sheet.as_deref(), Some("June calls"));
     }
 
     /// Bad values under the newer keys: (extra YAML after MINIMAL's 4

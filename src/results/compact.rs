@@ -1,43 +1,27 @@
 //! Compaction, when a run ends: the log becomes one line per recipient,
-//! in input order, rewritten atomically (temp file in the same folder,
-//! fsync, rename, fsync of the folder) so a crash leaves either the old file
-//! or the new one, never a mix. Also the counts per status that the
-//! summary and `callplan status` show, which follow the same rules as the
+//! in input order, rewritten atomically (`atomic::replace`) so a crash
+//! leaves either the old file or the new one, never a mix, and the state
+//! file is written beside it. Also the counts per status that the summary
+//! and `callplan status` show, which follow the same rules as the
 //! compacted file (one per recipient, `pending` when never dialled).
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
+use super::atomic;
 use super::error::ResultsError;
-use super::header::{Header, MAGIC};
+use super::header::{Header, campaign_cell};
 use super::line::push_line;
 use super::read::Table;
 use super::record::{COLUMNS, Record, Status};
-use super::writer::{folder_of, sync_dir};
+use super::state::{state_path, write_state};
 
-/// Name prefix of [`compact`]'s temp files for one results file.
-fn compact_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "results".into());
-    format!(".{name}.compact-")
-}
-
-/// Removes temp files a compaction of this results file left behind when
-/// it was killed. Only call with the run lock held: then no other process
-/// is compacting this file.
+/// Removes temp files a compaction or a state write of this results file
+/// left behind when it was killed. Only call with the run lock held: then
+/// no other process is writing them.
 pub fn remove_stale_temp_files(path: &Path) {
-    let prefix = compact_prefix(path);
-    let Ok(entries) = std::fs::read_dir(folder_of(path)) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+    atomic::remove_stale_temp_files(&[path, &state_path(path)]);
 }
 
 /// A recipient of the input, for [`compact`]: its place and identity.
@@ -52,7 +36,8 @@ pub struct RowRef {
 /// order: each row's last record, `pending` for rows never dialled, then any
 /// record whose key is no longer in the input (a call_id is never dropped).
 /// Temp file in the same folder, fsync, rename over, fsync of the folder: a
-/// crash leaves either the old file or the new one, never a mix.
+/// crash leaves either the old file or the new one, never a mix. Then the
+/// state file is written (`header`, the run's).
 pub fn compact(
     path: &Path,
     header: &Header,
@@ -63,17 +48,9 @@ pub fn compact(
         path: path.to_path_buf(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&compact_prefix(path))
-        .tempfile_in(folder_of(path))
-        .map_err(wr)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        // Keep the permissions the user gave the file.
-        let _ = tmp.as_file().set_permissions(meta.permissions());
-    }
-    {
-        let mut out = io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
-        let mut buf = header.line(MAGIC);
+    atomic::replace(path, |out| {
+        let campaign = campaign_cell(&header.identity);
+        let mut buf = Vec::with_capacity(1 << 17);
         push_line(&mut buf, COLUMNS, false);
         let mut seen = HashSet::with_capacity(rows.len());
         for r in rows {
@@ -81,29 +58,49 @@ pub fn compact(
                 continue;
             }
             match table.get(&r.key) {
-                Some(rec) => rec.write_to(&mut buf),
+                Some(rec) => rec.write_to(&campaign, &mut buf),
                 None => {
                     let mut rec = Record::new(&r.key, r.row, &r.to_number, 1, Status::Pending);
                     rec.updated_at.clear();
-                    rec.write_to(&mut buf);
+                    rec.write_to(&campaign, &mut buf);
                 }
             }
             if buf.len() > 1 << 16 {
-                out.write_all(&buf).map_err(wr)?;
+                out.write_all(&buf)?;
                 buf.clear();
             }
         }
         for rec in table.iter() {
             if !seen.contains(rec.key.as_str()) {
-                rec.write_to(&mut buf);
+                rec.write_to(&campaign, &mut buf);
             }
         }
-        out.write_all(&buf).map_err(wr)?;
-        out.flush().map_err(wr)?;
-    }
-    tmp.as_file().sync_all().map_err(wr)?;
-    tmp.persist(path).map_err(|e| wr(e.error))?;
-    sync_dir(path).map_err(wr)
+        out.write_all(&buf)
+    })
+    .map_err(wr)?;
+    write_state(path, header).map_err(|source| ResultsError::Write {
+        path: state_path(path),
+        source,
+    })
+}
+
+/// Rewrites the results file atomically with `table`'s records in their
+/// order: how a file of the first layout becomes one of the current layout
+/// before a run appends to it.
+pub(super) fn rewrite(path: &Path, header: &Header, table: &Table) -> io::Result<()> {
+    atomic::replace(path, |out| {
+        let campaign = campaign_cell(&header.identity);
+        let mut buf = Vec::with_capacity(1 << 17);
+        push_line(&mut buf, COLUMNS, false);
+        for rec in table.iter() {
+            rec.write_to(&campaign, &mut buf);
+            if buf.len() > 1 << 16 {
+                out.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        out.write_all(&buf)
+    })
 }
 
 /// Counts per status of the file [`compact`] writes for `rows` and `table`
@@ -140,8 +137,9 @@ pub fn counts(table: &Table) -> BTreeMap<String, u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::legacy::legacy_file;
     use crate::results::read::read;
-    use crate::results::test_support::{rec, write_log};
+    use crate::results::test_support::{header, rec, write_log};
     use crate::wire::CallStatus;
 
     #[test]
@@ -190,48 +188,97 @@ mod tests {
         );
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 5, "{text}");
-        assert!(lines[0].starts_with("#callplan results v1,campaign=june,"));
-        assert_eq!(lines[1], COLUMNS.join(","));
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[0], COLUMNS.join(","));
+        assert_eq!(
+            lines[1], "a,2,+16505550101,,,1,pending,,0,,,,,,,june",
+            "never dialled: no caller ID yet"
+        );
         assert!(
-            lines[2].starts_with("a,2,+16505550101,1,pending,,0,"),
+            lines[2].starts_with("b,2,+16505550199,+14155550100,av_1,1,queued,call_b,"),
             "{text}"
         );
-        assert!(lines[3].starts_with("b,2,+16505550199,1,queued,call_b,"));
-        assert!(lines[4].starts_with("gone,") && lines[4].contains("call_gone"));
-        assert!(!text.contains("#callplan run"));
-        // No temp file is left behind; permissions are kept.
-        let names: Vec<_> = std::fs::read_dir(d.path())
+        assert!(lines[2].ends_with(",june"), "{text}");
+        assert!(lines[3].starts_with("gone,") && lines[3].contains("call_gone"));
+        // No temp file is left behind (the results file, its state file);
+        // permissions are kept.
+        let mut names: Vec<_> = std::fs::read_dir(d.path())
             .unwrap()
-            .map(|e| e.unwrap().file_name())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
+        names.sort();
+        assert_eq!(names, [".r.csv.state", "r.csv"]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o640);
         }
-        // The compacted file reads back to the same table, and a plain CSV
-        // reader that skips the first line sees the 13 columns.
+        // The compacted file reads back to the same table and header, and a
+        // plain CSV reader finds the columns on line 1.
         let again = read(&path).unwrap().unwrap();
         assert_eq!(again.table.len(), 3);
         assert_eq!(again.table.get("b"), log.table.get("b"));
-        let mut csv =
-            csv::ReaderBuilder::new().from_reader(text.split_once('\n').unwrap().1.as_bytes());
-        assert_eq!(csv.headers().unwrap().len(), 13);
+        assert_eq!(again.header, log.header);
+        let mut csv = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        assert_eq!(
+            csv.headers().unwrap(),
+            &csv::StringRecord::from(&COLUMNS[..])
+        );
         assert_eq!(csv.records().count(), 3);
+    }
+
+    #[test]
+    fn compaction_writes_a_first_layout_file_in_the_current_one() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("r.csv");
+        let h = header();
+        std::fs::write(
+            &path,
+            legacy_file(
+                &h,
+                &["a,2,+16505550199,1,queued,call_1,1,201,,,,,2026-01-01T00:00:00.000Z"],
+            ),
+        )
+        .unwrap();
+        let log = read(&path).unwrap().unwrap();
+        assert!(log.legacy);
+        assert!(!state_path(&path).exists());
+        compact(&path, &log.header, &[], &log.table).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "{}\na,2,+16505550199,+14155550100,av_1,1,queued,call_1,1,201,,,,,2026-01-01T00:00:00.000Z,june\n",
+                COLUMNS.join(",")
+            )
+        );
+        let again = read(&path).unwrap().unwrap();
+        assert!(!again.legacy);
+        assert_eq!(again.header, log.header, "the state file holds the header");
+        assert_eq!(again.table.get("a"), log.table.get("a"));
     }
 
     #[test]
     fn stale_compaction_temp_files_are_removed() {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("r.csv");
-        std::fs::write(d.path().join(".r.csv.compact-abc123"), "half").unwrap();
-        std::fs::write(d.path().join(".other.csv.compact-abc123"), "theirs").unwrap();
+        for name in [
+            ".r.csv.compact-abc123",
+            ".r.csv.tmp-abc123",
+            ".r.csv.state.tmp-abc123",
+        ] {
+            std::fs::write(d.path().join(name), "half").unwrap();
+        }
+        std::fs::write(d.path().join(".other.csv.tmp-abc123"), "theirs").unwrap();
+        std::fs::write(d.path().join(".r.csv.state"), "kept").unwrap();
         remove_stale_temp_files(&path);
-        assert!(!d.path().join(".r.csv.compact-abc123").exists());
-        assert!(d.path().join(".other.csv.compact-abc123").exists());
+        let mut names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".other.csv.tmp-abc123", ".r.csv.state"]);
     }
 
     #[test]

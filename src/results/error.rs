@@ -15,7 +15,7 @@ pub enum ResultsError {
     #[error("cannot write results file {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
     #[error(
-        "{path} is not a callplan results file (its first line is not `#callplan results v1,...`); \
+        "{path} is not a callplan results file (its first line is not the column header `key,row,to_number,...`); \
          point --results at another file, or move this one away"
     )]
     NotResults { path: PathBuf },

@@ -15,29 +15,37 @@
 //! rewrites the file atomically (temp file in the same folder, fsync, rename,
 //! fsync of the folder) as one line per recipient in input order.
 //!
-//! Layout (see the README, "Results file"): line 1 is a comment record that
-//! names the campaign (`#callplan results v1,campaign=...,from_number=...,
-//! agent_version_id=...,plan=...`), line 2 the column header, then one record
-//! per line. Every record is one physical line: free text has its line breaks
-//! replaced by spaces, so "the bytes after the last newline" is exactly the
-//! torn part. While the file is a log, each run start appends a
-//! `#callplan run,...` comment record; compaction drops those.
+//! Layout (see the README, "Results file"): a plain CSV whose line 1 is
+//! always the column header ([`COLUMNS`]), with no comment line anywhere,
+//! so every CSV reader opens it as it is. Each row carries the caller ID
+//! and agent version its call used, and the file's campaign (`sandbox/`
+//! first for a rehearsal). What resuming needs beyond that (the plan path,
+//! flags, row count, the plan's caller ID and agent version) is in the
+//! state file `.<name>.state` beside it. Every record is one physical line:
+//! free text has its line breaks replaced by spaces, so "the bytes after
+//! the last newline" is exactly the torn part. A file of the first layout
+//! (a `#callplan results v1` comment line first) is still read, and the
+//! next run rewrites it in this one.
 //!
 //! One concept per file, arrows pointing down the list: `record` (a line's
 //! record, its status and the columns) and `line` (a line's CSV encoding)
-//! at the bottom; `header` (identity and run lines) and `error`; `read` (the
-//! log read back); `writer` (the append thread); `compact` (the final
-//! rewrite and the counts); `lock` (one run at a time) on the side. Status
-//! words come from [`crate::wire::own_status`]; nothing below imports
-//! `results`.
+//! at the bottom; `atomic` (replacing a file); `header` (identity) and
+//! `error`; `state` (the state file) and `legacy` (the first layout);
+//! `read` (the log read back); `compact` (the final rewrite and the
+//! counts); `writer` (the append thread); `lock` (one run at a time) on the
+//! side. Status words come from [`crate::wire::own_status`]; nothing below
+//! imports `results`.
 
+mod atomic;
 mod compact;
 mod error;
 mod header;
+mod legacy;
 mod line;
 mod lock;
 mod read;
 mod record;
+mod state;
 #[cfg(test)]
 mod test_support;
 mod writer;

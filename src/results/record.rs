@@ -1,6 +1,7 @@
 //! One line of the results file: the [`Record`] of a recipient, its
-//! [`Status`] and what a run does with it ([`Disposition`]), and the
-//! [`COLUMNS`] a record fills.
+//! [`Status`] and what a run does with it ([`Disposition`]), the
+//! [`COLUMNS`] a record fills, and the [`LEGACY_COLUMNS`] of the layout
+//! before them (still read, and rewritten in the new one).
 //!
 //! callplan's own statuses are one table (`statuses!` below): each row names
 //! a variant, its word and its disposition, so the word written, the word
@@ -17,8 +18,34 @@ use crate::wire::{CallStatus, own_status};
 
 use super::line::push_line;
 
-/// The columns of the results file, in order (DESIGN.md, "Results file").
-pub const COLUMNS: [&str; 13] = [
+/// The columns of the results file, in order (DESIGN.md, "Results file"):
+/// line 1 of every results file, exactly. The last, `campaign`, is the
+/// file's owner on every row (see [`super::header::campaign_cell`]), so a
+/// lone copy of the file still says whose it is.
+pub const COLUMNS: [&str; 16] = [
+    "key",
+    "row",
+    "to_number",
+    "from_number",
+    "agent_version_id",
+    "round",
+    "status",
+    "call_id",
+    "attempts",
+    "http_status",
+    "error",
+    "end_reason",
+    "duration_s",
+    "next_at",
+    "updated_at",
+    "campaign",
+];
+
+/// The columns of the first layout (line 2 of a file whose line 1 is the
+/// `#callplan results v1` comment record): [`COLUMNS`] without the caller
+/// ID, the agent version and the campaign, which that layout kept once, in
+/// the comment record.
+pub(super) const LEGACY_COLUMNS: [&str; 13] = [
     "key",
     "row",
     "to_number",
@@ -33,6 +60,9 @@ pub const COLUMNS: [&str; 13] = [
     "next_at",
     "updated_at",
 ];
+
+/// Index of the `campaign` column.
+pub(super) const CAMPAIGN: usize = COLUMNS.len() - 1;
 
 /// What a run does with a row, given its last status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +170,10 @@ pub struct Record {
     /// The row number a spreadsheet shows for this recipient (header = 1).
     pub row: u64,
     pub to_number: String,
+    /// The caller ID this row's call used (empty: not dialled yet).
+    pub from_number: String,
+    /// The agent version this row's call used (empty: not dialled yet).
+    pub agent_version_id: String,
     pub round: u32,
     pub status: Status,
     pub call_id: String,
@@ -154,12 +188,16 @@ pub struct Record {
 }
 
 impl Record {
-    /// A fresh record for a recipient, stamped now.
+    /// A fresh record for a recipient, stamped now. Its `from_number` and
+    /// `agent_version_id` are empty: whoever creates it for a call sets
+    /// the ones that call uses.
     pub fn new(key: &str, row: u64, to_number: &str, round: u32, status: Status) -> Record {
         Record {
             key: key.to_string(),
             row,
             to_number: to_number.to_string(),
+            from_number: String::new(),
+            agent_version_id: String::new(),
             round,
             status,
             call_id: String::new(),
@@ -173,8 +211,9 @@ impl Record {
         }
     }
 
-    /// Appends this record as one CSV line.
-    pub(super) fn write_to(&self, buf: &mut Vec<u8>) {
+    /// Appends this record as one CSV line, `campaign` (the file's
+    /// [`campaign_cell`](super::header::campaign_cell)) in the last column.
+    pub(super) fn write_to(&self, campaign: &str, buf: &mut Vec<u8>) {
         let row = self.row.to_string();
         let round = self.round.to_string();
         let attempts = self.attempts.to_string();
@@ -185,6 +224,8 @@ impl Record {
                 self.key.as_str(),
                 &row,
                 &self.to_number,
+                &self.from_number,
+                &self.agent_version_id,
                 &round,
                 self.status.as_str(),
                 &self.call_id,
@@ -195,25 +236,15 @@ impl Record {
                 &self.duration_s,
                 &self.next_at,
                 &self.updated_at,
+                campaign,
             ],
             true,
         );
     }
 
+    #[cfg(test)]
     pub(super) fn from_fields(rec: &csv::ByteRecord) -> Result<Record, String> {
-        if rec.len() != COLUMNS.len() {
-            return Err(format!(
-                "expected {} fields, found {}",
-                COLUMNS.len(),
-                rec.len()
-            ));
-        }
-        let mut fields = [""; COLUMNS.len()];
-        for (i, (f, raw)) in fields.iter_mut().zip(rec.iter()).enumerate() {
-            *f = std::str::from_utf8(raw)
-                .map_err(|_| format!("column `{}` is not UTF-8", COLUMNS[i]))?;
-        }
-        Record::from_strs(&fields)
+        Record::from_strs(&utf8_fields(rec, &COLUMNS)?)
     }
 
     pub(super) fn from_strs(fields: &[&str; COLUMNS.len()]) -> Result<Record, String> {
@@ -221,6 +252,8 @@ impl Record {
             key: String::new(),
             row: 0,
             to_number: String::new(),
+            from_number: String::new(),
+            agent_version_id: String::new(),
             round: 0,
             status: Status::Pending,
             call_id: String::new(),
@@ -237,7 +270,8 @@ impl Record {
     }
 
     /// Overwrites this record with a line's fields, reusing its buffers (a
-    /// long log mostly replaces records of keys already seen).
+    /// long log mostly replaces records of keys already seen). The
+    /// `campaign` field is the reader's to check, not the record's.
     pub(super) fn assign(&mut self, fields: &[&str; COLUMNS.len()]) -> Result<(), String> {
         let number = |i: usize| -> Result<u64, String> {
             let t = fields[i];
@@ -256,10 +290,10 @@ impl Record {
         if fields[0].is_empty() {
             return Err("column `key` is empty".into());
         }
-        if fields[4].is_empty() {
+        if fields[6].is_empty() {
             return Err("column `status` is empty".into());
         }
-        let http = fields[7];
+        let http = fields[9];
         self.http_status =
             if http.is_empty() {
                 None
@@ -269,19 +303,65 @@ impl Record {
                 })?)
             };
         self.row = number(1)?;
-        self.round = small(3)?;
-        self.attempts = if fields[6].is_empty() { 0 } else { small(6)? };
-        self.status = Status::parse(fields[4]);
+        self.round = small(5)?;
+        self.attempts = if fields[8].is_empty() { 0 } else { small(8)? };
+        self.status = Status::parse(fields[6]);
         set(&mut self.key, fields[0]);
         set(&mut self.to_number, fields[2]);
-        set(&mut self.call_id, fields[5]);
-        set(&mut self.error, fields[8]);
-        set(&mut self.end_reason, fields[9]);
-        set(&mut self.duration_s, fields[10]);
-        set(&mut self.next_at, fields[11]);
-        set(&mut self.updated_at, fields[12]);
+        set(&mut self.from_number, fields[3]);
+        set(&mut self.agent_version_id, fields[4]);
+        set(&mut self.call_id, fields[7]);
+        set(&mut self.error, fields[10]);
+        set(&mut self.end_reason, fields[11]);
+        set(&mut self.duration_s, fields[12]);
+        set(&mut self.next_at, fields[13]);
+        set(&mut self.updated_at, fields[14]);
         Ok(())
     }
+}
+
+/// A line's fields as text, when it has exactly the fields of `names`.
+pub(super) fn utf8_fields<'a, const N: usize>(
+    rec: &'a csv::ByteRecord,
+    names: &[&str; N],
+) -> Result<[&'a str; N], String> {
+    if rec.len() != N {
+        return Err(format!("expected {N} fields, found {}", rec.len()));
+    }
+    let mut fields = [""; N];
+    for (i, (f, raw)) in fields.iter_mut().zip(rec.iter()).enumerate() {
+        *f = std::str::from_utf8(raw).map_err(|_| format!("column `{}` is not UTF-8", names[i]))?;
+    }
+    Ok(fields)
+}
+
+/// A line of the first layout ([`LEGACY_COLUMNS`]) as the fields of
+/// [`COLUMNS`]: that layout's one caller ID, agent version and campaign
+/// (from its comment record) on every row.
+pub(super) fn widen_legacy<'a>(
+    old: &[&'a str; LEGACY_COLUMNS.len()],
+    from_number: &'a str,
+    agent_version_id: &'a str,
+    campaign: &'a str,
+) -> [&'a str; COLUMNS.len()] {
+    [
+        old[0],
+        old[1],
+        old[2],
+        from_number,
+        agent_version_id,
+        old[3],
+        old[4],
+        old[5],
+        old[6],
+        old[7],
+        old[8],
+        old[9],
+        old[10],
+        old[11],
+        old[12],
+        campaign,
+    ]
 }
 
 #[cfg(test)]
@@ -346,7 +426,8 @@ mod tests {
             let mut buf = b"x\n".to_vec();
             let mut r = rec(&key, Status::Error);
             r.error = err.clone();
-            r.write_to(&mut buf);
+            r.from_number = "+14155550100".into();
+            r.write_to("june", &mut buf);
             proptest::prop_assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 2);
             let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&buf[..]);
             let mut br = csv::ByteRecord::new();
@@ -354,6 +435,7 @@ mod tests {
             proptest::prop_assert!(csv.read_byte_record(&mut br).unwrap());
             let back = Record::from_fields(&br).unwrap();
             proptest::prop_assert_eq!(back.key, key);
+            proptest::prop_assert_eq!(back.from_number, "+14155550100");
             proptest::prop_assert_eq!(back.error, err.replace(['\r', '\n'], " "));
         }
     }

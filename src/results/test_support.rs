@@ -33,6 +33,8 @@ pub(super) fn header() -> Header {
 
 pub(super) fn rec(key: &str, status: Status) -> Record {
     let mut r = Record::new(key, 2, "+16505550199", 1, status);
+    r.from_number = "+14155550100".into();
+    r.agent_version_id = "av_1".into();
     r.updated_at = "2026-01-01T00:00:00.000Z".into();
     r
 }

@@ -18,11 +18,14 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::atomic::sync_dir;
+use super::compact::rewrite;
 use super::error::ResultsError;
-use super::header::{Header, MAGIC, RUN_MAGIC};
+use super::header::{Header, campaign_cell};
 use super::line::push_line;
 use super::read::{Log, Table};
 use super::record::{COLUMNS, Record};
+use super::state::{state_path, write_state};
 
 /// Records gathered into one write + fsync at most.
 const MAX_BATCH: usize = 8192;
@@ -97,11 +100,15 @@ impl Writer {
 
 /// Opens the results file for appending and starts the writer thread.
 ///
-/// `existing` is what [`read`] returned for `path` (None: a new file is
-/// created, its header fsynced, and its folder fsynced). An existing file of
-/// another campaign is refused. A torn last line is cut off; a
-/// `#callplan run` comment with `header`'s details is appended. `halt` is
-/// cancelled if a write ever fails.
+/// `existing` is what [`read`](super::read) returned for `path`. None: the
+/// state file is written, then a new results file is created with its
+/// column header, fsynced, and its folder fsynced. An existing file of
+/// another campaign is refused ([`Identity::admits`]); a file of the first
+/// layout is rewritten in the current one first; a torn last line is cut
+/// off; the state file takes `header`'s details. `halt` is cancelled if a
+/// write ever fails.
+///
+/// [`Identity::admits`]: super::Identity::admits
 pub fn open(
     path: &Path,
     header: &Header,
@@ -112,38 +119,53 @@ pub fn open(
         path: path.to_path_buf(),
         source,
     };
+    if let Some(log) = &existing
+        && !log.header.identity.admits(&header.identity)
+    {
+        return Err(ResultsError::OtherCampaign {
+            path: path.to_path_buf(),
+            found: Box::new(log.header.identity.clone()),
+            expected: Box::new(header.identity.clone()),
+        });
+    }
+    // The state first: a results file never exists without its state for
+    // longer than a crash between the two writes (then it has no row yet).
+    write_state(path, header).map_err(|source| ResultsError::Write {
+        path: state_path(path),
+        source,
+    })?;
     let (file, table) = match existing {
         None => {
             let mut file = File::create(path).map_err(wr)?;
-            let mut buf = header.line(MAGIC);
+            let mut buf = Vec::new();
             push_line(&mut buf, COLUMNS, false);
             file.write_all(&buf).map_err(wr)?;
             file.sync_all().map_err(wr)?;
             sync_dir(path).map_err(wr)?;
             (file, Table::default())
         }
+        Some(log) if log.legacy => {
+            rewrite(path, header, &log.table).map_err(wr)?;
+            let mut file = OpenOptions::new().append(true).open(path).map_err(wr)?;
+            file.seek(SeekFrom::End(0)).map_err(wr)?;
+            (file, log.table)
+        }
         Some(log) => {
-            if log.header.identity != header.identity {
-                return Err(ResultsError::OtherCampaign {
-                    path: path.to_path_buf(),
-                    found: Box::new(log.header.identity),
-                    expected: Box::new(header.identity.clone()),
-                });
-            }
             let mut file = OpenOptions::new().write(true).open(path).map_err(wr)?;
             file.set_len(log.valid_len).map_err(wr)?;
             file.seek(SeekFrom::End(0)).map_err(wr)?;
-            let mut buf = Vec::new();
-            if !log.has_columns {
-                push_line(&mut buf, COLUMNS, false);
-            }
-            buf.extend_from_slice(&header.line(RUN_MAGIC));
-            file.write_all(&buf).map_err(wr)?;
             file.sync_data().map_err(wr)?;
             (file, log.table)
         }
     };
-    Ok(spawn_writer(path.to_path_buf(), file, table, halt))
+    let campaign = campaign_cell(&header.identity);
+    Ok(spawn_writer(
+        path.to_path_buf(),
+        file,
+        table,
+        campaign,
+        halt,
+    ))
 }
 
 /// Starts the writer thread on a file opened for appending, whose durable
@@ -152,6 +174,7 @@ fn spawn_writer(
     path: PathBuf,
     file: File,
     table: Table,
+    campaign: String,
     halt: CancellationToken,
 ) -> (Appender, Writer) {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -159,7 +182,7 @@ fn spawn_writer(
     let p = path.clone();
     let thread = std::thread::Builder::new()
         .name("results-writer".into())
-        .spawn(move || writer_loop(&p, file, table, rx, halt))
+        .spawn(move || writer_loop(&p, file, table, &campaign, rx, halt))
         .expect("spawning the results writer thread");
     (Appender { tx, path }, Writer { thread })
 }
@@ -170,6 +193,7 @@ fn writer_loop(
     path: &Path,
     mut file: File,
     mut table: Table,
+    campaign: &str,
     mut rx: mpsc::UnboundedReceiver<(Record, Option<AckTx>)>,
     halt: CancellationToken,
 ) -> (Table, Option<WriteFailed>) {
@@ -187,7 +211,7 @@ fn writer_loop(
         if failed.is_none() {
             buf.clear();
             for (rec, _) in &batch {
-                rec.write_to(&mut buf);
+                rec.write_to(campaign, &mut buf);
             }
             if let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
                 tracing::error!("cannot write results file {}: {e}", path.display());
@@ -214,23 +238,10 @@ fn writer_loop(
     (table, failed)
 }
 
-/// The folder a results file is in (`.` for a bare file name).
-pub(super) fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    }
-}
-
-/// Fsyncs the folder of `path`, so that a file created or renamed there
-/// survives a crash.
-pub(super) fn sync_dir(path: &Path) -> io::Result<()> {
-    File::open(folder_of(path))?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::legacy::legacy_file;
     use crate::results::read::read;
     use crate::results::record::Status;
     use crate::results::test_support::{header, rec, write_log};
@@ -263,7 +274,13 @@ mod tests {
             return;
         };
         let halt = CancellationToken::new();
-        let (app, w) = spawn_writer("/dev/full".into(), file, Table::default(), halt.clone());
+        let (app, w) = spawn_writer(
+            "/dev/full".into(),
+            file,
+            Table::default(),
+            "june".into(),
+            halt.clone(),
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -310,5 +327,104 @@ mod tests {
         assert!(failed.is_none());
         assert_eq!(table.len(), 500);
         assert_eq!(read(&path).unwrap().unwrap().lines, 500);
+    }
+
+    /// Appends `recs` through a real writer opened with `h`.
+    fn append_with(path: &Path, h: &Header, recs: Vec<Record>) {
+        let log = read(path).unwrap();
+        let (app, w) = open(path, h, log, CancellationToken::new()).unwrap();
+        for r in recs {
+            app.append(r);
+        }
+        drop(app);
+        assert!(w.finish().1.is_none());
+    }
+
+    #[test]
+    fn a_first_layout_file_is_rewritten_before_the_run_appends() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("r.csv");
+        let h = header();
+        let old = legacy_file(
+            &h,
+            &["a,2,+16505550199,1,in_doubt,,1,,lost,,,,2020-01-01T00:00:00.000Z"],
+        );
+        std::fs::write(&path, old).unwrap();
+        append_with(&path, &h, vec![rec("b", Status::Dispatching)]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], COLUMNS.join(","), "{text}");
+        assert_eq!(
+            lines[1],
+            "a,2,+16505550199,+14155550100,av_1,1,in_doubt,,1,,lost,,,,2020-01-01T00:00:00.000Z,june"
+        );
+        assert!(
+            lines[2].starts_with("b,") && lines[2].ends_with(",june"),
+            "{text}"
+        );
+        assert_eq!(lines.len(), 3);
+        let log = read(&path).unwrap().unwrap();
+        assert!(!log.legacy);
+        assert_eq!(log.header, h);
+        assert_eq!(log.table.get("a").unwrap().status, Status::InDoubt);
+    }
+
+    #[test]
+    fn each_run_start_writes_its_details_to_the_state_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = write_log(d.path(), vec![rec("a", Status::Dispatching)]);
+        let mut h = header();
+        h.plan = "/other/plan.yaml".into();
+        h.results = None;
+        h.rows = Some(9);
+        h.skip_invalid = true;
+        append_with(&path, &h, vec![]);
+        let log = read(&path).unwrap().unwrap();
+        assert_eq!(log.header, h);
+        assert_eq!(
+            log.header.resume_command(),
+            "callplan run /other/plan.yaml --skip-invalid"
+        );
+        // A later run without --skip-invalid: the resume command drops it.
+        append_with(&path, &header(), vec![]);
+        assert!(!read(&path).unwrap().unwrap().header.skip_invalid);
+        assert_eq!(read(&path).unwrap().unwrap().lines, 1);
+    }
+
+    #[test]
+    fn a_rehearsal_file_is_refused_by_a_real_run_even_without_its_state() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("r.csv");
+        let mut rehearsal = header();
+        rehearsal.identity.sandbox = true;
+        append_with(&path, &rehearsal, vec![rec("a", Status::Dispatching)]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.lines().nth(1).unwrap().ends_with(",sandbox/june"),
+            "{text}"
+        );
+        let log = read(&path).unwrap().unwrap();
+        assert!(log.header.resume_command().ends_with(" --sandbox"));
+        for state in [true, false] {
+            if !state {
+                std::fs::remove_file(state_path(&path)).unwrap();
+            }
+            let log = read(&path).unwrap();
+            let err = open(&path, &header(), log, CancellationToken::new()).unwrap_err();
+            assert!(err.to_string().contains("a --sandbox rehearsal"), "{err}");
+        }
+        // And the reverse: a real file, without its state, refuses a rehearsal.
+        let real = d.path().join("real.csv");
+        append_with(&real, &header(), vec![rec("a", Status::Dispatching)]);
+        std::fs::remove_file(state_path(&real)).unwrap();
+        let log = read(&real).unwrap();
+        let err = open(&real, &rehearsal, log, CancellationToken::new()).unwrap_err();
+        assert!(matches!(err, ResultsError::OtherCampaign { .. }), "{err}");
+        // The same campaign takes its lone file back and writes the state.
+        let log = read(&real).unwrap();
+        let (app, w) = open(&real, &header(), log, CancellationToken::new()).unwrap();
+        drop(app);
+        w.finish();
+        assert_eq!(read(&real).unwrap().unwrap().header, header());
     }
 }

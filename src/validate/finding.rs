@@ -115,6 +115,10 @@ kinds! {
     SpreadsheetScientific => "spreadsheet_scientific", Error, "a spreadsheet turned the number into scientific notation";
     /// The number cell holds a formula.
     SpreadsheetFormula => "spreadsheet_formula", Error, "the number cell holds a spreadsheet formula";
+    /// A workbook's number cell is a spreadsheet number, not text.
+    SpreadsheetNumber => "spreadsheet_number", Error, "the number cell is a spreadsheet number, not text";
+    /// A workbook cell that is sent holds an error value (`#N/A`, `#REF!`).
+    SpreadsheetError => "spreadsheet_error", Error, "a cell holds a spreadsheet error such as #N/A";
     /// The number starts with a spreadsheet's `'` text marker.
     SpreadsheetTextPrefix => "spreadsheet_text_prefix", Error, "the number starts with a spreadsheet's ' text marker";
     /// The `+` was lost.

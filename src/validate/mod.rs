@@ -31,6 +31,7 @@
 //! `validate` judges the data of `plan` and `recipients`; it imports neither
 //! `cli` nor the commands, and `plan` does not import it.
 
+mod cells;
 mod finding;
 mod layout;
 mod number;
@@ -52,7 +53,7 @@ pub use output::{ErrorsOut, Format, summary_line, write_report};
 pub use plan_checks::check_plan;
 
 use crate::plan::{Plan, display_path};
-use crate::recipients::{Reader, Record};
+use crate::recipients::{self, Record, RecordSource};
 use crate::suppress::SuppressList;
 use layout::Layout;
 use rows::RowChecker;
@@ -272,7 +273,8 @@ fn run<F: FnMut(Row)>(
     let suppress_numbers = (!plan.suppress.is_empty()).then_some(dnc.len() as u64);
 
     let shown = Path::new(&recipients_file);
-    let mut reader = Reader::open_as(recipients, shown)?;
+    let sheet = plan.recipients_sheet.as_deref();
+    let mut reader = recipients::open(recipients, shown, sheet)?;
     let mut rec = Record::default();
     let header = if reader.read_record(&mut rec)? {
         let mut cells = Vec::with_capacity(rec.len());
@@ -301,7 +303,7 @@ fn run<F: FnMut(Row)>(
     let number_col = checker.layout.number;
     let rules = checker.rules;
     let build = on_row.is_some();
-    pipeline::for_each_prepared(reader, number_col, rules, |rec, prepared| {
+    pipeline::for_each_prepared(reader, number_col, rules, |rec, mut prepared| {
         if prepared.blank {
             blanks = Some(match blanks {
                 Some((first, _)) => (first, rec.row()),
@@ -313,6 +315,9 @@ fn run<F: FnMut(Row)>(
             sink.push(checker.blank_rows(first, last));
         }
         let (errors_before, warnings_before) = (sink.errors, sink.warnings);
+        if rec.is_typed() {
+            cells::check_typed_cells(rec, &checker.layout, &mut prepared, &mut sink);
+        }
         let (suppressed, row) = checker.check(rec, prepared, &mut sink, build);
         let own_errors = u32::try_from(sink.errors - errors_before).unwrap_or(u32::MAX);
         let errors = own_errors.saturating_add(base_errors);

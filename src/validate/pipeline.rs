@@ -2,19 +2,18 @@
 //!
 //! Checking a number against libphonenumber's metadata is most of
 //! `validate`'s work and depends on nothing but the cell, so it runs on
-//! worker threads: one thread reads the CSV into batches of records, the
+//! worker threads: one thread reads the file into batches of records, the
 //! workers check each batch's number cells, and the calling thread receives
 //! the batches back in file order and does everything that needs order or
 //! shared state (duplicates, findings, rows). Channels are bounded, so memory
 //! stays at a few batches whatever the file size; batches are recycled.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 
 use crate::phone::{Checked, Rules};
-use crate::recipients::{InputError, Reader, Record};
+use crate::recipients::{InputError, Record, RecordSource};
 
 /// Records per batch: large enough to amortize channel traffic, small
 /// enough to keep the pipeline full on small files.
@@ -60,10 +59,11 @@ fn workers() -> usize {
         .clamp(1, 4)
 }
 
-/// Calls `f` with every remaining record of `reader`, in file order, and
-/// what [`prepare`] found in it (the number cell is column `number`).
-pub(crate) fn for_each_prepared<R: Read + Send>(
-    mut reader: Reader<R>,
+/// Calls `f` with every remaining record of `reader` (a CSV reader or a
+/// workbook's sheet), in file order, and what [`prepare`] found in it (the
+/// number cell is column `number`).
+pub(crate) fn for_each_prepared<S: RecordSource + Send>(
+    mut reader: S,
     number: Option<usize>,
     rules: Rules,
     mut f: impl FnMut(&Record, Prepared),
@@ -125,8 +125,8 @@ pub(crate) fn for_each_prepared<R: Read + Send>(
     })
 }
 
-fn read_batches<R: Read>(
-    reader: &mut Reader<R>,
+fn read_batches<S: RecordSource>(
+    reader: &mut S,
     jobs: mpsc::SyncSender<(u64, Vec<Record>)>,
     recycled: Receiver<Vec<Record>>,
 ) -> Result<(), InputError> {

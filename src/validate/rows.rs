@@ -19,7 +19,7 @@ use crate::recipients::{QuoteProblem, Record};
 use crate::suppress::SuppressList;
 
 /// A column's header, or its letter when the header is blank.
-fn column_name(header: &[String], i: usize) -> String {
+pub(super) fn column_name(header: &[String], i: usize) -> String {
     match header.get(i) {
         Some(h) if !h.trim().is_empty() => h.clone(),
         _ => column_letters(i),

@@ -287,25 +287,29 @@ pub fn show(o: &std::process::Output) -> String {
     )
 }
 
-/// The records of a results file (log or compacted) as maps. Line 1 must be
-/// the identity comment and the header must be exactly the documented
-/// columns; comment lines of a log are skipped.
+/// The records of a results file (log or compacted) as maps, read as any
+/// CSV tool reads it: line 1 must be the header, exactly the documented
+/// columns (written out here, not taken from the crate), with no comment
+/// line anywhere, and every row must have them all. A torn last line (a
+/// run killed mid-write) is left out, as the README says readers do.
 pub fn records(path: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    const COLUMNS: &str = "key,row,to_number,from_number,agent_version_id,round,status,call_id,\
+                           attempts,http_status,error,end_reason,duration_s,next_at,updated_at,campaign";
     let text = std::fs::read_to_string(path).expect("results file");
-    let mut lines = text.lines();
-    let first = lines.next().expect("identity line");
-    assert!(first.starts_with("#callplan results v1,"), "{first}");
-    let rest: Vec<&str> = lines.filter(|l| !l.starts_with("#callplan")).collect();
-    let body = rest.join("\n");
-    let mut rd = csv::Reader::from_reader(body.as_bytes());
-    let headers = rd.headers().expect("column header").clone();
-    assert_eq!(
-        headers.iter().collect::<Vec<_>>(),
-        callplan::results::COLUMNS
+    let text = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let first = text.lines().next().expect("header line");
+    assert_eq!(first, COLUMNS, "line 1 of {}", path.display());
+    assert!(
+        !text.lines().any(|l| l.starts_with('#')),
+        "no comment line: {text}"
     );
+    assert_eq!(callplan::results::COLUMNS.join(","), COLUMNS);
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let headers = rd.headers().expect("column header").clone();
     rd.records()
         .map(|r| {
             let r = r.expect("CSV record");
+            assert_eq!(r.len(), headers.len(), "{r:?}");
             headers
                 .iter()
                 .zip(r.iter())

@@ -4,8 +4,10 @@
 mod campaign;
 mod common;
 mod ecosys;
+mod export;
 mod run;
 mod sandbox;
 mod sync;
 mod triage;
 mod validate;
+mod workbook;

@@ -663,18 +663,14 @@ fn unverifiable_rows_stay_in_doubt() {
         request_timeout_s: 0.2,
         ..PlanOpts::default()
     });
+    // A lone results file (no state file beside it) of this campaign.
     std::fs::write(
         &c2.results,
-        std::fs::read_to_string(&c.results)
-            .unwrap()
-            .lines()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join("\n")
-            + &format!(
-                "\n{n},2,{n},1,in_doubt,,1,,lost,,,,2020-01-01T00:00:00.000Z\n",
-                n = number(0)
-            ),
+        format!(
+            "{}\n{n},2,{n},+14155550100,av_sandbox,1,in_doubt,,1,,lost,,,,2020-01-01T00:00:00.000Z,itest\n",
+            callplan::results::COLUMNS.join(","),
+            n = number(0)
+        ),
     )
     .unwrap();
     // Rerun after rerun with the lookup failing, the row stays in doubt and
@@ -1229,5 +1225,254 @@ fn sandbox_flag_runs_the_whole_campaign_in_process() {
         summary_counts(&text_out(&o)).get("queued") == Some(&30),
         "{}",
         show(&o)
+    );
+}
+
+/// What a plain CSV reader makes of a results file, as it is: Python's
+/// `csv.DictReader` when python3 is there, else the csv crate reading line
+/// 1 as the header. The field names of line 1, and the rows, each checked
+/// to have every field (only a torn last line, one without its newline,
+/// may be short, and is left out).
+fn plain_reader_rows(path: &Path) -> (Vec<String>, Vec<HashMap<String, String>>) {
+    const SCRIPT: &str = r#"
+import csv, json, sys
+data = open(sys.argv[1], newline="").read()
+torn = not data.endswith("\n")
+with open(sys.argv[1], newline="") as f:
+    rd = csv.DictReader(f)
+    rows = list(rd)
+    names = rd.fieldnames
+for i, row in enumerate(rows):
+    short = None in row.values() or None in row
+    assert not short or (torn and i == len(rows) - 1), ("row", i + 2, row)
+if torn and rows:
+    rows.pop()
+print(json.dumps({"fieldnames": names, "rows": rows}))
+"#;
+    if let Ok(o) = Command::new("python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(path)
+        .output()
+    {
+        assert!(o.status.success(), "{}", show(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("python's JSON");
+        let names = v["fieldnames"]
+            .as_array()
+            .expect("field names")
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
+        let rows = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                    .collect()
+            })
+            .collect();
+        return (names, rows);
+    }
+    let data = std::fs::read(path).unwrap();
+    let complete = &data[..data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+    let mut rd = csv::Reader::from_reader(complete);
+    let names: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    let rows = rd
+        .records()
+        .map(|r| {
+            let r = r.expect("every complete row parses with every field");
+            names
+                .iter()
+                .cloned()
+                .zip(r.iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (names, rows)
+}
+
+/// A plain CSV reader finds `call_id` on line 1 and every row whole: in a
+/// log a run was killed in the middle of, and after the rerun compacts it.
+#[cfg(unix)]
+#[test]
+fn a_plain_csv_reader_opens_the_results_file_mid_run_and_after() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 200,
+        concurrency: 4,
+        rate: 40.0,
+        ..PlanOpts::default()
+    });
+    let mut child = runner(&c, &sb.base_url(), &["--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until some calls are on disk (or the run ended by itself).
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30)
+        && child.try_wait().unwrap().is_none()
+        && std::fs::read_to_string(&c.results).map_or(0, |t| t.matches("queued").count()) < 10
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (names, rows) = plain_reader_rows(&c.results);
+    assert_eq!(names[7], "call_id", "{names:?}");
+    assert_eq!(names.join(","), callplan::results::COLUMNS.join(","));
+    let called = of_campaign(&sb.ledger_calls(), "itest").len();
+    assert!(called > 0 && called < 200, "killed mid-way: {called} calls");
+    assert!(rows.iter().any(|r| !r["call_id"].is_empty()), "{rows:?}");
+    for r in &rows {
+        assert_eq!(r["campaign"], "itest", "{r:?}");
+        assert!(!r["status"].is_empty(), "{r:?}");
+    }
+    assert_eq!(
+        rows.len(),
+        records(&c.results).len(),
+        "the same rows as ours"
+    );
+    // The rerun finishes and compacts: one whole row per recipient.
+    let o = run(&c, &sb.base_url(), &["--quiet"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 200);
+    let (names, rows) = plain_reader_rows(&c.results);
+    assert_eq!(names[7], "call_id");
+    assert_eq!(rows.len(), 200);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["row"], (i + 2).to_string(), "input order");
+        assert!(r["call_id"].starts_with("call_"), "{r:?}");
+        assert_eq!(r["from_number"], "+14155550100", "{r:?}");
+        assert_eq!(r["agent_version_id"], "av_sandbox", "{r:?}");
+    }
+    let state = c.dir.path().join(".itest.results.csv.state");
+    let state: Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    assert_eq!(state["campaign"], "itest");
+    assert_eq!(state["target"], "api");
+    assert_eq!(state["rows"], 200);
+}
+
+/// A results file in the first layout (a `#callplan results v1` comment on
+/// line 1, a run line inside) resumes as before, and the run leaves it in
+/// the current layout with its state file.
+#[test]
+fn a_results_file_of_the_first_layout_resumes_and_is_migrated() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 3,
+        ..PlanOpts::default()
+    });
+    assert_eq!(code(&run(&c, &sb.base_url(), &["--limit", "1"])), 0);
+    let done = &records(&c.results)[0];
+    let call = done["call_id"].clone();
+    assert!(call.starts_with("call_"), "{done:?}");
+    let old = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={plan}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{n},1,queued,{call},1,201,,,,,2020-01-01T00:00:00.000Z\n\
+         #callplan run,started_at=2020-01-01T00:00:00.000Z,plan={plan},rows=3\n",
+        plan = c.plan.display(),
+        n = number(0),
+    );
+    std::fs::write(&c.results, old).unwrap();
+    std::fs::remove_file(c.dir.path().join(".itest.results.csv.state")).unwrap();
+    let st = Command::new(bin())
+        .arg("status")
+        .arg(&c.results)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", show(&st));
+    assert!(
+        text_out(&st).contains(&format!("callplan run {}", c.plan.display())),
+        "the resume command from the comment lines: {}",
+        show(&st)
+    );
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(
+        assert_once_and_recorded(&sb, &c.results),
+        3,
+        "row 2 not dialled again"
+    );
+    let recs = records(&c.results);
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[0]["call_id"], call);
+    assert_eq!(recs[0]["from_number"], "+14155550100");
+    assert!(c.dir.path().join(".itest.results.csv.state").exists());
+}
+
+/// A rehearsal's file is refused by a real run and the reverse, with its
+/// state file or without it (a lone copy of the CSV).
+#[test]
+fn a_rehearsal_file_and_a_real_one_refuse_each_other_even_alone() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        rows: 2,
+        rate: 200.0,
+        ..PlanOpts::default()
+    });
+    let o = Command::new(bin())
+        .arg("run")
+        .arg(&c.plan)
+        .arg("--sandbox")
+        .current_dir(c.dir.path())
+        .env_remove("DIALNEXA_API_KEY")
+        .env_remove("DIALNEXA_BASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let rehearsal = c.dir.path().join("itest.results.sandbox.csv");
+    assert!(
+        records(&rehearsal)
+            .iter()
+            .all(|r| r["campaign"] == "sandbox/itest")
+    );
+    let state = c.dir.path().join(".itest.results.sandbox.csv.state");
+    for with_state in [true, false] {
+        if !with_state {
+            std::fs::remove_file(&state).unwrap();
+        }
+        let before = std::fs::read(&rehearsal).unwrap();
+        let o = run(
+            &c,
+            &sb.base_url(),
+            &["--results", rehearsal.to_str().unwrap()],
+        );
+        assert_eq!(code(&o), 2, "{}", show(&o));
+        assert!(
+            text(&o.stderr).contains("a --sandbox rehearsal"),
+            "{}",
+            show(&o)
+        );
+        assert_eq!(std::fs::read(&rehearsal).unwrap(), before, "left untouched");
+    }
+    assert_eq!(code(&run(&c, &sb.base_url(), &[])), 0);
+    std::fs::remove_file(c.dir.path().join(".itest.results.csv.state")).unwrap();
+    let o = Command::new(bin())
+        .arg("run")
+        .arg(&c.plan)
+        .arg("--sandbox")
+        .arg("--results")
+        .arg(&c.results)
+        .current_dir(c.dir.path())
+        .env_remove("DIALNEXA_API_KEY")
+        .env_remove("DIALNEXA_BASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(
+        text(&o.stderr).contains("belongs to another campaign"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(
+        sb.ledger_calls().len(),
+        2,
+        "the real run dialled its two rows once"
     );
 }

@@ -109,6 +109,11 @@ fn requests_per_call_stay_within_budget(shape: ListShape) {
     assert_eq!(get, 0, "no call needed a single read: {stats}");
     let per_call = (create + list + get) as f64 / ROWS as f64;
     assert!(per_call <= 1.3, "{per_call} requests per call: {stats}");
+    // What each ended call learned is kept beside the results, once.
+    let kept = callplan::outcomes::read(&callplan::outcomes::store_path(&results))
+        .expect("the post-call store");
+    let ids: std::collections::HashSet<_> = kept.iter().map(|o| o.call_id.clone()).collect();
+    assert_eq!((kept.len(), ids.len()), (ROWS, ROWS));
 }
 
 #[test]

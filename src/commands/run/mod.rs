@@ -179,7 +179,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let log = log?;
     let identity = triage::identity(&plan, args.sandbox);
     if let Some(log) = &log
-        && log.header.identity != identity
+        && !log.header.identity.admits(&identity)
     {
         return Err(results::ResultsError::OtherCampaign {
             path: results_path.clone(),
@@ -317,6 +317,14 @@ fn settings(
     settings.max_active = plan.dispatch.max_active_calls;
     if args.wait || settings.max_active.is_some() {
         settings.poll_every = Some(args.poll_every.into());
+        let store = crate::outcomes::store_path(&input.results_path);
+        match crate::outcomes::Store::open(&store) {
+            Ok(s) => settings.outcomes = Some(Arc::new(s)),
+            Err(e) => tracing::warn!(
+                "cannot open the post-call store {}: {e}; outcomes are recorded without their post-call data",
+                store.display()
+            ),
+        }
     }
     settings
 }
@@ -406,7 +414,7 @@ fn seconds(s: f64, default: f64) -> Duration {
 
 /// `june.results.csv` -> `june.results.sandbox.csv`: a rehearsal never
 /// writes into the real campaign's file.
-fn sandbox_results_path(real: &Path) -> PathBuf {
+pub(crate) fn sandbox_results_path(real: &Path) -> PathBuf {
     let stem = real
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
