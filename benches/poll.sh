@@ -26,7 +26,7 @@ BIN=$PWD/target/release/callplan
 
 . benches/lib.sh   # TMP, stop, start, median
 
-# Calls live about 4-5 s: ringing 1-1.5 s, talking 2-3.5 s at time_scale 60.
+# Calls live about 5-8 s when answered: ringing 1-1.5 s, talking 4-7 s at time_scale 60.
 cat > "$TMP/sandbox.yaml" <<YAML
 concurrency_limit: 0
 rate_limit:
@@ -35,7 +35,7 @@ rate_limit:
 rate_limit_reads: on
 time_scale: 60
 ring_seconds: [60, 90]
-talk_seconds: [120, 210]
+talk_seconds: [240, 420]
 numbers: ["+14155550100"]
 YAML
 
@@ -49,7 +49,7 @@ agent_version_id: av_sandbox
 recipients: recipients.csv
 dispatch:
   concurrency: 8
-  rate_per_second: $RATE
+  rate_per_second: $(awk -v r="$RATE" 'BEGIN {print r * 0.9}')
   max_attempts: 10
   max_active_calls: $ACTIVE
 YAML

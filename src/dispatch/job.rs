@@ -82,7 +82,7 @@ impl Tracked {
                 http_status: r.http_status,
                 status: s.clone(),
                 holds_slot: false,
-                from_number: String::new(),
+                from_number: r.from_number.clone(),
                 seen_at: r.updated_at.parse().ok(),
             }),
             _ => None,

@@ -33,6 +33,7 @@ use super::counters::Stats;
 use super::job::{Job, Tracked};
 use super::state::{Shared, StopReason, stopped};
 use crate::api::LookupError;
+use crate::outcomes::Outcome;
 use crate::wire::{Call, CallStatus};
 
 /// No call is polled more often than this.
@@ -325,12 +326,7 @@ fn record_end<A: CallsApi>(
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .filter(|t| *t <= now)
         .unwrap_or(now);
-    // HOOK(outcomes, issue 9): when `src/outcomes/` (branch export9) is in
-    // main, append `Outcome::from_call(&tracked.key, tracked.round, call)`
-    // here to the store opened beside the results file
-    // (`outcomes::store_path(results)`, held in `Shared`), unless
-    // `store.has(&tracked.call_id)`. Every ending passes here, whether a
-    // list page or a single read saw it.
+    keep_outcome(shared, tracked, call);
     let due = shared.next_due(&tracked.key, &status, tracked.round, ended);
     let mut rec = shared.sent_as(tracked.record(call, status));
     if let Some(due) = due {
@@ -349,6 +345,26 @@ fn record_end<A: CallsApi>(
         }
     }
     shared.appender.append(rec);
+}
+
+/// Keeps what an ended call learned (summary, analysis, transcript...) in
+/// the post-call store beside the results file, once per call, fsynced
+/// before the ending is recorded: a crash loses nothing already fetched.
+/// A failed write is a warning, not a stop: the outcome itself is in the
+/// results file, and `track` cannot fetch an ended call's data again.
+pub(super) fn keep_outcome<A: CallsApi>(shared: &Shared<A>, tracked: &Tracked, call: &Call) {
+    let Some(store) = &shared.settings.outcomes else {
+        return;
+    };
+    if store.has(&tracked.call_id) {
+        return;
+    }
+    let mut outcome = Outcome::from_call(&tracked.key, tracked.round, call);
+    outcome.call_id.clone_from(&tracked.call_id);
+    if let Err(e) = store.append(&outcome) {
+        tracing::warn!(key = %tracked.key, call_id = %tracked.call_id,
+            "could not keep the call's post-call data in {}: {e}", store.path().display());
+    }
 }
 
 /// A poll failed: asked again later, unless it failed too often or the API

@@ -86,6 +86,9 @@ pub struct Settings {
     /// How outcomes are watched: list pages, or (for benchmarks,
     /// `CALLPLAN_POLL=per-call`) one read per call.
     pub poll_by: super::poll::PollBy,
+    /// Where ended calls' post-call data is kept (the store beside the
+    /// results file); None: not kept.
+    pub outcomes: Option<Arc<crate::outcomes::Store>>,
     /// Wait for every polled call to end before the run ends (else polling
     /// stops with the last dial).
     pub wait: bool,
@@ -159,6 +162,7 @@ impl Settings {
             suppressed: Arc::default(),
             poll_every: None,
             poll_by: super::poll::PollBy::from_env(),
+            outcomes: None,
             wait: false,
             max_active: None,
             redial: None,

@@ -15,6 +15,10 @@
 //! corrects the list it is looked for in; a call the list still cannot see
 //! after that is read singly each cycle.
 //!
+//! While every `max_active_calls` place is taken, cycles come every
+//! second ([`MIN_INTERVAL`]) instead of every `--poll-every`: dials are
+//! waiting for an end to be seen, and one list settles them all.
+//!
 //! Every request takes an in-flight permit and a pacing slot from the
 //! run's limiter and pacer, as the dials do. What becomes of a sighting
 //! (a status change recorded, an ending recorded with its redial, a
@@ -35,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use super::calls_api::CallsApi;
 use super::counters::Stats;
 use super::job::Tracked;
-use super::poll::{Entry, Watch, on_answer, sleep_until};
+use super::poll::{Entry, MIN_INTERVAL, Watch, on_answer, sleep_until};
 use super::state::{Shared, StopReason, stopped};
 use crate::api::LookupError;
 use crate::wire::Call;
@@ -123,10 +127,25 @@ pub(super) async fn run<A: CallsApi>(
                 if !go_on {
                     break;
                 }
-                next_cycle = started + every;
+                next_cycle = started + interval(&shared, every);
             }
             _ = closed.cancelled(), if !closed.is_cancelled() => {}
         }
+    }
+}
+
+/// The time to the next cycle: `every`, but [`MIN_INTERVAL`] while every
+/// live-call place is taken (dials wait for a sighting of an end, and a
+/// list costs the same however many calls it settles).
+fn interval<A>(shared: &Shared<A>, every: Duration) -> Duration {
+    let saturated = shared
+        .active
+        .as_ref()
+        .is_some_and(|places| places.available_permits() == 0);
+    if saturated {
+        MIN_INTERVAL.min(every)
+    } else {
+        every
     }
 }
 
@@ -616,5 +635,68 @@ mod tests {
             last(&table, "k1").status,
             Status::Call(CallStatus::Completed)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ending_seen_on_a_page_is_kept_in_the_post_call_store_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("june.outcomes.jsonl");
+        let mut s = watching();
+        let store = Arc::new(crate::outcomes::Store::open(&path).expect("a store"));
+        s.outcomes = Some(store.clone());
+        let answered = Call {
+            summary: Some("Confirmed for Tuesday.".into()),
+            post_call_analysis: Some(crate::wire::Analysis::from([(
+                "appointment_confirmed".to_string(),
+                serde_json::Value::from("yes"),
+            )])),
+            ..ended("c1", "completed")
+        };
+        let api = FakeApi::default().listing_from(vec![Ok(page(vec![answered]))]);
+        let mut rig = Rig::new(api, s);
+        sync_to_the_end(&mut rig, vec![ringing("k1", "c1")]).await;
+        // The same ending seen again (a later run, `track`) is not kept twice.
+        let mut tracked = ringing("k1", "c1");
+        tracked.status = CallStatus::Completed;
+        super::super::poll::keep_outcome(&rig.shared, &tracked, &ended("c1", "completed"));
+
+        assert!(store.has("c1"));
+        let kept = crate::outcomes::read(&path).expect("the store reads back");
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].key.as_str(), kept[0].round), ("k1", 1));
+        assert_eq!(kept[0].summary.as_deref(), Some("Confirmed for Tuesday."));
+        assert_eq!(kept[0].field("appointment_confirmed"), Some("yes"));
+        assert_eq!(
+            std::fs::read_to_string(&path)
+                .expect("the file")
+                .lines()
+                .count(),
+            1
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cycles_come_every_second_while_every_live_call_place_is_taken() {
+        let mut s = watching();
+        s.max_active = Some(1);
+        let api = FakeApi::default().listing_from(vec![
+            Ok(page(vec![call("c1", "in_progress")])),
+            Ok(page(vec![ended("c1", "completed")])),
+        ]);
+        let mut rig = Rig::new(api, s);
+        let places = rig.shared.active.clone().expect("a live-call cap");
+        places
+            .clone()
+            .try_acquire_owned()
+            .expect("the place")
+            .forget();
+        let mut held = ringing("k1", "c1");
+        held.holds_slot = true;
+        let t0 = Instant::now();
+        sync_to_the_end(&mut rig, vec![held]).await;
+        // First cycle at 5 s (--poll-every), the second one second later.
+        assert_eq!(lists(&rig).len(), 2);
+        assert_eq!(Instant::now() - t0, Duration::from_secs(6));
+        assert_eq!(places.available_permits(), 1);
     }
 }

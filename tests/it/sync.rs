@@ -5,7 +5,7 @@
 //! `list_lag_ms`) is still settled by single reads.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use callplan::sandbox::{Config, ListShape, VersionState};
@@ -57,7 +57,7 @@ fn sandbox(shape: ListShape, list_lag_ms: u64) -> TestSandbox {
     TestSandbox::start(c)
 }
 
-fn run_wait(dir: &tempfile::TempDir, plan: &PathBuf, base_url: &str, args: &[&str]) -> Output {
+fn run_wait(dir: &tempfile::TempDir, plan: &Path, base_url: &str, args: &[&str]) -> Output {
     Command::new(bin())
         .arg("run")
         .arg(plan)
@@ -75,7 +75,7 @@ fn run_wait(dir: &tempfile::TempDir, plan: &PathBuf, base_url: &str, args: &[&st
 }
 
 /// Every row's last record is terminal and names a distinct call.
-fn assert_all_ended(results: &std::path::Path, rows: usize) {
+fn assert_all_ended(results: &Path, rows: usize) {
     let last = latest(results);
     assert_eq!(last.len(), rows);
     for (k, r) in &last {
@@ -109,6 +109,11 @@ fn requests_per_call_stay_within_budget(shape: ListShape) {
     assert_eq!(get, 0, "no call needed a single read: {stats}");
     let per_call = (create + list + get) as f64 / ROWS as f64;
     assert!(per_call <= 1.3, "{per_call} requests per call: {stats}");
+    // What each ended call learned is kept beside the results, once.
+    let kept = callplan::outcomes::read(&callplan::outcomes::store_path(&results))
+        .expect("the post-call store");
+    let ids: std::collections::HashSet<_> = kept.iter().map(|o| o.call_id.clone()).collect();
+    assert_eq!((kept.len(), ids.len()), (ROWS, ROWS));
 }
 
 #[test]

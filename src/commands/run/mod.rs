@@ -318,6 +318,14 @@ fn settings(
     settings.max_active = plan.dispatch.max_active_calls;
     if args.wait || settings.max_active.is_some() {
         settings.poll_every = Some(args.poll_every.into());
+        let store = crate::outcomes::store_path(&input.results_path);
+        match crate::outcomes::Store::open(&store) {
+            Ok(s) => settings.outcomes = Some(Arc::new(s)),
+            Err(e) => tracing::warn!(
+                "cannot open the post-call store {}: {e}; outcomes are recorded without their post-call data",
+                store.display()
+            ),
+        }
     }
     settings
 }
