@@ -13,6 +13,9 @@ use crate::exit::Exit;
 
 /// Runs the parsed command line and returns the exit code.
 pub fn main(cli: Cli) -> Exit {
+    // The default key variable is masked whatever the plan says; the
+    // plan's own variable is registered once the plan is loaded.
+    crate::redact::register_env("DIALNEXA_API_KEY");
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Validate(a) => validate::main(a),
@@ -27,7 +30,7 @@ pub fn main(cli: Cli) -> Exit {
             if is_broken_pipe(&err) {
                 return Exit::Ok;
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", crate::redact::mask(&format!("{err:#}")));
             Exit::Usage
         }
     }

@@ -5,4 +5,5 @@ mod campaign;
 mod common;
 mod run;
 mod sandbox;
+mod secrets;
 mod validate;
