@@ -92,6 +92,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<Exit> {
 pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     let origin = Instant::now();
     let plan = plan::load(&args.plan)?;
+    crate::redact::register_env(&plan.api.api_key_env);
     if let Some(r) = args.rate
         && !(r.is_finite() && r > 0.0)
     {
@@ -939,11 +940,11 @@ fn dry_run(
     limit: Option<u64>,
 ) -> anyhow::Result<Exit> {
     let url = api::calls_url(&base_url(plan))
-        .map(|u| u.to_string())
+        .map(|u| api::shown_url(u.as_str()))
         .unwrap_or_else(|e| format!("(unusable base URL: {e})"));
     let dialled = (work.dial.len() as u64).min(limit.unwrap_or(u64::MAX));
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::redact::Masked::new(stdout.lock());
     for job in work.dial.iter().take(DRY_RUN_SHOWN.min(dialled as usize)) {
         let t = &job.target;
         let req = CallRequest::new(
@@ -1085,7 +1086,7 @@ fn finish(
         notes,
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::redact::Masked::new(stdout.lock());
     summary.write(&mut out)?;
     out.flush()?;
     if let Some(e) = write_error {
