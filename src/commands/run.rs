@@ -983,7 +983,7 @@ fn finish(
     let n = |s: &str| counts.get(s).copied().unwrap_or(0);
     let mut notes = later_notes;
     let exit = match (&outcome.stop, &write_error) {
-        (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Usage,
+        (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Unwritable,
         (Some(StopReason::Interrupted), _) => Exit::Interrupted,
         (Some(StopReason::Fatal { .. } | StopReason::Breaker { .. }), _) => Exit::Stopped,
         (None, None) => {
