@@ -86,14 +86,16 @@ pub struct RunArgs {
     /// Results file to use instead of the plan's `results`.
     #[arg(long, value_name = "CSV")]
     pub results: Option<PathBuf>,
-    /// Create requests in flight at most (overrides dispatch.concurrency).
-    #[arg(long, value_name = "N")]
+    /// Create requests in flight at most (overrides dispatch.concurrency;
+    /// 1 to 10000).
+    #[arg(long, value_name = "N", value_parser = crate::bounds::parse_concurrency)]
     pub concurrency: Option<NonZeroU32>,
-    /// Requests per second at most (overrides dispatch.rate_per_second).
-    #[arg(long, value_name = "PER_SECOND")]
+    /// Requests per second at most (overrides dispatch.rate_per_second;
+    /// from one a day, 0.0000116, to 1000000).
+    #[arg(long, value_name = "PER_SECOND", value_parser = crate::bounds::parse_rate)]
     pub rate: Option<f64>,
     /// Dial at most N rows this run (a pilot before the whole list).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::bounds::parse_limit)]
     pub limit: Option<u64>,
     /// Validate and show what would be sent; send nothing.
     #[arg(long, conflicts_with = "sandbox")]
@@ -111,8 +113,8 @@ pub struct RunArgs {
     /// ends and record its outcome (status, end_reason, duration_s).
     #[arg(long)]
     pub wait: bool,
-    /// Time between two polls of one call (with --wait; at least 1s).
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    /// Time between two polls of one call (with --wait; 1s to 1day).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::bounds::parse_poll_every)]
     pub poll_every: humantime::Duration,
     /// Do not wait for calling windows or redials that are not due yet:
     /// dial what may be dialled now, then exit 0 and say when to come back.
@@ -147,8 +149,8 @@ pub struct TrackArgs {
     /// Results file to use instead of the plan's `results`.
     #[arg(long, value_name = "CSV")]
     pub results: Option<PathBuf>,
-    /// Time between two polls of one call (at least 1s).
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    /// Time between two polls of one call (1s to 1day).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::bounds::parse_poll_every)]
     pub poll_every: humantime::Duration,
     /// No progress bar; a plain log line every few seconds.
     #[arg(short, long)]

@@ -17,6 +17,7 @@
 //! - [`sandbox`]: the simulator; [`wire`]: the API's bodies.
 
 pub mod api;
+pub mod bounds;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -27,6 +28,7 @@ pub mod phone;
 pub mod plan;
 pub mod progress;
 pub mod recipients;
+pub mod redact;
 pub mod redial;
 pub mod results;
 pub mod sandbox;

@@ -33,14 +33,17 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
     }
 }
 
+/// tracing hands over each event whole (one `write`), so masking each
+/// buffer masks every secret in it ([`crate::redact`]).
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let masked = crate::redact::mask_bytes(buf);
         let bar = BAR.lock().ok().and_then(|b| b.clone());
         match bar {
             Some(bar) if !bar.is_hidden() => {
-                bar.suspend(|| std::io::stderr().write_all(buf))?;
+                bar.suspend(|| std::io::stderr().write_all(&masked))?;
             }
-            _ => std::io::stderr().write_all(buf)?,
+            _ => std::io::stderr().write_all(&masked)?,
         }
         Ok(buf.len())
     }

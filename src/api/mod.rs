@@ -31,7 +31,7 @@ pub use request::{
     CallRequest, Campaign, MAX_IDEMPOTENCY_KEY, META_CAMPAIGN, META_KEY, META_ROUND,
     idempotency_key,
 };
-pub use url::calls_url;
+pub use url::{calls_url, shown_url};
 
 /// Why a client cannot be built. Shared by `url` (the base URL) and
 /// `client` (the key, the HTTP stack), so it lives at the root of both.

@@ -1,8 +1,9 @@
 //! The base URL: parsed once into the `.../calls` endpoint, https unless
 //! the host is loopback (the key must not travel in clear text, but the
 //! sandbox on 127.0.0.1 needs no certificate), `/v1` added to a bare host,
-//! credentials in the URL refused. A URL shown in an error message is
-//! masked first: someone may have pasted the key into it.
+//! credentials in the URL refused. A URL shown anywhere ([`shown_url`]: an
+//! error, a finding, the dry run) is masked first: someone may have pasted
+//! the key into it, as user, password, path segment or query.
 
 use super::ApiError;
 
@@ -40,10 +41,24 @@ pub fn calls_url(base_url: &str) -> Result<reqwest::Url, ApiError> {
     Ok(url)
 }
 
-/// A base URL as error messages may show it: user, password and query
-/// masked (someone may have pasted the key there); an unparseable one is
-/// not shown at all when it holds `@`, `?` or `#`.
-fn shown_url(raw: &str) -> String {
+/// A base URL as messages may show it: user, password and query masked,
+/// and every path segment that does not look like a plain word (`v1`,
+/// `dialnexa`: at most 16 lowercase letters, digits, `.` or `-`), since
+/// someone may have pasted the key there; an unparseable one is not shown
+/// at all when it holds `@`, `?` or `#`. Registered secrets are masked on
+/// top ([`crate::redact`]).
+pub fn shown_url(raw: &str) -> String {
+    crate::redact::mask(&unmasked_shown_url(raw)).into_owned()
+}
+
+/// A path segment shown as it is: short, and plainly not a key.
+fn plain_segment(s: &str) -> bool {
+    s.len() <= 16
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+}
+
+fn unmasked_shown_url(raw: &str) -> String {
     match reqwest::Url::parse(raw.trim()) {
         Ok(mut url) => {
             if !url.username().is_empty() || url.password().is_some() {
@@ -54,12 +69,22 @@ fn shown_url(raw: &str) -> String {
                 url.set_query(Some("***"));
             }
             url.set_fragment(None);
+            if !url.cannot_be_a_base() {
+                let path: Vec<&str> = url
+                    .path()
+                    .split('/')
+                    .map(|s| if plain_segment(s) { s } else { "***" })
+                    .collect();
+                url.set_path(&path.join("/"));
+            } else if !url.path().is_empty() {
+                url.set_path("***");
+            }
             url.to_string()
         }
         Err(_) if raw.contains(['@', '?', '#']) => {
             "(not shown: it holds `@`, `?` or `#`, where a secret may hide)".to_string()
         }
-        Err(_) => raw.chars().take(100).collect(),
+        Err(_) => raw.chars().take(100).filter(|c| !c.is_control()).collect(),
     }
 }
 
@@ -129,5 +154,29 @@ mod tests {
             let err = calls_url(raw).expect_err(raw).to_string();
             assert!(!err.contains("sk_SECRET"), "{raw}: {err}");
         }
+    }
+
+    #[test]
+    fn a_shown_url_masks_a_key_pasted_anywhere() {
+        for raw in [
+            "ftp://sk_SECRET@127.0.0.1/v1",
+            "http://127.0.0.1:1/sk_SECRET/v1",
+            "https://api.dialnexa.com/v1?key=sk_SECRET",
+            "https://user:sk_SECRET@api.dialnexa.com/v1#sk_SECRET",
+            "mailto:sk_SECRET",
+        ] {
+            let shown = shown_url(raw);
+            assert!(!shown.contains("sk_SECRET"), "{raw}: {shown}");
+        }
+        assert_eq!(
+            shown_url("http://127.0.0.1:1/sk_SECRET/v1"),
+            "http://127.0.0.1:1/***/v1"
+        );
+        assert_eq!(
+            shown_url("https://proxy.example.com/dialnexa/v1/"),
+            "https://proxy.example.com/dialnexa/v1/"
+        );
+        crate::redact::register("plainkey42");
+        assert_eq!(shown_url("plainkey42 is not a url"), "*** is not a url");
     }
 }

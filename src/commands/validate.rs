@@ -13,6 +13,7 @@ use crate::validate::{self, ErrorsOut};
 
 pub fn main(args: crate::cli::ValidateArgs) -> anyhow::Result<Exit> {
     let plan = plan::load(&args.plan)?;
+    crate::redact::register_env(&plan.api.api_key_env);
     let recipients = match &args.recipients {
         Some(p) => plan::absolute(p),
         None => plan.recipients.clone(),

@@ -1,5 +1,7 @@
 //! Waiting before a resend (capped exponential backoff with full jitter)
-//! and the breaker that stops a misconfigured run early.
+//! and the breaker that stops a misconfigured run early. The waits are
+//! total: any base, cap and attempt number gives a finite wait, never a
+//! panic.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -34,9 +36,11 @@ impl Backoff {
 
     /// The n-th wait.
     pub fn delay(&self, n: u32) -> Duration {
-        let ceiling = self.ceiling(n).as_secs_f64();
+        let ceiling = self.ceiling(n);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        Duration::from_secs_f64(rng.random_range(0.0..=ceiling))
+        let wait = rng.random_range(0.0..=ceiling.as_secs_f64());
+        // The f64 may round above the ceiling; never past it.
+        Duration::try_from_secs_f64(wait).map_or(ceiling, |d| d.min(ceiling))
     }
 }
 
@@ -110,6 +114,26 @@ fn mask_numbers(m: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any base, cap and attempt give a wait under the ceiling, no panic.
+        #[test]
+        fn any_base_cap_and_attempt_give_a_bounded_wait(
+            base_s in proptest::num::u64::ANY,
+            base_ns in 0u32..1_000_000_000,
+            cap_s in proptest::num::u64::ANY,
+            n in proptest::num::u32::ANY,
+            seed in proptest::num::u64::ANY,
+        ) {
+            let b = Backoff::new(Duration::new(base_s, base_ns), Duration::from_secs(cap_s), seed);
+            let d = b.delay(n);
+            prop_assert!(d <= b.ceiling(n));
+            prop_assert!(b.ceiling(n) <= b.cap);
+        }
+    }
 
     #[test]
     fn delays_stay_under_a_doubling_capped_ceiling() {

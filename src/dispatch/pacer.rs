@@ -7,6 +7,11 @@
 //! 10 ms tolerance never lets two requests out together). It runs on
 //! tokio's clock, so tests pause time instead of waiting; governor's own
 //! timer does not, which is why it is not used here.
+//!
+//! Every step is total: a rate too small for a timer gives the longest
+//! period that fits ([`MAX_PERIOD`]) and slot arithmetic saturates, so a
+//! value that slipped past the plan's bounds (`crate::bounds`) waits long
+//! instead of panicking.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -15,6 +20,10 @@ use tokio::time::Instant;
 
 /// How far behind `now` a reserved slot may be.
 pub const TOLERANCE: Duration = Duration::from_millis(10);
+
+/// The longest gap between two sends (a year): far past any bound, and
+/// small enough that `now + period` fits tokio's clock.
+pub const MAX_PERIOD: Duration = Duration::from_secs(365 * 86_400);
 
 /// Spaces requests `1 / rate` apart; shared by every worker.
 #[derive(Debug)]
@@ -30,7 +39,8 @@ impl Pacer {
     /// `rate_per_second` <= 0, NaN or infinite means no pacing.
     pub fn new(rate_per_second: f64) -> Pacer {
         let period = if rate_per_second.is_finite() && rate_per_second > 0.0 {
-            Duration::from_secs_f64(1.0 / rate_per_second)
+            Duration::try_from_secs_f64(1.0 / rate_per_second)
+                .map_or(MAX_PERIOD, |p| p.min(MAX_PERIOD))
         } else {
             Duration::ZERO
         };
@@ -46,7 +56,7 @@ impl Pacer {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
         let floor = now.checked_sub(TOLERANCE).unwrap_or(now);
         let at = (*next).max(floor);
-        *next = at + self.period;
+        *next = saturating_add(at, self.period);
         at
     }
 
@@ -81,9 +91,18 @@ impl Pacer {
     }
 }
 
+/// `at + d`, or the latest instant reachable from `at` when that overflows
+/// the clock (a year at a time, then not at all).
+pub fn saturating_add(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(d.min(MAX_PERIOD)))
+        .unwrap_or(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[tokio::test(start_paused = true)]
     async fn sends_are_evenly_spaced() {
@@ -147,5 +166,55 @@ mod tests {
         let p = Pacer::new(f64::NAN);
         let now = Instant::now();
         assert!(p.reserve(now) <= now);
+    }
+
+    #[test]
+    fn rates_too_small_for_a_timer_give_the_longest_period() {
+        for rate in [1e-300, 1e-19, f64::MIN_POSITIVE, 5e-324] {
+            let p = Pacer::new(rate);
+            assert_eq!(p.period, MAX_PERIOD, "{rate}");
+            let now = Instant::now();
+            assert!(p.reserve(now) <= now, "the first send leaves at once");
+            assert!(
+                p.reserve(now) > now + Duration::from_secs(86_400),
+                "the second waits"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// No rate, pause or clock reading panics the pacer, and a slot
+        /// never comes before the tolerance allows.
+        #[test]
+        fn any_rate_and_pause_never_panic_the_pacer(
+            rate in proptest::num::f64::ANY,
+            pause_s in proptest::num::u64::ANY,
+            sends in 1usize..20,
+        ) {
+            let p = Pacer::new(rate);
+            let now = Instant::now();
+            p.pause_until(saturating_add(now, Duration::from_secs(pause_s)));
+            let mut last = None;
+            for _ in 0..sends {
+                let at = p.reserve(now);
+                prop_assert!(at + TOLERANCE >= now);
+                if let Some(l) = last {
+                    prop_assert!(at >= l);
+                }
+                last = Some(at);
+            }
+            let _ = p.held_until(now);
+        }
+
+        #[test]
+        fn saturating_add_never_panics_and_never_goes_back(
+            secs in proptest::num::u64::ANY,
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let now = Instant::now();
+            prop_assert!(saturating_add(now, Duration::new(secs, nanos)) >= now);
+        }
     }
 }

@@ -354,7 +354,9 @@ pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
 }
 
 /// Why `name` cannot be a campaign name, if it cannot: it names the results
-/// file and goes into idempotency keys, so it must be a plain file name.
+/// file and goes into idempotency keys, so it must be a plain file name of
+/// printable characters (no control, bidirectional-override or zero-width
+/// character, which would make two names that look alike differ).
 fn bad_name(name: &str) -> Option<&'static str> {
     if name.trim().is_empty() {
         Some("is empty: name the campaign, e.g. name: june-reminders")
@@ -366,11 +368,50 @@ fn bad_name(name: &str) -> Option<&'static str> {
         Some("is not a usable file name: use letters, digits and -")
     } else if name.chars().any(char::is_control) {
         Some("contains control characters: use letters, digits and -")
+    } else if name.chars().any(is_invisible) {
+        Some(
+            "contains an invisible or direction-changing character (a zero-width space, a \
+             right-to-left override...): retype it with letters, digits and -",
+        )
     } else if name.chars().count() > 100 {
         Some("is longer than 100 characters: shorten it")
     } else {
         None
     }
+}
+
+/// Characters that print as nothing or reorder what follows: Unicode's
+/// format characters (bidirectional controls, zero-width spaces and
+/// joiners, the BOM, tags), line and paragraph separators, and the Hangul
+/// fillers that render blank.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// `path` made absolute against the current folder, with `.` and `..`
@@ -662,6 +703,39 @@ mod tests {
         ));
         assert!(e.message.starts_with("redial.after `x`"), "{}", e.message);
         assert_eq!(e.line, 5);
+    }
+
+    #[test]
+    fn campaign_names_must_be_printable() {
+        for name in [
+            "june\u{202E}gpj",
+            "ju\u{200B}ne",
+            "june\u{2066}x\u{2069}",
+            "\u{FEFF}june",
+            "ju\u{200D}ne",
+            "june\u{00AD}",
+            "ju\u{0007}ne",
+            "ju\u{2028}ne",
+            "june\u{E0041}",
+        ] {
+            assert!(bad_name(name).is_some(), "{name:?}");
+        }
+        let r = bad_name("ju\u{200B}ne").unwrap();
+        assert!(r.contains("invisible or direction-changing"), "{r}");
+        for name in [
+            "june-reminders",
+            "Réunion_2026",
+            "日本語キャンペーン",
+            "a b",
+        ] {
+            assert_eq!(bad_name(name), None, "{name:?}");
+        }
+        // Through the loader, as YAML escapes.
+        let text = MINIMAL.replace("name: june", "name: \"june\\u202Egpj\"");
+        assert!(matches!(
+            from_yaml(&text, Path::new("/p/x.yaml")),
+            Err(PlanError::BadName { .. })
+        ));
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub(super) fn push_line<'a>(
     record: bool,
 ) {
     for (i, f) in fields.into_iter().enumerate() {
+        // No field may carry the API key to disk (an error message that
+        // quotes a URL, a cell the key was pasted into).
+        let f = &*crate::redact::mask(f);
         if i > 0 {
             buf.push(b',');
         }

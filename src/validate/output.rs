@@ -1,5 +1,6 @@
 //! What `validate` prints: findings (grouped by kind when there are many),
-//! the summary line, the JSON document, and the `--errors-out` CSV.
+//! the summary line, the JSON document, and the `--errors-out` CSV. All of
+//! it is written through [`crate::redact`], so no finding can echo the key.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -8,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{Finding, Kind, Report, Severity};
+use crate::redact::Masked;
 
 /// Output format of reports (`--format text|json`). It lives with the
 /// output code, not in `cli`, so that `validate` does not depend on the
@@ -28,11 +30,15 @@ const ROWS_LISTED_PER_KIND: usize = 20;
 
 /// Writes the report as `validate` prints it: findings then the summary
 /// line (text), or one JSON document. `run` reuses it when validation fails.
+/// Everything goes through [`crate::redact`]: a finding may quote a value
+/// that holds the key.
 pub fn write_report(report: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    let mut out = crate::redact::Masked::new(out);
     match format {
-        Format::Text => write_text(report, out),
-        Format::Json => write_json(report, out),
+        Format::Text => write_text(report, &mut out)?,
+        Format::Json => write_json(report, &mut out)?,
     }
+    out.flush()
 }
 
 /// `1,234,567`.
@@ -210,7 +216,7 @@ fn write_json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 /// finding (warnings too, their problem starting with `warning:`), written
 /// as findings arrive so that none is lost to the report's sampling.
 pub struct ErrorsOut {
-    w: csv::Writer<BufWriter<File>>,
+    w: csv::Writer<Masked<BufWriter<File>>>,
     error: Option<io::Error>,
 }
 
@@ -227,7 +233,7 @@ impl ErrorsOut {
     /// Creates (truncates) the file and writes the header.
     pub fn create(path: &Path) -> io::Result<Self> {
         let file = File::create(path)?;
-        let mut w = csv::Writer::from_writer(BufWriter::new(file));
+        let mut w = csv::Writer::from_writer(Masked::new(BufWriter::new(file)));
         w.write_record(["row", "to_number", "column", "problem"])?;
         Ok(ErrorsOut { w, error: None })
     }

@@ -10,6 +10,7 @@
 //! `name`) is found while loading and is a `PlanError`, not a finding.
 
 use super::{Finding, Kind};
+use crate::bounds;
 use crate::phone;
 use crate::plan::{Plan, display_path};
 
@@ -86,60 +87,103 @@ fn check_agent_version(plan: &Plan, file: &str) -> Option<Finding> {
     }
 }
 
-/// Whole-number settings that would send nothing at 0.
+/// Whole-number settings: 0 would send nothing, and above their bound
+/// ([`crate::bounds`]) they are a typo, not a plan.
 fn check_positive_counts(plan: &Plan, file: &str) -> Vec<Finding> {
     let counts = [
         (
             "dispatch.concurrency",
             Some(plan.dispatch.concurrency),
-            "use a whole number of at least 1",
+            bounds::MAX_CONCURRENCY,
+            "",
         ),
         (
             "dispatch.max_attempts",
             Some(plan.dispatch.max_attempts),
-            "use a whole number of at least 1",
+            bounds::MAX_ATTEMPTS,
+            "",
         ),
         (
             "dispatch.max_active_calls",
             plan.dispatch.max_active_calls,
-            "use a whole number of at least 1, or remove the key for no cap on live calls",
+            bounds::MAX_ACTIVE_CALLS,
+            ", or remove the key for no cap on live calls",
         ),
     ];
-    counts
-        .into_iter()
-        .filter(|(_, v, _)| *v == Some(0))
-        .map(|(key, _, fix)| {
+    let mut out = Vec::new();
+    for (key, value, max, or_else) in counts {
+        let Some(v) = value else { continue };
+        let problem = if v == 0 {
+            format!("{key} is 0: nothing would ever be sent")
+        } else if v > max {
+            format!("{key} is {v}, above its bound of {max}")
+        } else {
+            continue;
+        };
+        out.push(
             Finding::new(
                 Kind::NotPositive,
                 file,
-                format!("{key} is 0: nothing would ever be sent"),
-                fix,
+                problem,
+                format!("use a whole number from 1 to {max}{or_else}"),
             )
             .column(key)
-            .value("0")
-        })
-        .collect()
+            .value(&v.to_string()),
+        );
+    }
+    out
 }
 
-/// Rates and timeouts must be finite and above 0.
+/// Rates and timeouts must be finite and within their bounds
+/// ([`crate::bounds`]): a rate below one call a day, or a timeout over 10
+/// minutes, would make a run wait without end.
 fn check_positive_numbers(plan: &Plan, file: &str) -> Vec<Finding> {
+    let rate_fix = format!(
+        "use a rate from one call a day ({:.7}) to {} per second (fractions are fine: 0.5)",
+        bounds::MIN_RATE,
+        bounds::MAX_RATE
+    );
+    let timeout_fix = format!(
+        "use a number of seconds from {} to {} (10 minutes); fractions are fine: 0.5",
+        bounds::MIN_TIMEOUT_S,
+        bounds::MAX_TIMEOUT_S
+    );
     let numbers = [
-        ("dispatch.rate_per_second", plan.dispatch.rate_per_second),
-        ("api.connect_timeout_s", plan.api.connect_timeout_s),
-        ("api.request_timeout_s", plan.api.request_timeout_s),
+        (
+            "dispatch.rate_per_second",
+            plan.dispatch.rate_per_second,
+            (bounds::MIN_RATE, bounds::MAX_RATE),
+            &rate_fix,
+        ),
+        (
+            "api.connect_timeout_s",
+            plan.api.connect_timeout_s,
+            (bounds::MIN_TIMEOUT_S, bounds::MAX_TIMEOUT_S),
+            &timeout_fix,
+        ),
+        (
+            "api.request_timeout_s",
+            plan.api.request_timeout_s,
+            (bounds::MIN_TIMEOUT_S, bounds::MAX_TIMEOUT_S),
+            &timeout_fix,
+        ),
     ];
     numbers
         .into_iter()
-        .filter(|(_, v)| !(v.is_finite() && *v > 0.0))
-        .map(|(key, v)| {
-            Finding::new(
-                Kind::NotPositive,
-                file,
-                format!("{key} must be a positive number, not {v}"),
-                "use a number greater than 0 (fractions are fine: 0.5)",
-            )
-            .column(key)
-            .value(&v.to_string())
+        .filter(|(_, v, (min, max), _)| !bounds::within(*v, *min, *max))
+        .map(|(key, v, (min, max), fix)| {
+            let problem = if v.is_finite() && v > 0.0 {
+                format!(
+                    "{key} is {}, outside its bounds ({})",
+                    bounds::show_f64(v),
+                    bounds::describe_f64(min, max)
+                )
+            } else {
+                format!("{key} must be a positive number, not {v}")
+            };
+            Finding::new(Kind::NotPositive, file, problem, fix.as_str())
+                .column(key)
+                .value(&bounds::show_f64(v))
         })
         .collect()
 }
@@ -240,7 +284,9 @@ fn check_default_region(plan: &Plan, file: &str) -> Option<Finding> {
     )
 }
 
-/// `api.base_url` must be an http(s) URL without white space.
+/// `api.base_url` must be an http(s) URL without white space. The value is
+/// shown masked, as every URL is ([`crate::api::shown_url`]): a key may
+/// have been pasted into it.
 fn check_base_url(plan: &Plan, file: &str) -> Option<Finding> {
     let url = plan.api.base_url.as_str();
     let is_http = url.starts_with("https://") || url.starts_with("http://");
@@ -255,7 +301,7 @@ fn check_base_url(plan: &Plan, file: &str) -> Option<Finding> {
             "use https://api.dialnexa.com/v1, or remove api.base_url for that default",
         )
         .column("api.base_url")
-        .value(url),
+        .value(&crate::api::shown_url(url)),
     )
 }
 
@@ -385,6 +431,52 @@ mod tests {
             ]
         );
         assert!(found(&p).iter().all(|(k, _)| *k == Kind::NotPositive));
+    }
+
+    #[test]
+    fn numbers_outside_their_bounds_are_findings_with_the_bounds_in_the_fix() {
+        let mut p = minimal();
+        p.dispatch.concurrency = bounds::MAX_CONCURRENCY + 1;
+        p.dispatch.max_attempts = u32::MAX;
+        p.dispatch.max_active_calls = Some(bounds::MAX_ACTIVE_CALLS + 1);
+        p.dispatch.rate_per_second = 1e-320;
+        p.api.connect_timeout_s = 601.0;
+        p.api.request_timeout_s = 1e20;
+        let found = check_plan(&p);
+        let columns: Vec<_> = found.iter().map(|f| f.column.clone().unwrap()).collect();
+        assert_eq!(
+            columns,
+            [
+                "dispatch.concurrency",
+                "dispatch.max_attempts",
+                "dispatch.max_active_calls",
+                "dispatch.rate_per_second",
+                "api.connect_timeout_s",
+                "api.request_timeout_s"
+            ]
+        );
+        assert!(
+            found[0].problem.contains("above its bound of 10000"),
+            "{}",
+            found[0].problem
+        );
+        assert!(found[3].fix.contains("one call a day"), "{}", found[3].fix);
+        assert!(
+            found[5].problem.contains("outside its bounds"),
+            "{}",
+            found[5].problem
+        );
+        assert!(found[5].fix.contains("10 minutes"), "{}", found[5].fix);
+        // The bounds themselves are accepted.
+        p.dispatch.concurrency = bounds::MAX_CONCURRENCY;
+        p.dispatch.max_attempts = bounds::MAX_ATTEMPTS;
+        p.dispatch.max_active_calls = Some(bounds::MAX_ACTIVE_CALLS);
+        p.dispatch.rate_per_second = bounds::MIN_RATE;
+        p.api.connect_timeout_s = bounds::MIN_TIMEOUT_S;
+        p.api.request_timeout_s = bounds::MAX_TIMEOUT_S;
+        assert!(check_plan(&p).is_empty(), "{:?}", check_plan(&p));
+        p.dispatch.rate_per_second = bounds::MAX_RATE;
+        assert!(check_plan(&p).is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod export;
 mod json;
 mod run;
 mod sandbox;
+mod secrets;
 mod sync;
 mod triage;
 mod validate;

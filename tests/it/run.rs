@@ -1011,6 +1011,22 @@ fn failed_write_stops_dialling_and_no_call_lacks_an_intent() {
     let o = cmd.output().unwrap();
     assert_eq!(code(&o), 2, "{}", show(&o));
     assert!(text(&o.stderr).contains("File too large"), "{}", show(&o));
+    // Said once on the error line, and the exit line says what happened.
+    let error_line = text(&o.stderr)
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no error line: {}", show(&o)));
+    assert_eq!(
+        error_line.matches("(os error 27)").count(),
+        1,
+        "{error_line}"
+    );
+    assert!(
+        text(&o.stdout).contains("exit 2: the results file cannot be written"),
+        "{}",
+        show(&o)
+    );
     let calls = sb.ledger_calls();
     assert!(
         !calls.is_empty() && calls.len() < 300,

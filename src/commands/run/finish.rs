@@ -87,7 +87,7 @@ impl Ending {
 
     fn exit(&self) -> Exit {
         match (&self.outcome.stop, &self.write_error) {
-            (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Usage,
+            (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Unwritable,
             (Some(StopReason::Interrupted), _) => Exit::Interrupted,
             (
                 Some(
@@ -225,7 +225,7 @@ fn summarize(
             notes,
         };
         let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        let mut out = crate::redact::Masked::new(stdout.lock());
         summary.write(&mut out)?;
         out.flush()?;
     }

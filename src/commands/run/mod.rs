@@ -127,6 +127,7 @@ struct Prepared {
 /// the run (printed; exit 1).
 fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let plan = plan::load(&args.plan)?;
+    crate::redact::register_env(&plan.api.api_key_env);
     if let Some(r) = args.rate
         && !(r.is_finite() && r > 0.0)
     {
@@ -221,7 +222,7 @@ fn print_stopping_report(validated: &triage::Validated, args: &RunArgs) -> anyho
         return report::stopped_by_validation(args, &validated.report, why);
     }
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::redact::Masked::new(stdout.lock());
     validate::write_report(&validated.report, Format::Text, &mut out)?;
     writeln!(out, "{why}")?;
     Ok(())
@@ -343,7 +344,7 @@ fn campaign(plan: &Plan) -> Campaign {
 fn dry_run(input: &Prepared, sorted: &Triage, args: &RunArgs) -> anyhow::Result<Exit> {
     let limit = args.limit;
     let url = api::calls_url(&base_url(&input.plan))
-        .map(|u| u.to_string())
+        .map(|u| api::shown_url(u.as_str()))
         .unwrap_or_else(|e| format!("(unusable base URL: {e})"));
     let counts = &sorted.counts;
     let dialled = counts.dial_now().min(limit.unwrap_or(u64::MAX));
@@ -365,7 +366,7 @@ fn dry_run(input: &Prepared, sorted: &Triage, args: &RunArgs) -> anyhow::Result<
         return report::dry_run(args, input, sorted, dialled, url, shown);
     }
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::redact::Masked::new(stdout.lock());
     for req in &shown {
         serde_json::to_writer_pretty(&mut out, req)?;
         writeln!(out)?;

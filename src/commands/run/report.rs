@@ -174,7 +174,7 @@ impl RunReport {
     /// Prints the document on stdout, pretty, with a final newline.
     pub(super) fn print(&self) -> anyhow::Result<()> {
         let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        let mut out = crate::redact::Masked::new(stdout.lock());
         serde_json::to_writer_pretty(&mut out, self)?;
         writeln!(out)?;
         out.flush()?;
