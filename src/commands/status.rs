@@ -87,6 +87,10 @@ pub struct StatusReport {
     pub to_dial_now: u64,
     /// One line: done, N to dial now, or when the next work is due.
     pub verdict: String,
+    /// What the calls learned: per post-call analysis field, its values and
+    /// their counts (each recipient once, its latest call), from the store
+    /// beside the results file.
+    pub analysis: crate::outcomes::Tally,
 }
 
 /// One row left in doubt, to look into.
@@ -116,7 +120,10 @@ pub fn report(path: &Path) -> anyhow::Result<StatusReport> {
     let rules = plan.as_ref().map_or(Rules::FileOnly, Rules::Plan);
     let sorted = triage::triage(rules, &rows, Some(&log.table), now);
     let rows_known = plan.is_some() || log.header.rows.is_some();
-    Ok(build(path, &log, plan.as_ref(), note, &sorted, rows_known))
+    let mut report = build(path, &log, plan.as_ref(), note, &sorted, rows_known);
+    report.analysis = crate::outcomes::tally(&log.table, &crate::outcomes::store_path(path))
+        .with_context(|| "cannot read the post-call store beside the results file")?;
+    Ok(report)
 }
 
 /// The plan the file's identity line names, with its recipients validated
@@ -209,6 +216,7 @@ fn build(
         duplicate_keys: c.duplicate_keys,
         in_doubt,
         rows_by_reason: c.describe(None),
+        analysis: crate::outcomes::Tally::default(),
         resume: ResumeCommand::from_header(&log.header).to_string(),
         outcomes,
         in_progress: c.in_progress,
@@ -262,6 +270,16 @@ impl StatusReport {
         )?;
         writeln!(out, "results  {}", self.results)?;
         crate::progress::write_counts(&self.counts, out)?;
+        if self.analysis.calls > 0 {
+            writeln!(
+                out,
+                "what the calls learned ({} calls):",
+                self.analysis.calls
+            )?;
+            for line in self.analysis.lines() {
+                writeln!(out, "  {line}")?;
+            }
+        }
         match (&self.plan, self.rows) {
             (Some(plan), Some(rows)) => writeln!(
                 out,

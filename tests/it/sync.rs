@@ -155,3 +155,46 @@ fn calls_the_list_cannot_show_are_settled_by_single_reads() {
         );
     }
 }
+
+/// `status` tallies each analysis field of the calls that learned something
+/// (text and JSON), and the tally adds up to the completed calls in the file.
+#[test]
+fn status_tallies_what_the_calls_learned_per_analysis_field() {
+    const ROWS: usize = 40;
+    let sb = sandbox(ListShape::Object, 0);
+    let (dir, plan, results) = campaign(ROWS);
+    let o = run_wait(&dir, &plan, &sb.base_url(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let completed = latest(&results)
+        .values()
+        .filter(|r| r["status"] == "completed")
+        .count() as u64;
+    assert!(completed > 0, "the default mix completes most calls");
+    let status = |format: &str| {
+        Command::new(bin())
+            .args(["status", "--format", format])
+            .arg(&results)
+            .current_dir(dir.path())
+            .output()
+            .expect("run status")
+    };
+    let json = status("json");
+    assert_eq!(json.status.code(), Some(0), "{}", show(&json));
+    let v: Value = serde_json::from_slice(&json.stdout).expect("status JSON");
+    let fields = v["analysis"]["fields"].as_array().expect("fields");
+    assert_eq!(fields.len(), 1, "{v}");
+    assert_eq!(fields[0]["field"], "appointment_confirmed");
+    let total: u64 = fields[0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|pair| pair[1].as_u64().expect("a count"))
+        .sum();
+    assert_eq!(total, completed, "{v}");
+    for pair in fields[0]["values"].as_array().unwrap() {
+        assert!(["yes", "no", "reschedule"].contains(&pair[0].as_str().unwrap()));
+    }
+    let text = status("text");
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("appointment_confirmed: "), "{out}");
+}
