@@ -11,11 +11,13 @@
 //!   [`phone`]: E.164 rules; [`validate`]: judges the plan and every row
 //!   into findings, and writes the report (its [`validate::Format`] is the
 //!   one `cli` offers; `validate` does not import `cli`);
+//! - [`callerid`]: which caller ID each recipient is called from;
 //! - [`api`]: the DialNexa client; [`results`]: the durable results log;
 //!   [`dispatch`]: the engine; [`progress`]: what the user sees;
 //! - [`sandbox`]: the simulator; [`wire`]: the API's bodies.
 
 pub mod api;
+pub mod callerid;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -140,11 +140,16 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         });
         (input, log)
     });
-    let input = input?;
+    let mut input = input?;
     if let Some(exit) = input.blocked {
         return Ok(exit);
     }
     let existing = existing?;
+    crate::callerid::assign(
+        &plan,
+        &mut input.targets,
+        existing.as_ref().map(|l| &l.table),
+    );
 
     let identity = Identity {
         campaign: plan.name.clone(),
@@ -377,7 +382,15 @@ async fn execute(
     spawn_signal_handler(interrupt.clone());
 
     let sandbox = if ctx.args.sandbox {
-        let config = sandbox_config(ctx.plan);
+        let mut config = sandbox_config(ctx.plan);
+        // The rows' own agent versions are published in the rehearsal too.
+        for j in dial.iter().chain(later.iter().map(|(_, j)| j)) {
+            let own = &j.target.agent_version_id;
+            if !own.is_empty() && !config.agent_versions.contains_key(own) {
+                let published = crate::sandbox::VersionState::Published;
+                config.agent_versions.insert(own.clone(), published);
+            }
+        }
         let sb = crate::sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into())
             .await
             .context("cannot start the embedded sandbox")?;
@@ -535,8 +548,10 @@ fn sandbox_results_path(real: &Path) -> PathBuf {
 /// agent version published, realistic outcomes on a fast clock.
 fn sandbox_config(plan: &Plan) -> crate::sandbox::Config {
     let mut config = crate::sandbox::Config::default();
-    if !config.numbers.contains(&plan.from_number) {
-        config.numbers.push(plan.from_number.clone());
+    for n in crate::callerid::Pool::of(plan).numbers() {
+        if !config.numbers.iter().any(|c| c == n) {
+            config.numbers.push(n.to_string());
+        }
     }
     config.agent_versions.insert(
         plan.agent_version_id.clone(),
@@ -624,6 +639,8 @@ fn read_input(plan: &Plan, recipients: &Path, skip_invalid: bool) -> anyhow::Res
                     to_number: row.to_number,
                     variables: row.variables,
                     metadata: row.metadata,
+                    from_number: row.from_number,
+                    agent_version_id: row.agent_version_id,
                 });
             } else {
                 invalid_rows.push(RowRef {
@@ -803,6 +820,8 @@ fn sort_work(
                             to_number: r.to_number.clone(),
                             variables: Default::default(),
                             metadata: Default::default(),
+                            from_number: l.from_number.clone(),
+                            agent_version_id: l.agent_version_id.clone(),
                         },
                         last: l.clone(),
                     });
@@ -862,6 +881,8 @@ impl Work {
                     Status::Pending,
                 );
                 rec.attempts = job.attempts;
+                rec.from_number = job.target.from_number.clone();
+                rec.agent_version_id = job.target.agent_version_id.clone();
                 rec.next_at = crate::text::format_ts(opens_at);
                 self.invalid.push(rec);
                 self.waiting += 1;
@@ -953,7 +974,8 @@ fn dry_run(
             &t.to_number,
             &t.variables,
             &t.metadata,
-        );
+        )
+        .with_caller(&t.from_number, &t.agent_version_id);
         serde_json::to_writer_pretty(&mut out, &req.dry_run_json(&url))?;
         writeln!(out)?;
     }

@@ -364,6 +364,8 @@ mod tests {
             key: key.into(),
             row: 2,
             to_number: "+16505550199".into(),
+            from_number: "+14155550100".into(),
+            agent_version_id: "av_1".into(),
             round: 1,
             call_id: "call_1".into(),
             attempts: 1,

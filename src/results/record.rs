@@ -140,6 +140,10 @@ pub struct Record {
     /// The row number a spreadsheet shows for this recipient (header = 1).
     pub row: u64,
     pub to_number: String,
+    /// The caller ID the row's call left from (empty: none sent yet).
+    pub from_number: String,
+    /// The agent version the row's call used (empty: none sent yet).
+    pub agent_version_id: String,
     pub round: u32,
     pub status: Status,
     pub call_id: String,
@@ -160,6 +164,8 @@ impl Record {
             key: key.to_string(),
             row,
             to_number: to_number.to_string(),
+            from_number: String::new(),
+            agent_version_id: String::new(),
             round,
             status,
             call_id: String::new(),
@@ -221,6 +227,8 @@ impl Record {
             key: String::new(),
             row: 0,
             to_number: String::new(),
+            from_number: String::new(),
+            agent_version_id: String::new(),
             round: 0,
             status: Status::Pending,
             call_id: String::new(),
