@@ -87,11 +87,14 @@ impl CallerChecks {
         sink: &mut Sink,
     ) -> RowCaller {
         let mut out = RowCaller::default();
+        let mut names_one = false;
         if let Some((i, column)) = &self.from_column {
-            out.from_number = self.own_caller_id(at, column, rec.text(*i).trim(), sink);
+            let cell = rec.text(*i);
+            names_one = !cell.trim().is_empty();
+            out.from_number = self.own_caller_id(at, column, cell.trim(), sink);
         }
         if let Some((to, region)) = recipient {
-            self.check_recipient(at, to, region, &out.from_number, sink);
+            self.check_recipient(at, to, region, names_one, &out.from_number, sink);
         }
         if let Some((i, column)) = &self.agent_column {
             let cell = rec.text(*i);
@@ -160,12 +163,14 @@ impl CallerChecks {
     }
 
     /// The recipient is not one of the numbers it would be called from,
-    /// and has a local caller ID when the plan requires one.
+    /// and, when the plan requires one and the row names none (`names_one`),
+    /// has a local caller ID.
     fn check_recipient(
         &self,
         at: &At,
         to: &str,
         region: Option<RegionCode>,
+        names_one: bool,
         own: &str,
         sink: &mut Sink,
     ) {
@@ -179,8 +184,8 @@ impl CallerChecks {
                 "delete the row, or correct the number",
             ));
         }
-        if self.require_local && own.is_empty() && self.pool.local_matches(to, region).0.is_empty()
-        {
+        // A row that names a caller ID is judged on that one alone.
+        if self.require_local && !names_one && self.pool.local_matches(to, region).0.is_empty() {
             let region = region.map_or_else(|| "no region".to_string(), |r| r.to_string());
             sink.push(at.finding(
                 Kind::NoLocalCallerId,
@@ -195,5 +200,122 @@ impl CallerChecks {
                 ),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::validate::{Finding, Kind, Row, Severity, validate_with};
+
+    const POOL: &str = "local_caller_ids:\n  - number: \"+442079460000\"\n    countries: [GB]\n  - number: \"+12125550100\"\n    prefixes: [\"+1212\"]\ncolumns:\n  from_number: caller\n  agent_version_id: agent\n";
+
+    fn check(extra: &str, csv: &str) -> (Vec<Finding>, Vec<Row>) {
+        let text = format!(
+            "name: t\nfrom_number: \"+14155550100\"\nagent_version_id: av_t\nrecipients: r.csv\n{extra}"
+        );
+        let plan = crate::plan::from_yaml(&text, Path::new("/t/p.yaml")).unwrap();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, csv.as_bytes()).unwrap();
+        let mut rows = Vec::new();
+        let report = validate_with(&plan, file.path(), &mut |_| {}, |r| rows.push(r)).unwrap();
+        (report.findings, rows)
+    }
+
+    fn kinds(findings: &[Finding]) -> Vec<(Kind, Option<u64>, Option<String>)> {
+        findings
+            .iter()
+            .map(|f| (f.kind, f.row, f.column.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_rows_own_caller_id_and_agent_version_are_judged_and_carried() {
+        let csv = "to_number,caller,agent,name\n\
+                   +442079460123,,,a\n\
+                   +16502530001,+12125550100,av_es,b\n\
+                   +16502530002,+13105550100,,c\n\
+                   +16502530003,4155550100,ag_x,d\n\
+                   +12125550100,,,e\n\
+                   +16502530004,+16502530004,,f\n";
+        let (findings, rows) = check(POOL, csv);
+        assert_eq!(
+            kinds(&findings),
+            [
+                (Kind::CallerIdNotInPlan, Some(4), Some("caller".into())),
+                (Kind::CallerIdInvalid, Some(5), Some("caller".into())),
+                (Kind::AgentVersionPrefix, Some(5), Some("agent".into())),
+                (Kind::SameAsCallerId, Some(6), None),
+                (Kind::CallerIdNotInPlan, Some(7), Some("caller".into())),
+            ],
+            "{findings:#?}"
+        );
+        assert!(findings.iter().all(|f| !f.fix.is_empty()));
+        assert_eq!(findings[2].severity, Severity::Warning);
+        assert_eq!(rows[1].from_number, "+12125550100");
+        assert_eq!(rows[1].agent_version_id, "av_es");
+        assert_eq!(rows[0].from_number, "");
+        assert!(rows[1].errors == 0 && rows[0].errors == 0);
+        assert!(
+            !rows[1].variables.contains_key("caller"),
+            "never a variable"
+        );
+        assert!(!rows[1].variables.contains_key("agent"));
+    }
+
+    #[test]
+    fn require_local_caller_id_blocks_rows_nothing_local_matches() {
+        let extra = format!("{POOL}require_local_caller_id: true\n");
+        let csv = "to_number,caller,agent\n+442079460123,,\n+12125550142,,\n+16502530001,,\n\
+                   +16502530002,+14155550100,\n";
+        let (findings, _) = check(&extra, csv);
+        assert_eq!(
+            kinds(&findings),
+            [(Kind::NoLocalCallerId, Some(4), None)],
+            "{findings:#?}"
+        );
+        assert!(
+            findings[0].problem.contains("+16502530001 (US)"),
+            "{}",
+            findings[0].problem
+        );
+    }
+
+    #[test]
+    fn the_plans_caller_ids_and_rules_are_checked() {
+        let extra = "local_caller_ids:\n  - number: \"+44 20 7946 0000\"\n    countries: [Britain]\n    prefixes: [\"1212\"]\n";
+        let (findings, _) = check(extra, "to_number\n+16502530001\n");
+        assert_eq!(
+            kinds(&findings),
+            [
+                (
+                    Kind::CallerIdInvalid,
+                    None,
+                    Some("local_caller_ids[0].number".into())
+                ),
+                (
+                    Kind::CallerIdRuleInvalid,
+                    None,
+                    Some("local_caller_ids[0].prefixes".into())
+                ),
+                (
+                    Kind::CallerIdRuleInvalid,
+                    None,
+                    Some("local_caller_ids[0].countries".into())
+                ),
+            ],
+            "{findings:#?}"
+        );
+    }
+
+    #[test]
+    fn a_column_the_plan_names_must_exist() {
+        let (findings, _) = check(POOL, "to_number,caller\n+16502530001,\n");
+        assert_eq!(
+            kinds(&findings),
+            [(Kind::MissingColumn, Some(1), Some("agent".into()))],
+            "{findings:#?}"
+        );
     }
 }

@@ -73,7 +73,7 @@ fn check_local_caller_ids(plan: &Plan, file: &str) -> Vec<Finding> {
                     Kind::CallerIdInvalid,
                     file,
                     format!("{key}.number {why}"),
-                    "write the workspace's number in E.164, in quotes:                      - number: \"+442079460000\"",
+                    "write the workspace's number in E.164, in quotes: - number: \"+442079460000\"",
                 )
                 .column(format!("{key}.number"))
                 .value(&entry.number),
@@ -88,7 +88,7 @@ fn check_local_caller_ids(plan: &Plan, file: &str) -> Vec<Finding> {
                     Kind::CallerIdRuleInvalid,
                     file,
                     format!(
-                        "{key}.prefixes has `{prefix}`, which no E.164 number starts with:                          it would never match"
+                        "{key}.prefixes has `{prefix}`, which no E.164 number starts with: it would never match"
                     ),
                     "write a prefix as + and digits, with its country code: \"+1212\", \"+4420\"",
                 )
