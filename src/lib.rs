@@ -11,6 +11,7 @@
 //!   [`phone`]: E.164 rules; [`validate`]: judges the plan and every row
 //!   into findings, and writes the report (its [`validate::Format`] is the
 //!   one `cli` offers; `validate` does not import `cli`);
+//! - [`callerid`]: which caller ID each recipient is called from;
 //! - [`api`]: the DialNexa client; [`results`]: the durable results log;
 //!   [`outcomes`]: what ended calls learned (the post-call store);
 //!   [`dispatch`]: the engine; [`progress`]: what the user sees;
@@ -18,6 +19,7 @@
 
 pub mod api;
 pub mod bounds;
+pub mod callerid;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::parse::parse_created;
-use crate::wire::{CallStatus, ErrorBody, Message};
+use crate::wire::{CallStatus, CreateCall, ErrorBody, Message};
 
 /// A failed `GET /v1/calls`: the lookup cannot tell whether a call exists.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -102,6 +102,19 @@ pub enum Answer {
 
 /// Classifies an HTTP answer to `POST /v1/calls`. Pure: the whole policy.
 pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Answer {
+    classify_sent(status, retry_after, body, None)
+}
+
+/// [`classify`] knowing the body that was `sent`: a 403 whose message names
+/// the caller ID the request left from (one of the plan's pool) and not its
+/// destination, or names its agent version, stops the run however the API
+/// words it, and the stop names that number or version.
+pub fn classify_sent(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    sent: Option<&CreateCall>,
+) -> Answer {
     let message = || error_message(status, body);
     match status {
         200..=299 => match parse_created(body) {
@@ -121,20 +134,27 @@ pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Answ
         },
         403 => {
             let m = message();
-            match forbidden_scope(&m) {
+            match sent_scope(&m, sent).unwrap_or_else(|| forbidden_scope(&m)) {
                 Forbidden::Destination => Answer::Rejected {
                     http_status: status,
                     message: m,
                 },
                 Forbidden::FromNumber => Answer::Fatal {
                     http_status: status,
-                    message: m,
-                    fix: "set from_number to an active number of this workspace",
+                    message: naming("caller ID", sent.map(|b| b.from_number.as_str()), m),
+                    fix: "use active numbers of this workspace in from_number and \
+                          local_caller_ids (and in the rows' caller ID column), or remove \
+                          this one from the plan",
                 },
                 Forbidden::AgentVersion => Answer::Fatal {
                     http_status: status,
-                    message: m,
-                    fix: "publish the agent version, or set agent_version_id to a published one",
+                    message: naming(
+                        "agent version",
+                        sent.map(|b| b.agent_version_id.as_str()),
+                        m,
+                    ),
+                    fix: "publish the agent version, or use a published one in \
+                          agent_version_id (and in the rows' agent version column)",
                 },
                 Forbidden::Other => Answer::Fatal {
                     http_status: status,
@@ -188,6 +208,29 @@ enum Forbidden {
     FromNumber,
     AgentVersion,
     Other,
+}
+
+/// Which part of the `sent` request a 403 refuses, when its message names
+/// it: the caller ID (and not the destination), else the agent version.
+fn sent_scope(message: &str, sent: Option<&CreateCall>) -> Option<Forbidden> {
+    let sent = sent?;
+    let names = |v: &str| !v.trim().is_empty() && message.contains(v.trim());
+    if names(&sent.from_number) && !names(&sent.to_number) {
+        Some(Forbidden::FromNumber)
+    } else if names(&sent.agent_version_id) && !names(&sent.to_number) {
+        Some(Forbidden::AgentVersion)
+    } else {
+        None
+    }
+}
+
+/// `message`, prefixed with `what value: ` when it does not name `value`
+/// already, so that a stop always says which number or version it was.
+fn naming(what: &str, value: Option<&str>, message: String) -> String {
+    match value.map(str::trim) {
+        Some(v) if !v.is_empty() && !message.contains(v) => format!("{what} {v}: {message}"),
+        _ => message,
+    }
 }
 
 /// Which part of the request a 403 refuses, read from its message. Words
@@ -354,6 +397,40 @@ mod tests {
         assert!(matches!(
             classify(403, None, &from_blocked),
             Answer::Fatal { fix, .. } if fix.contains("from_number")
+        ));
+        // Knowing what was sent: a pool number or a row's agent version,
+        // named without the usual words, still stops the run, naming it.
+        let sent = CreateCall {
+            from_number: "+442079460000".into(),
+            to_number: "+442079460123".into(),
+            agent_version_id: "av_es".into(),
+            variables: Default::default(),
+            metadata: Default::default(),
+        };
+        let pool_blocked = body(403, "number +442079460000 is blocked");
+        assert!(matches!(
+            classify(403, None, &pool_blocked),
+            Answer::Rejected { .. }
+        ));
+        assert!(matches!(
+            classify_sent(403, None, &pool_blocked, Some(&sent)),
+            Answer::Fatal { message, .. } if message.contains("+442079460000")
+        ));
+        let to_blocked = body(403, "+442079460123 is blocked for +442079460000");
+        assert!(matches!(
+            classify_sent(403, None, &to_blocked, Some(&sent)),
+            Answer::Rejected { .. }
+        ));
+        let av_es = body(403, "av_es: not allowed");
+        assert!(matches!(
+            classify_sent(403, None, &av_es, Some(&sent)),
+            Answer::Fatal { fix, .. } if fix.contains("publish")
+        ));
+        let worded = body(403, "from_number is not a number of this workspace");
+        assert!(matches!(
+            classify_sent(403, None, &worded, Some(&sent)),
+            Answer::Fatal { message, .. }
+                if message == "caller ID +442079460000: from_number is not a number of this workspace"
         ));
         let country = body(403, "calls to country GB are not enabled");
         assert!(matches!(

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::ApiError;
 use super::classify::{
-    Answer, LookupError, classify, classify_error, classify_lookup, error_chain,
+    Answer, LookupError, classify_error, classify_lookup, classify_sent, error_chain,
 };
 use super::parse::{PAGE_LIMIT, parse_call, parse_call_list, parse_retry_after};
 use super::request::CallRequest;
@@ -85,14 +85,14 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
         match read_body(resp).await {
-            Ok(body) => classify(status, retry_after, &body),
+            Ok(body) => classify_sent(status, retry_after, &body, Some(&req.body)),
             // The status line came, the body did not: a 2xx means a call may
             // exist; anything else created nothing and is classified as is.
             Err(e) if (200..300).contains(&status) => Answer::InDoubt {
                 http_status: Some(status),
                 message: format!("answer body lost: {}", error_chain(&e)),
             },
-            Err(_) => classify(status, retry_after, b""),
+            Err(_) => classify_sent(status, retry_after, b"", Some(&req.body)),
         }
     }
 

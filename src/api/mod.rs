@@ -22,7 +22,7 @@ mod parse;
 mod request;
 mod url;
 
-pub use classify::{Answer, LookupError, classify, classify_error, error_message};
+pub use classify::{Answer, LookupError, classify, classify_error, classify_sent, error_message};
 pub use client::{Client, ClientConfig, MAX_BODY};
 pub use parse::{
     PAGE_LIMIT, RETRY_AFTER_CAP, call_id_ok, parse_call, parse_call_list, parse_retry_after,

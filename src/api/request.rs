@@ -60,6 +60,19 @@ impl CallRequest {
         }
     }
 
+    /// This request from a row's own caller ID and agent version, where it
+    /// has them (an empty one keeps the campaign's). The idempotency key
+    /// does not change: it names the row and round, whatever they call from.
+    pub fn with_caller(mut self, from_number: &str, agent_version_id: &str) -> CallRequest {
+        if !from_number.is_empty() {
+            self.body.from_number = from_number.to_string();
+        }
+        if !agent_version_id.is_empty() {
+            self.body.agent_version_id = agent_version_id.to_string();
+        }
+        self
+    }
+
     /// What `--dry-run` prints: the request as it would leave, key masked.
     pub fn dry_run_json(&self, calls_url: &str) -> serde_json::Value {
         serde_json::json!({
@@ -143,6 +156,18 @@ mod tests {
         assert_eq!(m["callplan_round"], "2");
         let dry = r.dry_run_json("https://x/v1/calls").to_string();
         assert!(dry.contains("Bearer ********") && dry.contains("june:p-7:2"));
+    }
+
+    #[test]
+    fn a_row_caller_id_and_agent_version_replace_the_campaigns() {
+        let none = BTreeMap::new();
+        let r = CallRequest::new(&campaign(), "k", 1, "+442079460123", &none, &none);
+        let same = r.clone().with_caller("", "");
+        assert_eq!(same, r);
+        let own = r.clone().with_caller("+442079460000", "av_es");
+        assert_eq!(own.body.from_number, "+442079460000");
+        assert_eq!(own.body.agent_version_id, "av_es");
+        assert_eq!(own.idempotency_key, r.idempotency_key);
     }
 
     #[test]

@@ -99,6 +99,8 @@ fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job) -> bool {
             status,
         );
         rec.attempts = job.attempts;
+        let (from, agent) = shared.caller_of(target);
+        (rec.from_number, rec.agent_version_id) = (from.into(), agent.into());
         rec
     };
     if shared.settings.suppressed.contains(&target.to_number) {
@@ -188,7 +190,8 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
             &target.to_number,
             &target.variables,
             &target.metadata,
-        );
+        )
+        .with_caller(&target.from_number, &target.agent_version_id);
         RowDial {
             shared,
             job,

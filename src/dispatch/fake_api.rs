@@ -170,6 +170,8 @@ pub(super) fn target(key: &str) -> Target {
         to_number: "+16505550199".into(),
         variables: Default::default(),
         metadata: Default::default(),
+        from_number: String::new(),
+        agent_version_id: String::new(),
     }
 }
 

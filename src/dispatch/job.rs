@@ -21,6 +21,11 @@ pub struct Target {
     pub to_number: String,
     pub variables: BTreeMap<String, String>,
     pub metadata: BTreeMap<String, String>,
+    /// The caller ID to call from (`crate::callerid` chooses it); empty:
+    /// the campaign's `from_number`.
+    pub from_number: String,
+    /// The row's own agent version; empty: the campaign's.
+    pub agent_version_id: String,
 }
 
 /// A row to dial.
@@ -52,6 +57,10 @@ pub struct Tracked {
     pub key: String,
     pub row: u64,
     pub to_number: String,
+    /// The caller ID and agent version the call used, kept on its records
+    /// (empty: the plan's). The outcome sync lists each caller ID's calls.
+    pub from_number: String,
+    pub agent_version_id: String,
     pub round: u32,
     pub call_id: String,
     pub attempts: u32,
@@ -60,9 +69,6 @@ pub struct Tracked {
     pub status: CallStatus,
     /// Holds a `max_active_calls` place, given back when it ends.
     pub holds_slot: bool,
-    /// The caller ID it left from (empty: the plan's `from_number`): the
-    /// outcome sync lists each caller ID's calls.
-    pub from_number: String,
     /// A time at or after the call's creation, when known (its record's
     /// `updated_at`): where the outcome sync's window starts for it.
     pub seen_at: Option<jiff::Timestamp>,
@@ -76,13 +82,14 @@ impl Tracked {
                 key: r.key.clone(),
                 row: r.row,
                 to_number: r.to_number.clone(),
+                from_number: r.from_number.clone(),
+                agent_version_id: r.agent_version_id.clone(),
                 round: r.round,
                 call_id: r.call_id.clone(),
                 attempts: r.attempts,
                 http_status: r.http_status,
                 status: s.clone(),
                 holds_slot: false,
-                from_number: r.from_number.clone(),
                 seen_at: r.updated_at.parse().ok(),
             }),
             _ => None,
@@ -99,6 +106,8 @@ impl Tracked {
             Status::Call(status),
         );
         r.call_id = self.call_id.clone();
+        r.from_number = self.from_number.clone();
+        r.agent_version_id = self.agent_version_id.clone();
         r.attempts = self.attempts;
         r.http_status = self.http_status;
         r.end_reason = crate::text::clean_message(call.end_reason.as_deref().unwrap_or(""));

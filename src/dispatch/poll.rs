@@ -437,13 +437,14 @@ mod tests {
             key: key.into(),
             row: 2,
             to_number: "+16505550199".into(),
+            from_number: "+14155550100".into(),
+            agent_version_id: "av_1".into(),
             round: 1,
             call_id: "call_1".into(),
             attempts: 1,
             http_status: Some(201),
             status: CallStatus::Ringing,
             holds_slot: false,
-            from_number: String::new(),
             seen_at: None,
         }
     }

@@ -41,6 +41,8 @@ enum Match {
     Yes,
     No,
     CannotTell,
+    /// This row and round, but from another caller ID than the request's.
+    OtherCaller,
 }
 
 fn meta<'c>(call: &'c Call, k: &str) -> Option<&'c str> {
@@ -54,8 +56,13 @@ fn matches(call: &Call, w: &Wanted<'_>) -> Match {
                 Some(r) => r.trim().parse::<u32>().ok() == Some(w.round),
                 None => w.round == 1,
             };
-            if c == w.campaign && k == w.key && round_ok {
+            // Ours, but from another caller ID than this request's: not
+            // the call looked for, and too close to it to dial again.
+            let from_ok = call.from_number.is_empty() || call.from_number == w.from_number;
+            if c == w.campaign && k == w.key && round_ok && from_ok {
                 Match::Yes
+            } else if c == w.campaign && k == w.key && round_ok {
+                Match::OtherCaller
             } else {
                 Match::No
             }
@@ -116,6 +123,14 @@ where
                     }
                 }
                 Match::No => {}
+                Match::OtherCaller => {
+                    unsure.get_or_insert_with(|| {
+                        format!(
+                            "call {} is this row's and round's but left from {}, not {}",
+                            call.call_id, call.from_number, w.from_number
+                        )
+                    });
+                }
                 Match::CannotTell => {
                     unsure.get_or_insert_with(|| {
                         format!(
@@ -292,6 +307,30 @@ mod tests {
         ))])
         .await;
         assert!(matches!(l, Lookup::Unknown(_)), "{l:?}");
+    }
+
+    #[tokio::test]
+    async fn our_key_from_another_caller_id_is_neither_adopted_nor_ruled_out() {
+        let mut c = ours("o", "k1", "1");
+        c.from_number = "+442079460000".into();
+        let (l, _) = run(vec![Ok(page(vec![c.clone()], false))]).await;
+        assert!(
+            matches!(&l, Lookup::Unknown(why) if why.contains("left from +442079460000")),
+            "{l:?}"
+        );
+        let w = Wanted {
+            from_number: "+442079460000",
+            ..wanted()
+        };
+        let got = lookup(&w, |_| {
+            let p = page(vec![c.clone()], false);
+            async move { Ok(p) }
+        })
+        .await;
+        assert!(
+            matches!(&got, Lookup::Found(f) if f.call_id == "o"),
+            "{got:?}"
+        );
     }
 
     #[tokio::test]

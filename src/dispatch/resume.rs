@@ -85,7 +85,7 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
     let in_csv = open.target;
     let logged = open.last.to_number.trim();
     let moved = !logged.is_empty() && logged != in_csv.to_number;
-    let sent_to = if moved {
+    let mut sent_to = if moved {
         Target {
             to_number: logged.to_string(),
             ..in_csv.clone()
@@ -93,6 +93,15 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
     } else {
         in_csv.clone()
     };
+    // And from the caller ID and agent version it recorded, if it did.
+    for (sent, logged) in [
+        (&mut sent_to.from_number, &open.last.from_number),
+        (&mut sent_to.agent_version_id, &open.last.agent_version_id),
+    ] {
+        if !logged.trim().is_empty() {
+            *sent = logged.trim().to_string();
+        }
+    }
     let round = open.last.round;
     let mut found = match sent {
         Some(sent) => look_up_after_lag(&shared, &sent_to, round, sent).await?,

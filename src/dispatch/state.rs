@@ -364,6 +364,16 @@ impl<A: CallsApi> Shared<A> {
         }
     }
 
+    /// The caller ID and agent version `target`'s calls use: its own,
+    /// else the campaign's.
+    pub(super) fn caller_of<'t>(&'t self, target: &'t Target) -> (&'t str, &'t str) {
+        let or = |own: &'t str, campaign: &'t str| if own.is_empty() { campaign } else { own };
+        (
+            or(&target.from_number, &self.campaign.from_number),
+            or(&target.agent_version_id, &self.campaign.agent_version_id),
+        )
+    }
+
     /// The record of `target`'s round at `status`, with the row's counters.
     pub(super) fn record(
         &self,
@@ -372,13 +382,10 @@ impl<A: CallsApi> Shared<A> {
         status: Status,
         row: &RowState,
     ) -> Record {
-        let mut r = self.sent_as(Record::new(
-            &target.key,
-            target.row,
-            &target.to_number,
-            round,
-            status,
-        ));
+        let mut r = Record::new(&target.key, target.row, &target.to_number, round, status);
+        let (from, agent) = self.caller_of(target);
+        r.from_number = from.to_string();
+        r.agent_version_id = agent.to_string();
         r.attempts = row.attempts;
         r.http_status = row.last_http;
         r.error = row.last_error.clone();
@@ -391,12 +398,17 @@ impl<A: CallsApi> Shared<A> {
         r
     }
 
-    /// `r` with the caller ID and agent version this run's requests carry
-    /// (the plan's), which the results file keeps per row.
+    /// `r` with the caller ID and agent version its call used, which the
+    /// results file keeps per row: the record's own when it knows them (a
+    /// row's own caller ID, a tracked call's), else the campaign's.
     pub(super) fn sent_as(&self, mut r: Record) -> Record {
-        r.from_number.clone_from(&self.campaign.from_number);
-        r.agent_version_id
-            .clone_from(&self.campaign.agent_version_id);
+        if r.from_number.is_empty() {
+            r.from_number.clone_from(&self.campaign.from_number);
+        }
+        if r.agent_version_id.is_empty() {
+            r.agent_version_id
+                .clone_from(&self.campaign.agent_version_id);
+        }
         r
     }
 
@@ -425,8 +437,8 @@ impl<A: CallsApi> Shared<A> {
             campaign: &self.campaign.name,
             key: &target.key,
             round,
-            from_number: &self.campaign.from_number,
-            agent_version_id: &self.campaign.agent_version_id,
+            from_number: self.caller_of(target).0,
+            agent_version_id: self.caller_of(target).1,
         };
         let since = &since;
         reconcile::lookup(&wanted, |page| async move {

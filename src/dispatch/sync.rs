@@ -413,6 +413,7 @@ mod tests {
             status: CallStatus::Ringing,
             holds_slot: false,
             from_number: String::new(),
+            agent_version_id: String::new(),
             seen_at: None,
         }
     }

@@ -114,6 +114,32 @@ pub struct Plan {
     /// every run.
     #[serde(default)]
     pub suppress: Vec<PathBuf>,
+    /// Local caller IDs (`local_caller_ids:`): the numbers besides
+    /// `from_number` a call may leave from, each with the recipients it
+    /// suits. Empty: every call leaves from `from_number` (unless a row
+    /// names its own). `crate::callerid` chooses; `validate` judges.
+    #[serde(default)]
+    pub local_caller_ids: Vec<LocalCallerId>,
+    /// A row that no `local_caller_ids` entry matches (by prefix or
+    /// country) is an error, instead of falling back to `from_number`.
+    #[serde(default)]
+    pub require_local_caller_id: bool,
+}
+
+/// One `local_caller_ids:` entry: a caller ID of the workspace and the
+/// recipients it is the local number for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalCallerId {
+    /// The caller ID, E.164.
+    pub number: String,
+    /// Regions (ISO 3166 alpha-2, e.g. `GB`) of the recipients it suits.
+    #[serde(default)]
+    pub countries: Vec<String>,
+    /// E.164 prefixes (`+1212`) of the recipients it suits; the longest
+    /// matching prefix of any entry wins over a country.
+    #[serde(default)]
+    pub prefixes: Vec<String>,
 }
 
 /// `api:` section.
@@ -209,6 +235,15 @@ pub struct Columns {
     /// [`Columns::timezone_column`].
     #[serde(default)]
     pub timezone: Option<String>,
+    /// Header of a column naming each row's own caller ID (one of the
+    /// plan's numbers); an empty cell falls back to the local caller ID
+    /// rules. Never a variable.
+    #[serde(default)]
+    pub from_number: Option<String>,
+    /// Header of a column naming each row's own agent version; an empty
+    /// cell uses the plan's `agent_version_id`. Never a variable.
+    #[serde(default)]
+    pub agent_version_id: Option<String>,
 }
 
 impl Default for Columns {
@@ -218,6 +253,8 @@ impl Default for Columns {
             key: None,
             metadata: Vec::new(),
             timezone: None,
+            from_number: None,
+            agent_version_id: None,
         }
     }
 }
@@ -566,6 +603,57 @@ mod tests {
         let text = format!("{MINIMAL}recipients_sheet: June calls\n");
         let p = from_yaml(&text, Path::new("/p/x.yaml")).unwrap();
         assert_eq!(p.recipients_sheet.as_deref(), Some("June calls"));
+    }
+
+    const CALLER_IDS: &str = "local_caller_ids:\n  - number: \"+442079460000\"\n    countries: [GB]\n  - number: \"+12125550100\"\n    prefixes: [\"+1212\", \"+1646\"]\nrequire_local_caller_id: true\ncolumns:\n  from_number: caller_id\n  agent_version_id: agent\n";
+
+    #[test]
+    fn local_caller_ids_and_per_row_columns_load() {
+        let p = from_yaml(&format!("{MINIMAL}{CALLER_IDS}"), Path::new("/p/x.yaml")).unwrap();
+        assert_eq!(p.local_caller_ids.len(), 2);
+        assert_eq!(p.local_caller_ids[0].number, "+442079460000");
+        assert_eq!(p.local_caller_ids[0].countries, ["GB"]);
+        assert!(p.local_caller_ids[0].prefixes.is_empty());
+        assert_eq!(p.local_caller_ids[1].prefixes, ["+1212", "+1646"]);
+        assert!(p.require_local_caller_id);
+        assert_eq!(p.columns.from_number.as_deref(), Some("caller_id"));
+        assert_eq!(p.columns.agent_version_id.as_deref(), Some("agent"));
+        let p = from_yaml(MINIMAL, Path::new("/p/x.yaml")).unwrap();
+        assert!(p.local_caller_ids.is_empty() && !p.require_local_caller_id);
+        assert_eq!(p.columns.from_number, None);
+    }
+
+    #[test]
+    fn caller_id_typos_are_errors_with_line_and_column() {
+        let e = yaml_err(&format!(
+            "{MINIMAL}local_caller_ids:\n  - number: \"+442079460000\"\n    country: [GB]\n"
+        ));
+        assert_eq!((e.line, e.column), (7, 5), "{}", e.message);
+        assert!(
+            e.message.contains("did you mean `countries`?"),
+            "{}",
+            e.message
+        );
+        let e = yaml_err(&format!("{MINIMAL}require_local_callerid: true\n"));
+        assert_eq!((e.line, e.column), (5, 1), "{}", e.message);
+        assert!(
+            e.message
+                .contains("did you mean `require_local_caller_id`?"),
+            "{}",
+            e.message
+        );
+        let e = yaml_err(&format!("{MINIMAL}columns:\n  from_numbr: c\n"));
+        assert!(
+            e.message.contains("did you mean `from_number`?"),
+            "{}",
+            e.message
+        );
+        let e = yaml_err(&format!("{MINIMAL}local_caller_ids: \"+44\"\n"));
+        assert!(
+            e.message.contains("`local_caller_ids` must be a list"),
+            "{}",
+            e.message
+        );
     }
 
     /// Bad values under the newer keys: (extra YAML after MINIMAL's 4

@@ -32,9 +32,23 @@ impl fmt::Display for YamlProblem {
 /// What each key holds, for "`dispatch.concurrency` must be ...".
 fn expected_type(path: &str) -> Option<&'static str> {
     Some(match path {
-        "name" | "from_number" | "agent_version_id" | "recipients" | "results"
-        | "default_region" | "api.base_url" | "api.api_key_env" | "columns.to_number"
-        | "columns.key" | "columns.timezone" => "text",
+        "name"
+        | "from_number"
+        | "agent_version_id"
+        | "recipients"
+        | "results"
+        | "default_region"
+        | "api.base_url"
+        | "api.api_key_env"
+        | "columns.to_number"
+        | "columns.key"
+        | "columns.timezone"
+        | "columns.from_number"
+        | "columns.agent_version_id" => "text",
+        "local_caller_ids" => {
+            "a list of entries, e.g. - number: \"+442079460000\" with countries: [GB]"
+        }
+        "require_local_caller_id" => "true or false",
         "dispatch.concurrency" | "dispatch.max_attempts" | "dispatch.max_active_calls" => {
             "a whole number of at least 1"
         }

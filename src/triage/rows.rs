@@ -73,6 +73,8 @@ impl Rows {
                         to_number: row.to_number,
                         variables: Default::default(),
                         metadata: Default::default(),
+                        from_number: rec.from_number.clone(),
+                        agent_version_id: rec.agent_version_id.clone(),
                     });
                 }
             }
@@ -158,6 +160,8 @@ pub fn read(plan: &Plan, recipients: &Path) -> Result<Validated, InputError> {
                     to_number: row.to_number,
                     variables: row.variables,
                     metadata: row.metadata,
+                    from_number: row.from_number,
+                    agent_version_id: row.agent_version_id,
                 });
             }
         },

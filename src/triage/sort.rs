@@ -187,6 +187,8 @@ impl Sorter<'_> {
                         to_number: row.to_number.clone(),
                         variables: Default::default(),
                         metadata: Default::default(),
+                        from_number: rec.from_number.clone(),
+                        agent_version_id: rec.agent_version_id.clone(),
                     },
                     rec,
                 ),

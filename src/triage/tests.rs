@@ -60,6 +60,8 @@ fn rows(kinds: &str) -> Rows {
                     to_number: r.to_number,
                     variables: Default::default(),
                     metadata: Default::default(),
+                    from_number: String::new(),
+                    agent_version_id: String::new(),
                 });
             }
             's' => rows.suppressed.push(r),

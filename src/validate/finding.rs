@@ -73,6 +73,10 @@ kinds! {
     BadVariableName => "bad_variable_name", Error, "a variable name is empty or padded with spaces";
     /// A default variable has the name of a metadata column.
     DefaultIsMetadata => "default_is_metadata", Error, "a default variable is also a metadata column";
+    /// A `local_caller_ids` number or a row's own caller ID is not E.164.
+    CallerIdInvalid => "caller_id_invalid", Error, "a caller ID is not a valid E.164 number";
+    /// A `local_caller_ids` prefix or country can never match a recipient.
+    CallerIdRuleInvalid => "caller_id_rule_invalid", Error, "a local caller ID's prefix or country is not usable";
     /// `default_region` is not a region with telephone numbering.
     BadDefaultRegion => "bad_default_region", Error, "default_region is not a known region";
     /// `api.base_url` is not an http(s) URL.
@@ -134,6 +138,12 @@ kinds! {
     InvalidNumber => "invalid_number", Error, "the number is not valid for its country";
     /// The recipient is the caller number.
     SameAsFromNumber => "same_as_from_number", Error, "the number is the plan's from_number";
+    /// The recipient is one of the plan's local caller IDs, or the row's own.
+    SameAsCallerId => "same_as_caller_id", Error, "the number is one of the caller IDs it would be called from";
+    /// A row's own caller ID is not the plan's `from_number` nor one of `local_caller_ids`.
+    CallerIdNotInPlan => "caller_id_not_in_plan", Error, "a row's caller ID is not one of the plan's numbers";
+    /// `require_local_caller_id` is set and no local caller ID matches the row.
+    NoLocalCallerId => "no_local_caller_id", Error, "no local caller ID matches the recipient";
     /// The same number twice.
     DuplicateNumber => "duplicate_number", Error, "the same number appears twice";
     /// The same key twice.

@@ -21,6 +21,12 @@ pub(crate) struct Layout {
     /// The time zone column (`columns.timezone`, default `timezone`), when
     /// present. Never a variable.
     pub timezone: Option<usize>,
+    /// The row's own caller ID column (`columns.from_number`), when set
+    /// and present. Never a variable.
+    pub from_number: Option<usize>,
+    /// The row's own agent version column (`columns.agent_version_id`),
+    /// when set and present. Never a variable.
+    pub agent_version: Option<usize>,
     /// Metadata columns that exist: (name, index).
     pub metadata: Vec<(String, usize)>,
     /// Variable columns: (name, index). First of duplicates only.
@@ -185,6 +191,12 @@ impl Layout {
             if let Some(t) = &cols.timezone {
                 wanted.push((t.as_str(), "columns.timezone"));
             }
+            if let Some(c) = &cols.from_number {
+                wanted.push((c.as_str(), "columns.from_number"));
+            }
+            if let Some(c) = &cols.agent_version_id {
+                wanted.push((c.as_str(), "columns.agent_version_id"));
+            }
             for (name, key) in wanted {
                 if index.contains_key(name) {
                     continue;
@@ -251,6 +263,9 @@ impl Layout {
         self.key = cols.key.as_deref().and_then(|k| index.get(k).copied());
         let timezone = cols.timezone_column();
         self.timezone = index.get(timezone).copied();
+        let column = |c: &Option<String>| c.as_deref().and_then(|c| index.get(c).copied());
+        self.from_number = column(&cols.from_number);
+        self.agent_version = column(&cols.agent_version_id);
         self.metadata = cols
             .metadata
             .iter()
@@ -259,6 +274,8 @@ impl Layout {
         let special: HashSet<&str> = std::iter::once(cols.to_number.as_str())
             .chain(std::iter::once(timezone))
             .chain(cols.key.as_deref())
+            .chain(cols.from_number.as_deref())
+            .chain(cols.agent_version_id.as_deref())
             .chain(cols.metadata.iter().map(String::as_str))
             .collect();
         let names: Vec<&str> = plan

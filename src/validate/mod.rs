@@ -20,7 +20,8 @@
 //! dialled. With a `schedule:`, each dialable row also gets its time zone
 //! ([`Row::timezone`]) or a `no_timezone` error.
 //!
-//! Layout: `finding` (codes and the finding type), `plan_checks` (the
+//! Layout: `finding` (codes and the finding type), `caller` (a row's
+//! caller ID and agent version against the plan's), `plan_checks` (the
 //! plan's values, one function per rule: [`check_plan`]), `layout` (the
 //! header), `rows` (per-row checks, duplicates, do-not-call), `zones` (time
 //! zone cells and rows' zones, cached), `number` (words for number
@@ -31,6 +32,7 @@
 //! `validate` judges the data of `plan` and `recipients`; it imports neither
 //! `cli` nor the commands, and `plan` does not import it.
 
+mod caller;
 mod cells;
 mod finding;
 mod layout;
@@ -94,6 +96,12 @@ pub struct Row {
     /// reference-count increment, and `run` needs the zone itself for
     /// [`crate::schedule::Schedule::window_state`].
     pub timezone: Option<TimeZone>,
+    /// The row's own caller ID (`columns.from_number`), E.164 and one of
+    /// the plan's; empty: chosen by `crate::callerid`'s rules.
+    pub from_number: String,
+    /// The row's own agent version (`columns.agent_version_id`), trimmed;
+    /// empty: the plan's.
+    pub agent_version_id: String,
 }
 
 /// Everything `validate` found, and the counts for the summary line.

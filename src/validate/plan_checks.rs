@@ -14,13 +14,15 @@ use crate::bounds;
 use crate::phone;
 use crate::plan::{Plan, display_path};
 
-/// Every plan-level finding, in a fixed order: from_number, agent version,
+/// Every plan-level finding, in a fixed order: from_number, local caller
+/// IDs, agent version,
 /// positive numbers, variable names, defaults that are metadata,
 /// default_region, base URL.
 pub fn check_plan(plan: &Plan) -> Vec<Finding> {
     let file = display_path(&plan.path);
     let mut out = Vec::new();
     out.extend(check_from_number(plan, &file));
+    out.extend(check_local_caller_ids(plan, &file));
     out.extend(check_agent_version(plan, &file));
     out.extend(check_positive_counts(plan, &file));
     out.extend(check_positive_numbers(plan, &file));
@@ -52,6 +54,67 @@ fn check_from_number(plan: &Plan, file: &str) -> Option<Finding> {
         .column("from_number")
         .value(&plan.from_number),
     )
+}
+
+/// Each `local_caller_ids` entry: its number E.164 exactly (as
+/// from_number), its prefixes `+` and digits, its countries regions with
+/// telephone numbering. A bad rule would silently never match.
+fn check_local_caller_ids(plan: &Plan, file: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, entry) in plan.local_caller_ids.iter().enumerate() {
+        let key = format!("local_caller_ids[{i}]");
+        let checked = phone::Rules::default().check(&entry.number);
+        let why = match &checked.outcome {
+            Ok(n) if !checked.trimmed && n.e164 == entry.number => None,
+            Ok(n) => Some(format!("has spaces around it (write `{}`)", n.e164)),
+            Err(p) => Some(describe_phone_problem(p)),
+        };
+        if let Some(why) = why {
+            out.push(
+                Finding::new(
+                    Kind::CallerIdInvalid,
+                    file,
+                    format!("{key}.number {why}"),
+                    "write the workspace's number in E.164, in quotes: - number: \"+442079460000\"",
+                )
+                .column(format!("{key}.number"))
+                .value(&entry.number),
+            );
+        }
+        for prefix in &entry.prefixes {
+            if crate::callerid::is_prefix(prefix) {
+                continue;
+            }
+            out.push(
+                Finding::new(
+                    Kind::CallerIdRuleInvalid,
+                    file,
+                    format!(
+                        "{key}.prefixes has `{prefix}`, which no E.164 number starts with: it would never match"
+                    ),
+                    "write a prefix as + and digits, with its country code: \"+1212\", \"+4420\"",
+                )
+                .column(format!("{key}.prefixes"))
+                .value(prefix),
+            );
+        }
+        for country in &entry.countries {
+            let Err(e) = phone::parse_region(country) else {
+                continue;
+            };
+            out.push(
+                Finding::new(
+                    Kind::CallerIdRuleInvalid,
+                    file,
+                    format!("{key}.countries: {e}"),
+                    "use two-letter ISO 3166 codes such as US, GB, DE, FR, AU, IN or BR",
+                )
+                .column(format!("{key}.countries"))
+                .value(country),
+            );
+        }
+    }
+    out
 }
 
 /// `agent_version_id` must be set, and look like a published version

@@ -10,6 +10,7 @@ use std::hash::BuildHasher;
 use jiff::tz::TimeZone;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use super::caller::{At, CallerChecks};
 use super::layout::{Layout, column_letters};
 use super::zones::{CellZone, Zones};
 use super::{Finding, Kind, Row, Sink, number, pipeline, truncate};
@@ -40,6 +41,8 @@ pub(crate) struct RowChecker<'p> {
     dnc: SuppressList,
     /// Zone cells and, with a schedule, each row's zone.
     zones: Zones,
+    /// The row's caller ID and agent version against the plan's.
+    caller: CallerChecks,
 }
 
 /// The cross-row memory for duplicates: what grows with the file.
@@ -69,7 +72,6 @@ impl<'p> RowChecker<'p> {
         };
         RowChecker {
             plan,
-            layout,
             file,
             region: rules.region(),
             rules,
@@ -77,6 +79,8 @@ impl<'p> RowChecker<'p> {
             seen: Seen::default(),
             dnc,
             zones: Zones::new(plan.schedule.as_ref()),
+            caller: CallerChecks::new(plan, &layout),
+            layout,
         }
     }
 
@@ -118,7 +122,8 @@ impl<'p> RowChecker<'p> {
     /// number); builds its [`Row`] when `build`. Returns whether the row's
     /// number is on a do-not-call list, and the row. The rule groups run in
     /// a fixed order (shape, number, key and duplicates, required
-    /// variables, do-not-call, time zone), which is the order of the row's
+    /// variables, caller ID and agent version, do-not-call, time zone),
+    /// which is the order of the row's
     /// findings.
     pub(crate) fn check(
         &mut self,
@@ -162,6 +167,13 @@ impl<'p> RowChecker<'p> {
             self.check_duplicate_number(&here, number_key, key_cell.as_deref(), &to_number, sink);
         }
         self.check_required_variables(&here, rec, sink);
+        let at = At {
+            file: &self.file,
+            row: here.row,
+            shown_number: here.shown_number,
+        };
+        let recipient = number.as_ref().map(|n| (n.e164.as_str(), n.region));
+        let caller = self.caller.check(&at, rec, recipient, sink);
         let suppressed = self.is_suppressed(number.as_ref());
         let zone_cell = self.check_zone_cell(&here, rec, sink);
         let zone = self.row_zone(&here, zone_cell, number.as_ref(), suppressed, sink);
@@ -178,6 +190,8 @@ impl<'p> RowChecker<'p> {
             errors: 0,
             suppressed,
             timezone: zone,
+            from_number: caller.from_number,
+            agent_version_id: caller.agent_version_id,
         };
         (suppressed, Some(row))
     }
@@ -549,6 +563,8 @@ impl Here<'_> {
             errors: 0,
             suppressed: false,
             timezone: None,
+            from_number: String::new(),
+            agent_version_id: String::new(),
         }
     }
 }

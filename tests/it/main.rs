@@ -1,6 +1,7 @@
 //! callplan's integration tests: one binary, one module per area. They run
 //! the real `callplan` binary against the real simulator on 127.0.0.1:0.
 
+mod callerid;
 mod campaign;
 mod common;
 mod ecosys;

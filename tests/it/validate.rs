@@ -303,6 +303,7 @@ fn every_kind_is_covered_by_these_fixtures() {
         &["keyed.yaml"],
         &["plan-values.yaml"],
         &["agent-prefix.yaml"],
+        &["caller-ids.yaml"],
         &["header.yaml", "--recipients", "header-problems.csv"],
         &["header.yaml", "--recipients", "header-none.csv"],
         &["header.yaml", "--recipients", "header-semicolon.csv"],

@@ -81,7 +81,16 @@ async fn drive(
     spawn_signal_handler(interrupt.clone());
 
     let sandbox = if ctx.args.sandbox {
-        let config = sandbox_config(ctx.plan);
+        let mut config = sandbox_config(ctx.plan);
+        // The rows' own agent versions are published in the rehearsal too.
+        let jobs = sorted.dial.iter().chain(sorted.wait.iter().map(|(_, j)| j));
+        for job in jobs {
+            let own = &job.target.agent_version_id;
+            if !own.is_empty() && !config.agent_versions.contains_key(own) {
+                let published = crate::sandbox::VersionState::Published;
+                config.agent_versions.insert(own.clone(), published);
+            }
+        }
         let sb = crate::sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into())
             .await
             .context("cannot start the embedded sandbox")?;
@@ -191,8 +200,10 @@ async fn wait_for_signal() -> bool {
 /// agent version published, realistic outcomes on a fast clock.
 fn sandbox_config(plan: &Plan) -> crate::sandbox::Config {
     let mut config = crate::sandbox::Config::default();
-    if !config.numbers.contains(&plan.from_number) {
-        config.numbers.push(plan.from_number.clone());
+    for n in crate::callerid::Pool::of(plan).numbers() {
+        if !config.numbers.iter().any(|c| c == n) {
+            config.numbers.push(n.to_string());
+        }
     }
     config.agent_versions.insert(
         plan.agent_version_id.clone(),

@@ -174,12 +174,19 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         });
         (validated, log)
     });
-    let validated = validated?;
+    let mut validated = validated?;
     if validated.stops_a_run(args.skip_invalid) {
         print_stopping_report(&validated, args)?;
         return Ok(None);
     }
     let log = log?;
+    // Each recipient's caller ID: its own cell, else the one it was called
+    // from before (sticky), else the plan's local rules.
+    crate::callerid::assign(
+        &plan,
+        &mut validated.rows.targets,
+        log.as_ref().map(|l| &l.table),
+    );
     let identity = triage::identity(&plan, args.sandbox);
     if let Some(log) = &log
         && !log.header.identity.admits(&identity)
@@ -359,7 +366,8 @@ fn dry_run(input: &Prepared, sorted: &Triage, args: &RunArgs) -> anyhow::Result<
             &t.to_number,
             &t.variables,
             &t.metadata,
-        );
+        )
+        .with_caller(&t.from_number, &t.agent_version_id);
         shown.push(req.dry_run_json(&url));
     }
     if args.format == Format::Json {
