@@ -91,6 +91,8 @@ pub struct StatusReport {
     /// their counts (each recipient once, its latest call), from the store
     /// beside the results file.
     pub analysis: crate::outcomes::Tally,
+    /// Calls per caller ID and per agent version (every row naming a call).
+    pub usage: crate::callerid::UsageCounts,
 }
 
 /// One row left in doubt, to look into.
@@ -217,6 +219,7 @@ fn build(
         in_doubt,
         rows_by_reason: c.describe(None),
         analysis: crate::outcomes::Tally::default(),
+        usage: crate::callerid::usage(&log.table),
         resume: ResumeCommand::from_header(&log.header).to_string(),
         outcomes,
         in_progress: c.in_progress,
@@ -270,6 +273,9 @@ impl StatusReport {
         )?;
         writeln!(out, "results  {}", self.results)?;
         crate::progress::write_counts(&self.counts, out)?;
+        for line in self.usage.lines() {
+            writeln!(out, "{line}")?;
+        }
         if self.analysis.calls > 0 {
             writeln!(
                 out,

@@ -115,6 +115,23 @@ fn gb_recipients_get_the_gb_number_nyc_the_nyc_one_the_rest_the_default() {
     for (to, want) in rows {
         assert_eq!(from[to], [want], "{to}");
     }
+    // The summary and `status` count the calls per caller ID.
+    let summary = String::from_utf8_lossy(&o.stdout);
+    let line = format!("calls by caller ID: {NYC} 3, {DEFAULT} 2, {GB} 2");
+    assert!(summary.contains(&line), "{summary}");
+    let st = Command::new(bin())
+        .args(["status", "--format", "json"])
+        .arg(&c.results)
+        .output()
+        .expect("status");
+    assert_eq!(st.status.code(), Some(0), "{}", show(&st));
+    let v: Value = serde_json::from_slice(&st.stdout).expect("status JSON");
+    let by = &v["usage"]["by_caller_id"];
+    assert_eq!(
+        (by[DEFAULT].as_u64(), by[NYC].as_u64(), by[GB].as_u64()),
+        (Some(2), Some(3), Some(2)),
+        "{v}"
+    );
     // A dry run of the list (into a fresh results file) shows the same
     // caller IDs in the requests it shows (the first three).
     let d = tempfile::tempdir().expect("temp dir");

@@ -31,9 +31,13 @@ pub(super) fn finish(
     args: &RunArgs,
     input: &Prepared,
     run: Executed,
-    start: Start,
+    mut start: Start,
 ) -> anyhow::Result<Exit> {
     let order = &input.rows.order;
+    // Calls per caller ID and agent version, when more than one was used.
+    start
+        .notes
+        .extend(crate::callerid::usage(&run.table).lines());
     let compacted = run.write_error.is_none()
         && results::compact(&input.results_path, &input.header, order, &run.table)
             .map_err(|e| tracing::error!("{e}; the log is intact and a rerun resumes from it"))
