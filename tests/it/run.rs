@@ -1126,6 +1126,37 @@ fn dry_run_shows_requests_and_sends_nothing() {
     assert!(!c.results.exists(), "a dry run writes nothing");
 }
 
+/// Issue 13: a dry run with an unusable base URL says so and exits 2, as
+/// the real run would, after showing everything else.
+#[test]
+fn dry_run_exits_2_when_the_base_url_is_unusable() {
+    let c = camp(&PlanOpts {
+        rows: 3,
+        ..PlanOpts::default()
+    });
+    for url in ["ftp://127.0.0.1/v1", "not a url", "http://"] {
+        let o = runner(&c, url, &["--dry-run"]).output().unwrap();
+        assert_eq!(code(&o), 2, "{url}: {}", show(&o));
+        assert!(
+            text_out(&o).contains("unusable base URL"),
+            "{url}: {}",
+            show(&o)
+        );
+        assert!(
+            text(&o.stderr).contains("a real run would stop"),
+            "{}",
+            show(&o)
+        );
+        let j = runner(&c, url, &["--dry-run", "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&j), 2, "{url}: {}", show(&j));
+        let doc: serde_json::Value = serde_json::from_slice(&j.stdout).expect("json");
+        assert_eq!(doc["exit"]["code"], 2, "{doc:#}");
+    }
+    assert!(!c.results.exists(), "a dry run writes nothing");
+}
+
 #[test]
 fn results_of_another_campaign_are_refused() {
     let sb = TestSandbox::start(sandbox_config(true));

@@ -350,7 +350,15 @@ fn campaign(plan: &Plan) -> Campaign {
 /// Prints the first requests in full and what would be done. Sends nothing.
 fn dry_run(input: &Prepared, sorted: &Triage, args: &RunArgs) -> anyhow::Result<Exit> {
     let limit = args.limit;
-    let url = api::calls_url(&base_url(&input.plan))
+    let calls_url = api::calls_url(&base_url(&input.plan));
+    // A real run would stop at once on an unusable URL: so does its dry run
+    // (exit 2), after showing everything else.
+    let exit = if calls_url.is_err() {
+        Exit::Usage
+    } else {
+        Exit::Ok
+    };
+    let url = calls_url
         .map(|u| api::shown_url(u.as_str()))
         .unwrap_or_else(|e| format!("(unusable base URL: {e})"));
     let counts = &sorted.counts;
@@ -371,7 +379,7 @@ fn dry_run(input: &Prepared, sorted: &Triage, args: &RunArgs) -> anyhow::Result<
         shown.push(req.dry_run_json(&url));
     }
     if args.format == Format::Json {
-        return report::dry_run(args, input, sorted, dialled, url, shown);
+        return report::dry_run(args, input, sorted, dialled, url, shown, exit);
     }
     let stdout = std::io::stdout();
     let mut out = crate::redact::Masked::new(stdout.lock());
@@ -391,7 +399,10 @@ fn dry_run(input: &Prepared, sorted: &Triage, args: &RunArgs) -> anyhow::Result<
         counts.describe(limit),
         plan::display_path(&input.results_path)
     )?;
-    Ok(Exit::Ok)
+    if exit != Exit::Ok {
+        eprintln!("the base URL is unusable: a real run would stop before dialling anyone");
+    }
+    Ok(exit)
 }
 
 /// The API key from the variable the plan names. Never printed.

@@ -192,12 +192,13 @@ pub(super) fn dry_run(
     would_send: u64,
     url: String,
     shown: Vec<serde_json::Value>,
+    exit: Exit,
 ) -> anyhow::Result<Exit> {
     let counts = match &input.log {
         Some(log) => results::tally(&input.rows.order, &log.table),
         None => BTreeMap::new(),
     };
-    let mut report = RunReport::new(args, Exit::Ok).with_counts(&input.results_path, counts);
+    let mut report = RunReport::new(args, exit).with_counts(&input.results_path, counts);
     report.triage = Some((&sorted.counts).into());
     report.dry_run = Some(DryRunJson {
         would_send,
@@ -209,8 +210,13 @@ pub(super) fn dry_run(
             .filter(|_| would_send == 0),
     });
     report.notes.push("nothing was sent".into());
+    if exit != Exit::Ok {
+        report
+            .notes
+            .push("the base URL is unusable: a real run would stop before dialling anyone".into());
+    }
     report.print()?;
-    Ok(Exit::Ok)
+    Ok(exit)
 }
 
 /// Validation stopped the run (exit 1): the document holds `validate`'s
