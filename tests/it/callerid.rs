@@ -299,3 +299,110 @@ fn a_403_for_one_pool_number_stops_the_run_naming_it() {
         assert_eq!(last[to]["status"], "pending", "{to}: {:?}", last[to]);
     }
 }
+
+/// Issue 10: two equal GB entries (least-used balancing decides), the
+/// first run SIGKILLed mid-run (once some calls exist), resumed to the end,
+/// then the redial round: every recipient is called from one caller ID in
+/// every call of every round, the results file's `from_number` agrees, and
+/// the pool stays balanced across the kill.
+#[cfg(unix)]
+#[test]
+fn a_rerun_after_kill_9_and_a_redial_keep_each_caller_id() {
+    const ROWS: usize = 16;
+    let mut cfg = sandbox(&[DEFAULT, GB, GB2], &["av_sandbox"]);
+    cfg.outcomes.completed = 0.0;
+    cfg.outcomes.no_answer = 100.0;
+    cfg.outcomes.busy = 0.0;
+    cfg.outcomes.voicemail = 0.0;
+    cfg.outcomes.failed = 0.0;
+    let sb = TestSandbox::start(cfg);
+    // Slow pacing, so that the kill lands while the list is being dialled.
+    let pool = format!(
+        "local_caller_ids:\n  - number: \"{GB}\"\n    countries: [GB]\n  - number: \"{GB2}\"\n    \
+         countries: [GB]\nredial:\n  on: [no_answer]\n  max: 1\n  after: 1s\n"
+    );
+    let to: Vec<String> = (0..ROWS)
+        .map(|i| format!("+44207946{:04}", 200 + i))
+        .collect();
+    let csv = format!("to_number,customer_name\n{}\n", to.join(",x\n") + ",x");
+    let c = camp("killed", &pool, &csv);
+    let mut child = command(&c, &sb.base_url(), "run", &["--quiet", "--rate", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn run");
+    // Kill it once a few calls exist (polled, not timed); it must not have
+    // finished by then.
+    let mut exited = None;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            exited = Some(status);
+            break;
+        }
+        if sb.ledger_calls().len() >= 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(exited.is_none(), "the run ended before the kill: {exited:?}");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    let at_kill = sb.ledger_calls().len();
+    assert!((4..ROWS).contains(&at_kill), "{at_kill} calls at the kill");
+
+    // Resumed to the end, at full speed.
+    let o = run(&c, &sb.base_url(), &["--rate", "1000"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let first = by_recipient(&sb.ledger_calls(), "from_number");
+    assert_eq!(first.len(), ROWS, "everyone called once: {first:?}");
+    let mut used: HashMap<&str, usize> = HashMap::new();
+    for t in &to {
+        assert_eq!(first[t].len(), 1, "{t}: {:?}", first[t]);
+        assert!([GB, GB2].contains(&first[t][0].as_str()), "{t}: {first:?}");
+        *used.entry(first[t][0].as_str()).or_default() += 1;
+    }
+    assert!(
+        used.len() == 2 && used[GB].abs_diff(used[GB2]) <= 1,
+        "least used across the kill: {used:?}"
+    );
+
+    // Outcomes, then the redial round.
+    let o = command(&c, &sb.base_url(), "track", &["--poll-every", "1s"])
+        .output()
+        .expect("track");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = run(&c, &sb.base_url(), &["--wait", "--poll-every", "1s"]);
+    assert!(matches!(o.status.code(), Some(0 | 4)), "{}", show(&o));
+    let calls = sb.ledger_calls();
+    let from = by_recipient(&calls, "from_number");
+    for t in &to {
+        let want = first[t][0].as_str();
+        assert_eq!(from[t], [want, want], "{t}: both rounds from one number");
+    }
+    let round2 = calls
+        .iter()
+        .filter(|c| c["metadata"]["callplan_round"] == "2")
+        .count();
+    assert_eq!(round2, ROWS, "the redial round called everyone again");
+    // The results file says the same, on every line that names a caller ID.
+    let text = std::fs::read_to_string(&c.results).expect("results file");
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let mut seen = 0;
+    for r in rd.deserialize::<HashMap<String, String>>() {
+        let r = r.expect("CSV record");
+        if r["from_number"].is_empty() {
+            continue;
+        }
+        assert_eq!(
+            r["from_number"], first[&r["to_number"]][0],
+            "results file line {r:?}"
+        );
+        seen += 1;
+    }
+    assert!(seen >= ROWS, "{seen} lines with a caller ID");
+    let last = latest(&c.results);
+    for t in &to {
+        assert_eq!(last[t]["round"], "2", "{t}: {:?}", last[t]);
+        assert_eq!(last[t]["from_number"], first[t][0], "{t}: {:?}", last[t]);
+    }
+}
