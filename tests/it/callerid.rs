@@ -344,7 +344,10 @@ fn a_rerun_after_kill_9_and_a_redial_keep_each_caller_id() {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert!(exited.is_none(), "the run ended before the kill: {exited:?}");
+    assert!(
+        exited.is_none(),
+        "the run ended before the kill: {exited:?}"
+    );
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
     let at_kill = sb.ledger_calls().len();
