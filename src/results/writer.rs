@@ -214,7 +214,9 @@ fn writer_loop(
                 rec.write_to(campaign, &mut buf);
             }
             if let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
-                tracing::error!("cannot write results file {}: {e}", path.display());
+                // Said once, by the run's `error:` line (the error reaches
+                // it through every waiter and `Writer::finish`).
+                tracing::debug!("cannot write results file {}: {e}", path.display());
                 failed = Some(WriteFailed {
                     path: path.to_path_buf(),
                     source: Arc::new(e),

@@ -227,6 +227,52 @@ fn a_rows_own_agent_version_and_caller_id_are_sent() {
             "{call}"
         );
     }
+    // The summary counts the calls per agent version (more than one used).
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        summary.contains("calls by agent version: av_es 1, av_sandbox 2"),
+        "{summary}"
+    );
+}
+
+/// A row's own agent version that the workspace refuses (a draft): the
+/// 403 stops the run (exit 3) naming that version; the rows not yet
+/// dialled stay `pending`.
+#[test]
+fn a_403_for_one_rows_agent_version_stops_the_run_naming_it() {
+    let mut cfg = sandbox(&[DEFAULT], &["av_sandbox"]);
+    cfg.agent_versions
+        .insert("av_draft".into(), VersionState::Draft);
+    let sb = TestSandbox::start(cfg);
+    let csv = "to_number,agent,customer_name\n\
+               +16502530001,,a\n\
+               +16502530002,av_draft,b\n\
+               +16502530003,,c\n\
+               +16502530004,,d\n";
+    let c = camp("draft", "columns:\n  agent_version_id: agent\n", csv);
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("av_draft") && out.contains("HTTP 403"),
+        "{}",
+        show(&o)
+    );
+    assert_stopped_rows_pending(
+        &sb.ledger_calls(),
+        &c.results,
+        "+16502530002",
+        &[
+            "+16502530001",
+            "+16502530002",
+            "+16502530003",
+            "+16502530004",
+        ],
+    );
 }
 
 #[test]
@@ -279,23 +325,156 @@ fn a_403_for_one_pool_number_stops_the_run_naming_it() {
         show(&o)
     );
     assert!(!out.contains(KEY));
-    let calls = sb.ledger_calls();
-    let called: Vec<&str> = calls
-        .iter()
-        .filter_map(|c| c["to_number"].as_str())
-        .collect();
-    assert_eq!(
-        called,
-        ["+16502530001", "+442079460123"],
-        "concurrency 1, in order"
-    );
-    let last = latest(&c.results);
-    for to in [
+    assert_stopped_rows_pending(
+        &sb.ledger_calls(),
+        &c.results,
         "+12125550142",
-        "+16502530002",
-        "+442079460124",
-        "+16502530003",
-    ] {
-        assert_eq!(last[to]["status"], "pending", "{to}: {:?}", last[to]);
+        &[
+            "+16502530001",
+            "+442079460123",
+            "+12125550142",
+            "+16502530002",
+            "+442079460124",
+            "+16502530003",
+        ],
+    );
+}
+
+/// After a run stopped on a 403 for `refused`'s call: nothing was created
+/// for it and it is back to `pending` with the 403; every other row is
+/// either called (its call_id in the file) or `pending`. The order rows
+/// leave in is not list order (intents are written ahead of the in-flight
+/// permit, and whichever row's task wakes first sends first), so which
+/// rows were called before the stop is not asserted.
+fn assert_stopped_rows_pending(
+    calls: &[Value],
+    results: &std::path::Path,
+    refused: &str,
+    rows: &[&str],
+) {
+    let called: HashMap<&str, &str> = calls
+        .iter()
+        .filter_map(|c| Some((c["to_number"].as_str()?, c["call_id"].as_str()?)))
+        .collect();
+    assert_eq!(called.len(), calls.len(), "nobody twice: {calls:?}");
+    assert!(!called.contains_key(refused), "{called:?}");
+    let last = latest(results);
+    assert_eq!(last[refused]["status"], "pending", "{:?}", last[refused]);
+    assert_eq!(last[refused]["http_status"], "403", "{:?}", last[refused]);
+    for to in rows {
+        match called.get(to) {
+            Some(id) => assert_eq!(&last[*to]["call_id"], id, "{to}: {:?}", last[*to]),
+            None => assert_eq!(last[*to]["status"], "pending", "{to}: {:?}", last[*to]),
+        }
+    }
+}
+
+/// Issue 10: two equal GB entries (least-used balancing decides), the
+/// first run SIGKILLed mid-run (once some calls exist), resumed to the end,
+/// then the redial round: every recipient is called from one caller ID in
+/// every call of every round, the results file's `from_number` agrees, and
+/// the pool stays balanced across the kill.
+#[cfg(unix)]
+#[test]
+fn a_rerun_after_kill_9_and_a_redial_keep_each_caller_id() {
+    const ROWS: usize = 16;
+    let mut cfg = sandbox(&[DEFAULT, GB, GB2], &["av_sandbox"]);
+    cfg.outcomes.completed = 0.0;
+    cfg.outcomes.no_answer = 100.0;
+    cfg.outcomes.busy = 0.0;
+    cfg.outcomes.voicemail = 0.0;
+    cfg.outcomes.failed = 0.0;
+    let sb = TestSandbox::start(cfg);
+    // Slow pacing, so that the kill lands while the list is being dialled.
+    let pool = format!(
+        "local_caller_ids:\n  - number: \"{GB}\"\n    countries: [GB]\n  - number: \"{GB2}\"\n    \
+         countries: [GB]\nredial:\n  on: [no_answer]\n  max: 1\n  after: 1s\n"
+    );
+    let to: Vec<String> = (0..ROWS)
+        .map(|i| format!("+44207946{:04}", 200 + i))
+        .collect();
+    let csv = format!("to_number,customer_name\n{}\n", to.join(",x\n") + ",x");
+    let c = camp("killed", &pool, &csv);
+    let mut child = command(&c, &sb.base_url(), "run", &["--quiet", "--rate", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn run");
+    // Kill it once a few calls exist (polled, not timed); it must not have
+    // finished by then.
+    let mut exited = None;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            exited = Some(status);
+            break;
+        }
+        if sb.ledger_calls().len() >= 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        exited.is_none(),
+        "the run ended before the kill: {exited:?}"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    let at_kill = sb.ledger_calls().len();
+    assert!((4..ROWS).contains(&at_kill), "{at_kill} calls at the kill");
+
+    // Resumed to the end, at full speed.
+    let o = run(&c, &sb.base_url(), &["--rate", "1000"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let first = by_recipient(&sb.ledger_calls(), "from_number");
+    assert_eq!(first.len(), ROWS, "everyone called once: {first:?}");
+    let mut used: HashMap<&str, usize> = HashMap::new();
+    for t in &to {
+        assert_eq!(first[t].len(), 1, "{t}: {:?}", first[t]);
+        assert!([GB, GB2].contains(&first[t][0].as_str()), "{t}: {first:?}");
+        *used.entry(first[t][0].as_str()).or_default() += 1;
+    }
+    assert!(
+        used.len() == 2 && used[GB].abs_diff(used[GB2]) <= 1,
+        "least used across the kill: {used:?}"
+    );
+
+    // Outcomes, then the redial round.
+    let o = command(&c, &sb.base_url(), "track", &["--poll-every", "1s"])
+        .output()
+        .expect("track");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = run(&c, &sb.base_url(), &["--wait", "--poll-every", "1s"]);
+    assert!(matches!(o.status.code(), Some(0 | 4)), "{}", show(&o));
+    let calls = sb.ledger_calls();
+    let from = by_recipient(&calls, "from_number");
+    for t in &to {
+        let want = first[t][0].as_str();
+        assert_eq!(from[t], [want, want], "{t}: both rounds from one number");
+    }
+    let round2 = calls
+        .iter()
+        .filter(|c| c["metadata"]["callplan_round"] == "2")
+        .count();
+    assert_eq!(round2, ROWS, "the redial round called everyone again");
+    // The results file says the same, on every line that names a caller ID.
+    let text = std::fs::read_to_string(&c.results).expect("results file");
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let mut seen = 0;
+    for r in rd.deserialize::<HashMap<String, String>>() {
+        let r = r.expect("CSV record");
+        if r["from_number"].is_empty() {
+            continue;
+        }
+        assert_eq!(
+            r["from_number"], first[&r["to_number"]][0],
+            "results file line {r:?}"
+        );
+        seen += 1;
+    }
+    assert!(seen >= ROWS, "{seen} lines with a caller ID");
+    let last = latest(&c.results);
+    for t in &to {
+        assert_eq!(last[t]["round"], "2", "{t}: {:?}", last[t]);
+        assert_eq!(last[t]["from_number"], first[t][0], "{t}: {:?}", last[t]);
     }
 }

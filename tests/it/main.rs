@@ -6,6 +6,7 @@ mod campaign;
 mod common;
 mod ecosys;
 mod export;
+mod hardening;
 mod json;
 mod run;
 mod sandbox;
