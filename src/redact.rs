@@ -19,9 +19,11 @@ use memchr::memmem;
 /// What a secret is replaced by.
 pub const MASK: &str = "***";
 
-/// Shorter values are not registered: masking every `abc` in the output
-/// would garble it, and no real key is that short.
-pub const MIN_SECRET_LEN: usize = 4;
+/// Shorter values are not registered: masking every `chaos` in the output
+/// would garble it (and rewrite a campaign named so in its own results
+/// file, which the next run would then refuse as another campaign's), and
+/// no real key is that short.
+pub const MIN_SECRET_LEN: usize = 8;
 
 /// The registered secrets, longest first (so that a secret containing
 /// another is masked whole).

@@ -13,10 +13,14 @@ use crate::cli::ExportArgs;
 use crate::exit::Exit;
 use crate::outcomes::{self, ExportOptions};
 use crate::plan;
+use crate::redact::Masked;
 
 /// Runs `callplan export`.
 pub fn main(args: ExportArgs) -> anyhow::Result<Exit> {
     let plan = plan::load(&args.plan)?;
+    // The export carries recipients' cells and what the API said: a key
+    // pasted into either must not reach the CRM file.
+    crate::redact::register_env(&plan.api.api_key_env);
     let results = match &args.results {
         Some(p) => plan::absolute(p),
         None if args.sandbox => super::run::sandbox_results_path(plan.results_path()),
@@ -29,7 +33,7 @@ pub fn main(args: ExportArgs) -> anyhow::Result<Exit> {
     let summary = match &args.out {
         None => {
             let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut out = Masked::new(std::io::BufWriter::new(stdout.lock()));
             let summary = outcomes::export(&plan, &results, opts, &mut out)?;
             out.flush()?;
             summary
@@ -94,7 +98,7 @@ fn write_atomically<T>(
         .prefix(".callplan-export-")
         .suffix(".tmp")
         .tempfile_in(folder)?;
-    let mut out = std::io::BufWriter::new(tmp.as_file());
+    let mut out = Masked::new(std::io::BufWriter::new(tmp.as_file()));
     let value = write(&mut out)?;
     out.flush()?;
     drop(out);

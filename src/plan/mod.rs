@@ -371,7 +371,7 @@ pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
     if let Some(reason) = bad_name(&plan.name) {
         return Err(PlanError::BadName {
             path: path.to_path_buf(),
-            name: plan.name.clone(),
+            name: escaped_name(&plan.name),
             reason,
         });
     }
@@ -415,6 +415,21 @@ fn bad_name(name: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// `name` as the refusal shows it: every control or invisible character
+/// written as `\u{...}`, so a right-to-left override cannot reorder the
+/// message around it and a zero-width space can be seen.
+fn escaped_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() || is_invisible(c) {
+                format!("\\u{{{:04X}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Characters that print as nothing or reorder what follows: Unicode's
@@ -808,6 +823,10 @@ mod tests {
         ] {
             assert!(bad_name(name).is_some(), "{name:?}");
         }
+        assert_eq!(
+            escaped_name("june\u{202E}gpj\u{7}"),
+            "june\\u{202E}gpj\\u{0007}"
+        );
         let r = bad_name("ju\u{200B}ne").unwrap();
         assert!(r.contains("invisible or direction-changing"), "{r}");
         for name in [

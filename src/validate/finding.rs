@@ -66,9 +66,11 @@ kinds! {
     AgentVersionMissing => "agent_version_missing", Error, "agent_version_id is empty";
     /// `agent_version_id` does not look like a DialNexa agent version id.
     AgentVersionPrefix => "agent_version_prefix", Warning, "agent_version_id does not start with av_";
-    /// A count, rate or timeout is zero, negative, not finite or outside
-    /// its bounds (`crate::bounds`).
-    NotPositive => "not_positive", Error, "a number setting is not positive or out of bounds";
+    /// A count, rate or timeout is zero, negative or not a number.
+    NotPositive => "not_positive", Error, "a number setting is not a positive number";
+    /// A count, rate or timeout is positive but outside its bounds
+    /// (`crate::bounds`): a run would wait without end or overflow a timer.
+    OutOfBounds => "out_of_bounds", Error, "a number setting is outside its bounds";
     /// A variable name in the plan is empty or has surrounding spaces.
     BadVariableName => "bad_variable_name", Error, "a variable name is empty or padded with spaces";
     /// A default variable has the name of a metadata column.

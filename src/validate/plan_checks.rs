@@ -176,16 +176,22 @@ fn check_positive_counts(plan: &Plan, file: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     for (key, value, max, or_else) in counts {
         let Some(v) = value else { continue };
-        let problem = if v == 0 {
-            format!("{key} is 0: nothing would ever be sent")
+        let (kind, problem) = if v == 0 {
+            (
+                Kind::NotPositive,
+                format!("{key} is 0: nothing would ever be sent"),
+            )
         } else if v > max {
-            format!("{key} is {v}, above its bound of {max}")
+            (
+                Kind::OutOfBounds,
+                format!("{key} is {v}, above its bound of {max}"),
+            )
         } else {
             continue;
         };
         out.push(
             Finding::new(
-                Kind::NotPositive,
+                kind,
                 file,
                 problem,
                 format!("use a whole number from 1 to {max}{or_else}"),
@@ -235,16 +241,20 @@ fn check_positive_numbers(plan: &Plan, file: &str) -> Vec<Finding> {
         .into_iter()
         .filter(|(_, v, (min, max), _)| !bounds::within(*v, *min, *max))
         .map(|(key, v, (min, max), fix)| {
-            let problem = if v.is_finite() && v > 0.0 {
-                format!(
+            let (kind, problem) = if v.is_finite() && v > 0.0 {
+                let problem = format!(
                     "{key} is {}, outside its bounds ({})",
                     bounds::show_f64(v),
                     bounds::describe_f64(min, max)
-                )
+                );
+                (Kind::OutOfBounds, problem)
             } else {
-                format!("{key} must be a positive number, not {v}")
+                (
+                    Kind::NotPositive,
+                    format!("{key} must be a positive number, not {v}"),
+                )
             };
-            Finding::new(Kind::NotPositive, file, problem, fix.as_str())
+            Finding::new(kind, file, problem, fix.as_str())
                 .column(key)
                 .value(&bounds::show_f64(v))
         })
@@ -257,9 +267,14 @@ fn check_list_lag(plan: &Plan, file: &str) -> Option<Finding> {
     if v.is_finite() && (0.0..=crate::plan::MAX_LIST_LAG_S).contains(&v) {
         return None;
     }
+    let kind = if v.is_nan() || v < 0.0 {
+        Kind::NotPositive
+    } else {
+        Kind::OutOfBounds
+    };
     Some(
         Finding::new(
-            Kind::NotPositive,
+            kind,
             file,
             format!("api.list_lag_s must be from 0 to 600 seconds, not {v}"),
             "write how long a created call may take to show in the call list, in seconds \
@@ -518,6 +533,8 @@ mod tests {
                 "api.request_timeout_s"
             ]
         );
+        let kinds: Vec<_> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [Kind::OutOfBounds; 6], "{found:?}");
         assert!(
             found[0].problem.contains("above its bound of 10000"),
             "{}",

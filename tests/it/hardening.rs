@@ -486,8 +486,6 @@ fn campaign_names_must_be_printable() {
 /// (csv and json, stdout and `--out`), `status`, or any file beside the
 /// results file (the outcomes store included).
 #[test]
-#[ignore = "fails today: `callplan export` writes the key from a recipients cell (src/commands/export.rs \
-            writes neither stdout nor --out through redact::Masked); un-ignore with that fix"]
 fn the_key_is_masked_in_exports_and_the_outcomes_store() {
     let mut cfg = Config::unlimited();
     cfg.numbers = vec!["+14155550100".into()];

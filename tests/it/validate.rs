@@ -164,6 +164,7 @@ fn every_plan_finding_is_located() {
             ("agent_version_missing", None, c("agent_version_id")),
             ("not_positive", None, c("dispatch.concurrency")),
             ("not_positive", None, c("dispatch.max_attempts")),
+            ("out_of_bounds", None, c("dispatch.max_active_calls")),
             ("not_positive", None, c("dispatch.rate_per_second")),
             ("not_positive", None, c("api.connect_timeout_s")),
             ("not_positive", None, c("api.request_timeout_s")),
