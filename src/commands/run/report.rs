@@ -194,7 +194,7 @@ pub(super) fn dry_run(
     shown: Vec<serde_json::Value>,
 ) -> anyhow::Result<Exit> {
     let counts = match &input.log {
-        Some(log) => results::tally(&input.rows.order, &log.table),
+        Some(log) => results::tally(&input.rows.order(), &log.table),
         None => BTreeMap::new(),
     };
     let mut report = RunReport::new(args, Exit::Ok).with_counts(&input.results_path, counts);
