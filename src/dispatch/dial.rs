@@ -76,7 +76,10 @@ pub(super) async fn dial<A: CallsApi>(
     slot: OwnedSemaphorePermit,
 ) {
     let Some(target) = shared.settings.targets.of_job(&job) else {
-        tracing::error!("a job names target {}, which this run does not have", job.target);
+        tracing::error!(
+            "a job names target {}, which this run does not have",
+            job.target
+        );
         return;
     };
     if !may_dial_now(&shared, &job, &target) {
@@ -135,7 +138,11 @@ fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job, target: &Target
         (rec.from_number, rec.agent_version_id) = (from.into(), agent.into());
         rec
     };
-    if shared.settings.suppressed.contains(target.to_number.as_str()) {
+    if shared
+        .settings
+        .suppressed
+        .contains(target.to_number.as_str())
+    {
         shared.appender.append(record(Status::Suppressed));
         Stats::add(&shared.stats.done, 1);
         tracing::info!(key = %target.key, "on a do-not-call list: not dialled");

@@ -361,7 +361,10 @@ mod tests {
             agent_version_id: "av_2".into(),
         }));
         let sent = targets.of_job(&job).unwrap();
-        assert_eq!((sent.key.as_str(), sent.from_number.as_str()), ("b", "+14155550100"));
+        assert_eq!(
+            (sent.key.as_str(), sent.from_number.as_str()),
+            ("b", "+14155550100")
+        );
         assert!(targets.of_job(&Job::new(9, 1, 0)).is_none());
     }
 }

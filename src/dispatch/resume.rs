@@ -52,7 +52,10 @@ pub(super) fn taken_sent_at(
 /// Settles one row left open; Some: the row is to be dialled again.
 pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume) -> Option<Job> {
     let Some(in_csv) = shared.settings.targets.get(open.target).cloned() else {
-        tracing::error!("a row to resume names target {}, which this run does not have", open.target);
+        tracing::error!(
+            "a row to resume names target {}, which this run does not have",
+            open.target
+        );
         return None;
     };
     let taken = taken_sent_at(&open.last, jiff::Timestamp::now());

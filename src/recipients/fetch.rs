@@ -136,9 +136,9 @@ impl Changed {
             ChangedWhat::Saved => format!(
                 "{file} changed after it was validated (the workbook was saved again): {RUN_AGAIN}"
             ),
-            ChangedWhat::Unreadable(why) => format!(
-                "{file} cannot be read again to dial its rows ({why}): {RUN_AGAIN}"
-            ),
+            ChangedWhat::Unreadable(why) => {
+                format!("{file} cannot be read again to dial its rows ({why}): {RUN_AGAIN}")
+            }
         }
     }
 }
@@ -266,7 +266,8 @@ impl RowFetch {
         }
         for (row, at) in rows {
             if let RowAt::Csv(span) = at
-                && SCRATCH.with(|s| self.read_span(file, span, &mut s.borrow_mut().raw))?
+                && SCRATCH
+                    .with(|s| self.read_span(file, span, &mut s.borrow_mut().raw))?
                     .is_none()
             {
                 return Err(self.changed(ChangedWhat::Row(row)));
@@ -289,7 +290,12 @@ impl RowFetch {
     /// Reads `span`'s bytes into `raw`; Some(content length) when they are
     /// the bytes validated (same hash; nothing after a record that ended
     /// the file), None when not.
-    fn read_span(&self, file: &File, span: &Span, raw: &mut Vec<u8>) -> Result<Option<usize>, Changed> {
+    fn read_span(
+        &self,
+        file: &File,
+        span: &Span,
+        raw: &mut Vec<u8>,
+    ) -> Result<Option<usize>, Changed> {
         let len = span.len as usize;
         // One byte more: a record that ended the file must still end it.
         raw.clear();
@@ -307,7 +313,13 @@ impl RowFetch {
         let same = got >= len
             && !(span.at_eof && got > len)
             && span_hash(raw.get(..len).unwrap_or_default()) == span.hash;
-        Ok(same.then(|| if span.at_eof { len } else { len.saturating_sub(1) }))
+        Ok(same.then(|| {
+            if span.at_eof {
+                len
+            } else {
+                len.saturating_sub(1)
+            }
+        }))
     }
 
     /// Row `row`'s variables and metadata, read from where validation saw
@@ -402,7 +414,11 @@ mod tests {
         let (path, fetch) = fetch_of(&dir, data);
         let rows = spans(data);
         // Same length, one letter changed in row 3.
-        std::fs::write(&path, &b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n+12125550143,Bx,,c2\n"[..]).unwrap();
+        std::fs::write(
+            &path,
+            &b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n+12125550143,Bx,,c2\n"[..],
+        )
+        .unwrap();
         fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap();
         assert!(fetch.cells(2, &rows[1].2).is_ok());
         let err = fetch.cells(3, &rows[2].2).unwrap_err();
@@ -426,14 +442,27 @@ mod tests {
         let err = fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap_err();
         assert_eq!(err.what, ChangedWhat::Row(4), "the first row added");
         // Row 2 made longer: it and every row after it moved.
-        std::fs::write(&path, &b"to_number,name,clinic,crm\n+12125550142,Anne,,c1\n+12125550143,Bo,,c2\n"[..]).unwrap();
+        std::fs::write(
+            &path,
+            &b"to_number,name,clinic,crm\n+12125550142,Anne,,c1\n+12125550143,Bo,,c2\n"[..],
+        )
+        .unwrap();
         let err = fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap_err();
         assert_eq!(err.what, ChangedWhat::Row(2));
         // Shorter, with the rows to dial intact: the size is named.
-        let (path, fetch) = fetch_of(&dir, b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\nbad\n");
+        let (path, fetch) = fetch_of(
+            &dir,
+            b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\nbad\n",
+        );
         let rows = spans(b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\nbad\n");
-        std::fs::write(&path, &b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n"[..]).unwrap();
-        let err = fetch.check(rows.iter().take(2).map(|r| (r.0, &r.2))).unwrap_err();
+        std::fs::write(
+            &path,
+            &b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n"[..],
+        )
+        .unwrap();
+        let err = fetch
+            .check(rows.iter().take(2).map(|r| (r.0, &r.2)))
+            .unwrap_err();
         assert_eq!(err.what, ChangedWhat::Size { was: 51, now: 47 });
     }
 
@@ -447,7 +476,10 @@ mod tests {
         let mut longer = data.to_vec();
         longer.extend_from_slice(b"9");
         std::fs::write(&path, &longer).unwrap();
-        assert_eq!(fetch.cells(2, &rows[1].2).unwrap_err().what, ChangedWhat::Row(2));
+        assert_eq!(
+            fetch.cells(2, &rows[1].2).unwrap_err().what,
+            ChangedWhat::Row(2)
+        );
         let err = fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap_err();
         assert_eq!(err.what, ChangedWhat::Row(2));
     }
@@ -461,7 +493,10 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let err = fetch.cells(2, &rows[1].2).unwrap_err();
         assert!(matches!(err.what, ChangedWhat::Unreadable(_)), "{err:?}");
-        assert!(err.to_string().starts_with("r.csv cannot be read again"), "{err}");
+        assert!(
+            err.to_string().starts_with("r.csv cannot be read again"),
+            "{err}"
+        );
         assert!(fetch.cells(2, &RowAt::Unknown).is_err());
     }
 

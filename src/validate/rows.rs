@@ -537,7 +537,6 @@ impl<'p> RowChecker<'p> {
         );
         None
     }
-
 }
 
 /// Where a row's findings point: its row and its number as written

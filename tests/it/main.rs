@@ -3,6 +3,7 @@
 
 mod callerid;
 mod campaign;
+mod changed;
 mod common;
 mod ecosys;
 mod export;
@@ -13,4 +14,5 @@ mod secrets;
 mod sync;
 mod triage;
 mod validate;
+mod wide;
 mod workbook;

@@ -171,9 +171,7 @@ impl Ending {
             Some(stop @ StopReason::WaitedTooLong { .. }) => notes.extend(stop.notes()),
             Some(StopReason::RecipientsChanged(message)) => {
                 notes.push(format!("stopped: {message}"));
-                notes.push(
-                    "what was dialled is recorded; rows not dialled stay pending".into(),
-                );
+                notes.push("what was dialled is recorded; rows not dialled stay pending".into());
             }
             _ => {}
         }
