@@ -11,7 +11,6 @@
 //! resumes name their target by its index in [`Targets`].
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -19,6 +18,7 @@ use compact_str::CompactString;
 use jiff::tz::TimeZone;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use crate::recipients::fetch::Cells;
 use crate::recipients::{Changed, RowAt, RowFetch};
 use crate::results::{Record, Status};
 use crate::wire::{Call, CallStatus};
@@ -60,9 +60,6 @@ impl Target {
         }
     }
 }
-
-/// Variables and metadata of one row, as its request sends them.
-pub type Cells = (BTreeMap<String, String>, BTreeMap<String, String>);
 
 /// Every recipient of a run, in input order, owned once: jobs, resumes and
 /// redials name them by index ([`Job::target`]); the calling zones are a

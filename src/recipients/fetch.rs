@@ -71,6 +71,9 @@ impl Fields {
     }
 }
 
+/// Variables and metadata of one row, as its request sends them.
+pub type Cells = (BTreeMap<String, String>, BTreeMap<String, String>);
+
 /// Where a validated row's cells are to be found when it is dialled.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowAt {
@@ -148,7 +151,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -325,11 +328,7 @@ impl RowFetch {
     /// Row `row`'s variables and metadata, read from where validation saw
     /// it; [`Changed`] when its bytes are no longer those (then nothing of
     /// it may be sent).
-    pub fn cells(
-        &self,
-        row: u64,
-        at: &RowAt,
-    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), Changed> {
+    pub fn cells(&self, row: u64, at: &RowAt) -> Result<Cells, Changed> {
         let span = match at {
             RowAt::Cells(rec) => {
                 return Ok((self.fields.variables(rec), self.fields.metadata(rec)));
