@@ -46,31 +46,38 @@ impl Rows {
     }
 
     /// Every recipient in input order (by row), as compaction writes them:
-    /// built when asked, from the targets and the invalid rows, rather than
-    /// kept beside them for the whole run.
-    pub fn order(&self) -> Vec<RowRef> {
-        let mut out = Vec::with_capacity(self.targets.len() + self.invalid.len());
+    /// (key, row, number), borrowed from the targets and the invalid rows,
+    /// which are both in input order (nothing is kept beside them).
+    pub fn in_order(&self) -> impl Iterator<Item = (&str, u64, &str)> {
         let mut targets = self.targets.iter().map(|(_, t)| t).peekable();
         let mut invalid = self.invalid.iter().map(|(r, _)| r).peekable();
-        loop {
+        std::iter::from_fn(move || {
             let take_target = match (targets.peek(), invalid.peek()) {
                 (Some(t), Some(r)) => t.row <= r.row,
                 (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
+                (None, _) => false,
             };
             if take_target {
-                if let Some(t) = targets.next() {
-                    out.push(RowRef {
-                        key: t.key.to_string(),
-                        row: t.row,
-                        to_number: t.to_number.to_string(),
-                    });
-                }
-            } else if let Some(r) = invalid.next() {
-                out.push(r.clone());
+                targets
+                    .next()
+                    .map(|t| (t.key.as_str(), t.row, t.to_number.as_str()))
+            } else {
+                invalid
+                    .next()
+                    .map(|r| (r.key.as_str(), r.row, r.to_number.as_str()))
             }
-        }
+        })
+    }
+
+    /// [`Rows::in_order`] as the [`RowRef`]s `results::compact` and
+    /// `results::tally` take: built when a run ends, not kept through it.
+    pub fn order(&self) -> Vec<RowRef> {
+        let mut out = Vec::with_capacity(self.targets.len() + self.invalid.len());
+        out.extend(self.in_order().map(|(key, row, to_number)| RowRef {
+            key: key.to_string(),
+            row,
+            to_number: to_number.to_string(),
+        }));
         out
     }
 
