@@ -147,7 +147,7 @@ pub(super) struct Shared<A> {
     /// Every call_id this run recorded (created or found), with its row:
     /// one entry per call, to catch an API that gives one call_id to two
     /// rows.
-    pub(super) call_owners: Mutex<rustc_hash::FxHashMap<Box<str>, Owner>>,
+    pub(super) call_owners: Mutex<rustc_hash::FxHashMap<compact_str::CompactString, Owner>>,
 }
 
 /// A row's progress within this run.

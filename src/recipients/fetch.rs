@@ -500,6 +500,32 @@ mod tests {
     }
 
     #[test]
+    fn a_workbook_row_is_read_from_memory_and_a_workbook_saved_again_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.xlsx");
+        std::fs::write(&path, b"a workbook").unwrap();
+        let fetch = RowFetch::new(&path, "r.xlsx", fields(), Seen::workbook(&path).unwrap());
+        let row = &spans(b"+12125550142,Ann,Leeds,c1")[0];
+        let RowAt::Csv(_) = row.2 else {
+            panic!("a CSV record")
+        };
+        let mut r = Reader::new(&b"+12125550142,Ann,Leeds,c1"[..], Path::new("t"));
+        let mut rec = Record::default();
+        assert!(r.read_record(&mut rec).unwrap());
+        let kept = RowAt::Cells(Box::new(rec.cells_only()));
+        let (vars, meta) = fetch.cells(2, &kept).unwrap();
+        assert_eq!(
+            (vars["name"].as_str(), vars["clinic"].as_str()),
+            ("Ann", "Leeds")
+        );
+        assert_eq!(meta["crm"], "c1");
+        fetch.check(std::iter::once((2, &kept))).unwrap();
+        std::fs::write(&path, b"a workbook saved again").unwrap();
+        let err = fetch.check(std::iter::once((2, &kept))).unwrap_err();
+        assert_eq!(err.what, ChangedWhat::Saved);
+    }
+
+    #[test]
     fn numbers_are_grouped_by_thousands() {
         assert_eq!(grouped(7), "7");
         assert_eq!(grouped(1204), "1,204");
