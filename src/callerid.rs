@@ -187,7 +187,8 @@ pub fn assign(plan: &Plan, targets: &mut [Target], table: Option<&Table>) {
     let pool = Pool::of(plan);
     let mut usage = Usage::new();
     let mut open = Vec::new();
-    for (i, t) in targets.iter_mut().enumerate() {
+    // Rows on a do-not-call list are never dialled: they take no caller ID.
+    for (i, t) in targets.iter_mut().enumerate().filter(|(_, t)| !t.listed) {
         let recorded = table
             .and_then(|tb| tb.get(&t.key))
             .map(|r| r.from_number.trim())
@@ -195,12 +196,12 @@ pub fn assign(plan: &Plan, targets: &mut [Target], table: Option<&Table>) {
         if t.from_number.is_empty()
             && let Some(n) = recorded
         {
-            t.from_number = n.to_string();
+            t.from_number = n.into();
         }
         if t.from_number.is_empty() {
             open.push(i);
         } else {
-            *usage.entry(t.from_number.clone()).or_insert(0) += 1;
+            count(&mut usage, &t.from_number);
         }
     }
     let need_region = pool.has_countries();
@@ -212,9 +213,18 @@ pub fn assign(plan: &Plan, targets: &mut [Target], table: Option<&Table>) {
             None
         };
         let (n, _) = pool.choose(&t.to_number, region, None, &usage);
-        let n = n.to_string();
-        *usage.entry(n.clone()).or_insert(0) += 1;
-        t.from_number = n;
+        t.from_number = n.into();
+        count(&mut usage, &t.from_number);
+    }
+}
+
+/// One more row calling from `number` (no allocation once it is counted).
+fn count(usage: &mut Usage, number: &str) {
+    match usage.get_mut(number) {
+        Some(n) => *n += 1,
+        None => {
+            usage.insert(number.to_string(), 1);
+        }
     }
 }
 
@@ -387,15 +397,7 @@ mod tests {
     }
 
     fn target(key: &str, to: &str) -> Target {
-        Target {
-            key: key.into(),
-            row: 2,
-            to_number: to.into(),
-            variables: Default::default(),
-            metadata: Default::default(),
-            from_number: String::new(),
-            agent_version_id: String::new(),
-        }
+        Target::new(key, 2, to)
     }
 
     fn plan_with(entries: Vec<LocalCallerId>) -> Plan {

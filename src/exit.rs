@@ -53,6 +53,11 @@ exits! {
     /// Exit 2 too: the results file cannot be written (a full disk, a file
     /// size limit); every line written so far is safe, a rerun resumes.
     Unwritable = 2, "the results file cannot be written (disk full?); what was written is safe: free space, then rerun to resume";
+    /// Exit 2 too: the recipients file changed after it was validated (a row
+    /// edited, rows added or removed) or cannot be read again; no request
+    /// for a row that is not what was checked leaves, what was dialled is
+    /// recorded, and a rerun validates the file as it is now.
+    RecipientsChanged = 2, "the recipients file changed after it was validated; what was dialled is saved: run again to validate it as it is now";
     /// The run stopped on a workspace-wide API error; results saved, a rerun resumes.
     Stopped = 3, "stopped on a workspace-wide API error; results saved, rerun to resume";
     /// The run finished but some rows were rejected, errored or are still in doubt.
@@ -74,7 +79,7 @@ mod tests {
     #[test]
     fn the_table_lists_each_code_in_order_with_its_doc() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, [0, 1, 2, 2, 3, 4, 130]);
+        assert_eq!(codes, [0, 1, 2, 2, 2, 3, 4, 130]);
         assert_eq!(
             Exit::Usage.description(),
             "Usage error or unreadable input (missing file, not YAML, not CSV, not UTF-8, no API key)."

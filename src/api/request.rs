@@ -43,8 +43,28 @@ impl CallRequest {
         variables: &BTreeMap<String, String>,
         row_metadata: &BTreeMap<String, String>,
     ) -> CallRequest {
+        Self::of_row(
+            campaign,
+            key,
+            round,
+            to_number,
+            variables.clone(),
+            row_metadata.clone(),
+        )
+    }
+
+    /// [`CallRequest::new`], taking the row's variables and metadata (read
+    /// back from the recipients file for this request, dropped with it).
+    pub fn of_row(
+        campaign: &Campaign,
+        key: &str,
+        round: u32,
+        to_number: &str,
+        variables: BTreeMap<String, String>,
+        row_metadata: BTreeMap<String, String>,
+    ) -> CallRequest {
         let mut metadata = campaign.metadata.clone();
-        metadata.extend(row_metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+        metadata.extend(row_metadata);
         metadata.insert(META_CAMPAIGN.into(), campaign.name.clone());
         metadata.insert(META_KEY.into(), key.to_string());
         metadata.insert(META_ROUND.into(), round.to_string());
@@ -53,7 +73,7 @@ impl CallRequest {
                 from_number: campaign.from_number.clone(),
                 to_number: to_number.to_string(),
                 agent_version_id: campaign.agent_version_id.clone(),
-                variables: variables.clone(),
+                variables,
                 metadata,
             },
             idempotency_key: idempotency_key(&campaign.name, key, round),

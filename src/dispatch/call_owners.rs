@@ -7,8 +7,11 @@
 //! names no one call: a warning names both rows, both are recorded
 //! `in_doubt` with that reason (their next run looks each up by its own
 //! metadata), and the call is no longer polled. One small entry per call
-//! (the map lives in [`Shared::call_owners`]); a hash of the id alone would
-//! be smaller but could, rarely, accuse two innocent rows.
+//! (the map lives in [`Shared::call_owners`]), its strings inline (no
+//! allocation for ids, keys, numbers and times up to 24 bytes); a hash of
+//! the id alone would be smaller but could, rarely, accuse two innocent rows.
+
+use compact_str::CompactString;
 
 use super::calls_api::CallsApi;
 use super::counters::Stats;
@@ -20,14 +23,14 @@ use crate::results::{Record, Status};
 /// to mark it `in_doubt` if the API gives the same call_id to another row.
 #[derive(Debug, Clone)]
 pub(super) struct Owner {
-    pub(super) key: Box<str>,
+    pub(super) key: CompactString,
     pub(super) row: u64,
-    pub(super) to_number: Box<str>,
+    pub(super) to_number: CompactString,
     pub(super) round: u32,
     pub(super) attempts: u32,
     /// The time of the intent its request left under (an in-doubt record
     /// is stamped with it, so a later lookup's list starts early enough).
-    pub(super) intent_at: Box<str>,
+    pub(super) intent_at: CompactString,
     /// Its call_id was also given to another row: no longer polled.
     pub(super) disputed: bool,
 }
@@ -53,9 +56,9 @@ impl<A: CallsApi> Shared<A> {
                 owners.insert(
                     call_id.into(),
                     Owner {
-                        key: target.key.as_str().into(),
+                        key: target.key.clone(),
                         row: target.row,
-                        to_number: target.to_number.as_str().into(),
+                        to_number: target.to_number.clone(),
                         round,
                         attempts: row.attempts,
                         intent_at: row.intent_at.as_str().into(),

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::calls_api::CallsApi;
 use super::counters::Stats;
-use super::job::Job;
+use super::job::{Job, Target};
 use super::limiter::Permit;
 use super::state::{RowState, Shared, StopReason, lock};
 use crate::api::{Answer, CallRequest, RETRY_AFTER_CAP};
@@ -75,21 +75,56 @@ pub(super) async fn dial<A: CallsApi>(
     job: Job,
     slot: OwnedSemaphorePermit,
 ) {
-    if !may_dial_now(&shared, &job) {
+    let Some(target) = shared.settings.targets.of_job(&job) else {
+        tracing::error!(
+            "a job names target {}, which this run does not have",
+            job.target
+        );
+        return;
+    };
+    if !may_dial_now(&shared, &job, &target) {
         return;
     }
     let Ok(live_place) = take_live_place(&shared).await else {
-        return leave_pending(&shared, &job, &RowState::of_job(&job));
+        return leave_pending(&shared, &target, &job, &RowState::of_job(&job));
     };
-    RowDial::new(&shared, &job, slot, live_place).run().await;
+    let Some(request) = request_of(&shared, &target, job.round) else {
+        return leave_pending(&shared, &target, &job, &RowState::of_job(&job));
+    };
+    RowDial::new(&shared, &job, &target, request, slot, live_place)
+        .run()
+        .await;
+}
+
+/// The request of `target`'s `round`, its variables and metadata read back
+/// from the recipients file now; None when the file changed since it was
+/// validated (the run is stopped: nothing more is dialled, and nothing of
+/// this row leaves).
+fn request_of<A: CallsApi>(shared: &Shared<A>, target: &Target, round: u32) -> Option<CallRequest> {
+    match shared.settings.targets.cells(target) {
+        Ok((variables, metadata)) => Some(
+            CallRequest::of_row(
+                &shared.campaign,
+                &target.key,
+                round,
+                &target.to_number,
+                variables,
+                metadata,
+            )
+            .with_caller(&target.from_number, &target.agent_version_id),
+        ),
+        Err(changed) => {
+            shared.stop_with(StopReason::RecipientsChanged(changed.to_string()));
+            None
+        }
+    }
 }
 
 /// The checks before the intent: a number on a do-not-call list is
 /// recorded `suppressed`; outside the recipient's calling window the row is
 /// recorded `pending` with when it opens (and waited for unless the run
 /// does not wait), or with why it never will.
-fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job) -> bool {
-    let target = &job.target;
+fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job, target: &Target) -> bool {
     let record = |status: Status| {
         let mut rec = Record::new(
             &target.key,
@@ -103,13 +138,22 @@ fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job) -> bool {
         (rec.from_number, rec.agent_version_id) = (from.into(), agent.into());
         rec
     };
-    if shared.settings.suppressed.contains(&target.to_number) {
+    if shared
+        .settings
+        .suppressed
+        .contains(target.to_number.as_str())
+    {
         shared.appender.append(record(Status::Suppressed));
         Stats::add(&shared.stats.done, 1);
         tracing::info!(key = %target.key, "on a do-not-call list: not dialled");
         return false;
     }
-    let zone = shared.zone_of(&target.key);
+    let zone = shared
+        .settings
+        .targets
+        .zone(target)
+        .cloned()
+        .unwrap_or(jiff::tz::TimeZone::UTC);
     let now = shared.settings.clock.now();
     let mut rec = record(Status::Pending);
     match calling_window(shared.settings.schedule.as_ref(), Some(&zone), now) {
@@ -152,11 +196,11 @@ async fn take_live_place<A: CallsApi>(
 
 /// Writes the row back as `pending` when the run stops before its request
 /// leaves and its last record is an intent known to have created nothing.
-fn leave_pending<A: CallsApi>(shared: &Shared<A>, job: &Job, row: &RowState) {
+fn leave_pending<A: CallsApi>(shared: &Shared<A>, target: &Target, job: &Job, row: &RowState) {
     if row.open_intent {
         shared
             .appender
-            .append(shared.record(&job.target, job.round, Status::Pending, row));
+            .append(shared.record(target, job.round, Status::Pending, row));
     }
 }
 
@@ -165,6 +209,8 @@ fn leave_pending<A: CallsApi>(shared: &Shared<A>, job: &Job, row: &RowState) {
 pub(super) struct RowDial<'a, A> {
     pub(super) shared: &'a Shared<A>,
     pub(super) job: &'a Job,
+    /// The row, as it is sent (see [`super::Targets::of_job`]).
+    pub(super) target: &'a Target,
     request: CallRequest,
     pub(super) row: RowState,
     /// Its place in the pipeline: held from its pacing slot to its answer,
@@ -179,22 +225,15 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
     fn new(
         shared: &'a Shared<A>,
         job: &'a Job,
+        target: &'a Target,
+        request: CallRequest,
         slot: OwnedSemaphorePermit,
         live_place: Option<OwnedSemaphorePermit>,
     ) -> RowDial<'a, A> {
-        let target = &job.target;
-        let request = CallRequest::new(
-            &shared.campaign,
-            &target.key,
-            job.round,
-            &target.to_number,
-            &target.variables,
-            &target.metadata,
-        )
-        .with_caller(&target.from_number, &target.agent_version_id);
         RowDial {
             shared,
             job,
+            target,
             request,
             row: RowState::of_job(job),
             slot: Some(slot),
@@ -331,7 +370,7 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
         Stats::add(&shared.stats.in_flight, 1);
         let answer = shared.api.create(&self.request).await;
         Stats::sub(&shared.stats.in_flight, 1);
-        let target = &self.job.target;
+        let target = self.target;
         tracing::debug!(key = %target.key, row = target.row, ?answer, "answer");
         match answer {
             Answer::Created {
@@ -374,7 +413,7 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
         self.row.last_http = Some(http_status);
         self.row.last_error.clear();
         Stats::add(&shared.stats.created, 1);
-        let target = &self.job.target;
+        let target = self.target;
         if let Some(first) = shared.claim(&call_id, target, self.job.round, &self.row) {
             shared.dispute(&call_id, target, self.job.round, &self.row, &first);
             return Next::Done;
@@ -557,16 +596,16 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
 
     pub(super) fn record(&self, status: Status) -> Record {
         self.shared
-            .record(&self.job.target, self.job.round, status, &self.row)
+            .record(self.target, self.job.round, status, &self.row)
     }
 
     pub(super) fn settle(&self, status: Status) {
         self.shared
-            .settle(&self.job.target, self.job.round, status, &self.row);
+            .settle(self.target, self.job.round, status, &self.row);
     }
 
     fn leave_pending(&self) {
-        leave_pending(self.shared, self.job, &self.row);
+        leave_pending(self.shared, self.target, self.job, &self.row);
     }
 }
 
@@ -844,12 +883,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_call_id_returned_for_a_second_row_marks_both_rows_in_doubt() {
         let api = FakeApi::default().creating(vec![created("call_1"), created("call_1")]);
-        let rig = Rig::new(api, settings());
+        let mut settings = settings();
+        let mut targets = super::super::fake_api::targets();
+        let k2 = &mut targets.as_mut_slice()[1];
+        k2.row = 3;
+        k2.to_number = "+16505550198".into();
+        settings.targets = Arc::new(targets);
+        let rig = Rig::new(api, settings);
         rig.dial(job("k1")).await;
-        let mut second = job("k2");
-        second.target.row = 3;
-        second.target.to_number = "+16505550198".into();
-        rig.dial(second).await;
+        rig.dial(job("k2")).await;
 
         assert!(rig.shared.disputed("call_1"), "no longer polled");
         assert_eq!(rig.stat(|s| &s.in_doubt), 2);
@@ -872,11 +914,8 @@ mod tests {
             .listing(vec![Ok(page(vec![ours("call_7", "k1")]))]);
         let rig = Rig::new(api, settings());
         let row = RowState::default();
-        assert!(
-            rig.shared
-                .claim("call_7", &job("k1").target, 1, &row)
-                .is_none()
-        );
+        let k1 = super::super::fake_api::target("k1");
+        assert!(rig.shared.claim("call_7", &k1, 1, &row).is_none());
         rig.dial(job("k1")).await;
         assert!(!rig.shared.disputed("call_7"));
         assert_eq!(last(&rig.finish().await, "k1").call_id, "call_7");

@@ -41,7 +41,7 @@ impl<A: CallsApi> RowDial<'_, A> {
         self.row.last_error = message;
         self.row.open_intent = false;
         shared.appender.append(self.record(Status::InDoubt));
-        let target = &self.job.target;
+        let target = self.target;
         tracing::info!(key = %target.key, row = target.row, "in doubt: {}", self.row.last_error);
         Next::LookUp
     }
@@ -61,7 +61,7 @@ impl<A: CallsApi> RowDial<'_, A> {
         {
             return Next::Done;
         }
-        let (target, round) = (&self.job.target, self.job.round);
+        let (target, round) = (self.target, self.job.round);
         let asked_at = Instant::now();
         let mut found = shared.lookup(target, round, sent.at_utc).await;
         if found == Lookup::Absent && asked_at < listed_by {

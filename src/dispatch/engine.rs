@@ -216,7 +216,8 @@ async fn reconcile_open_rows<A: CallsApi>(
             Err(e) => tracing::error!("a reconciliation task failed: {e}"),
         }
     }
-    resent.sort_by_key(|j: &Job| j.target.row);
+    // Targets are in input order: by index is by row.
+    resent.sort_by_key(|j: &Job| j.target);
     resent
 }
 

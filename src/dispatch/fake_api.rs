@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use super::calls_api::CallsApi;
 use super::counters::Stats;
-use super::job::{Job, Target, Tracked};
+use super::job::{Job, Target, Targets, Tracked};
 use super::settings::Settings;
 use super::state::Shared;
 use crate::api::{Answer, CallRequest, Campaign, LookupError};
@@ -164,24 +164,25 @@ pub(super) fn settings() -> Settings {
 }
 
 pub(super) fn target(key: &str) -> Target {
-    Target {
-        key: key.into(),
-        row: 2,
-        to_number: "+16505550199".into(),
-        variables: Default::default(),
-        metadata: Default::default(),
-        from_number: String::new(),
-        agent_version_id: String::new(),
-    }
+    Target::new(key, 2, "+16505550199")
 }
 
-pub(super) fn job(key: &str) -> Job {
-    Job {
-        target: target(key),
-        round: 1,
-        attempts: 0,
-        open_intent: false,
+/// The targets of a test run unless its settings name others: `k1` to
+/// `k9`, each [`target`], in that order.
+pub(super) fn targets() -> Targets {
+    let mut targets = Targets::default();
+    for i in 1..=9 {
+        targets.push(target(&format!("k{i}")), None);
     }
+    targets.index_keys();
+    targets
+}
+
+/// Round 1 of `kN`: the Nth target (of [`targets`], or of settings whose
+/// targets start with `k1`).
+pub(super) fn job(key: &str) -> Job {
+    let n: u32 = key.trim_start_matches('k').parse().expect("a key kN");
+    Job::new(n - 1, 1, 0)
 }
 
 /// A call record as the API gives it.
@@ -244,7 +245,10 @@ pub(super) struct Rig {
 }
 
 impl Rig {
-    pub(super) fn new(api: FakeApi, settings: Settings) -> Rig {
+    pub(super) fn new(api: FakeApi, mut settings: Settings) -> Rig {
+        if settings.targets.is_empty() {
+            settings.targets = Arc::new(targets());
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("june.results.csv");
         let header = Header {

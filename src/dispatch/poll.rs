@@ -333,15 +333,9 @@ fn record_end<A: CallsApi>(
         rec.next_at = crate::text::format_ts(due);
         if shared.settings.wait
             && !shared.settings.track_only
-            && let Some((target, _)) = shared.settings.targets.get(&tracked.key)
+            && let Some(target) = shared.settings.targets.find(&tracked.key)
         {
-            let next_round = Job {
-                target: target.clone(),
-                round: tracked.round + 1,
-                attempts: 0,
-                open_intent: false,
-            };
-            shared.schedule_redial(due, next_round);
+            shared.schedule_redial(due, Job::new(target, tracked.round + 1, 0));
         }
     }
     shared.appender.append(rec);
@@ -427,7 +421,8 @@ mod tests {
         );
         settings.clock = Now(Arc::new(crate::clock::ManualClock::new(now)));
         let mut targets = super::super::Targets::default();
-        targets.insert("k1".into(), (target("k1"), None));
+        targets.push(target("k1"), None);
+        targets.index_keys();
         settings.targets = Arc::new(targets);
         settings
     }
@@ -487,7 +482,7 @@ mod tests {
         let next = rig.redial_rx.recv().await.expect("the next round");
         assert_eq!(next.round, 2);
         assert_eq!(next.attempts, 0);
-        assert_eq!(next.target, target("k1"));
+        assert_eq!(next.target, 0, "k1");
         assert_eq!(rig.shared.settings.clock.now(), now, "no real time passed");
         let rec = last(&rig.finish().await, "k1");
         assert_eq!(rec.status, Status::Call(CallStatus::NoAnswer));

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::calls_api::CallsApi;
 use super::counters::Stats;
-use super::job::{Job, Resume, Target};
+use super::job::{Job, Resume, SentAs, Target};
 use super::reconcile::{self, Lookup};
 use super::settings::CLOCK_SKEW;
 use super::state::{RowState, Shared, StopReason};
@@ -51,6 +51,13 @@ pub(super) fn taken_sent_at(
 
 /// Settles one row left open; Some: the row is to be dialled again.
 pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume) -> Option<Job> {
+    let Some(in_csv) = shared.settings.targets.get(open.target).cloned() else {
+        tracing::error!(
+            "a row to resume names target {}, which this run does not have",
+            open.target
+        );
+        return None;
+    };
     let taken = taken_sent_at(&open.last, jiff::Timestamp::now());
     if let Some((_, ahead)) = taken
         && !ahead.is_zero()
@@ -59,8 +66,8 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
             "row {} (key {}): its last line's time {} is {} s in the future (a clock moved \
              back, or a results file from another machine): taken as now, so it is looked up \
              once a request sent now could no longer be in flight",
-            open.target.row,
-            open.target.key,
+            in_csv.row,
+            in_csv.key,
             open.last.updated_at,
             ahead.as_secs()
         );
@@ -82,12 +89,11 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
     // The request went to the number its intent was written for, which the
     // CSV may have changed since: look that number up, and record what is
     // found (or stays in doubt) under it.
-    let in_csv = open.target;
     let logged = open.last.to_number.trim();
     let moved = !logged.is_empty() && logged != in_csv.to_number;
     let mut sent_to = if moved {
         Target {
-            to_number: logged.to_string(),
+            to_number: logged.into(),
             ..in_csv.clone()
         }
     } else {
@@ -99,7 +105,7 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
         (&mut sent_to.agent_version_id, &open.last.agent_version_id),
     ] {
         if !logged.trim().is_empty() {
-            *sent = logged.trim().to_string();
+            *sent = logged.trim().into();
         }
     }
     let round = open.last.round;
@@ -139,20 +145,25 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
             shared.adopt(&sent_to, round, &row, &call, None);
             None
         }
-        Lookup::Absent => Some(Job {
-            target: sent_to,
-            round,
-            attempts: row.attempts,
-            open_intent: true,
-        }),
+        Lookup::Absent => {
+            // Sent again as it was sent (the number is the CSV's: a moved
+            // one is never confirmed absent).
+            let same_caller = sent_to.from_number == in_csv.from_number
+                && sent_to.agent_version_id == in_csv.agent_version_id;
+            Some(Job {
+                open_intent: true,
+                sent_as: (!same_caller).then(|| {
+                    Box::new(SentAs {
+                        from_number: sent_to.from_number.clone(),
+                        agent_version_id: sent_to.agent_version_id.clone(),
+                    })
+                }),
+                ..Job::new(open.target, round, row.attempts)
+            })
+        }
         Lookup::Unknown(why) if shared.settings.redial_in_doubt => {
             tracing::warn!(key = %in_csv.key, "dialling again although in doubt (--redial-in-doubt): {why}");
-            Some(Job {
-                target: in_csv,
-                round,
-                attempts: row.attempts,
-                open_intent: false,
-            })
+            Some(Job::new(open.target, round, row.attempts))
         }
         Lookup::Unknown(_) if shared.stop.is_cancelled() => None,
         Lookup::Unknown(why) => {
@@ -228,7 +239,7 @@ mod tests {
         let mut last = Record::new(&t.key, t.row, &t.to_number, 1, Status::Dispatching);
         last.attempts = 1;
         last.updated_at = crate::text::format_ts(at);
-        Resume { target: t, last }
+        Resume { target: 0, last }
     }
 
     #[test]

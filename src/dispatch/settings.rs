@@ -100,8 +100,9 @@ pub struct Settings {
     pub redial: Option<crate::redial::Redial>,
     /// The plan's calling windows (redials move into them).
     pub schedule: Option<crate::schedule::Schedule>,
-    /// Rows that may be dialled again, by key, with their zone (filled
-    /// only when the plan redials).
+    /// Every recipient of the run (jobs name them by index), with their
+    /// zones and the reader of their cells; keys indexed when the plan
+    /// redials or has calling windows.
     pub targets: Arc<Targets>,
     /// `callplan track`: poll only; a redial is recorded in `next_at`,
     /// never dialled.

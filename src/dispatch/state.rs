@@ -45,6 +45,9 @@ pub enum StopReason {
     Breaker { message: String },
     /// The results file could not be written.
     WriteFailed,
+    /// The recipients file is not what was validated (edited, rows added
+    /// or removed) or cannot be read again: the message says which row.
+    RecipientsChanged(String),
     /// The API kept answering `Retry-After` until the run's budget for such
     /// waits ([`Settings::retry_after_budget`]) was spent.
     WaitedTooLong {
@@ -144,7 +147,7 @@ pub(super) struct Shared<A> {
     /// Every call_id this run recorded (created or found), with its row:
     /// one entry per call, to catch an API that gives one call_id to two
     /// rows.
-    pub(super) call_owners: Mutex<rustc_hash::FxHashMap<Box<str>, Owner>>,
+    pub(super) call_owners: Mutex<rustc_hash::FxHashMap<compact_str::CompactString, Owner>>,
 }
 
 /// A row's progress within this run.
@@ -274,10 +277,12 @@ impl<A: CallsApi> Shared<A> {
 
     /// The calling zone of a row (UTC when it has none or is unknown).
     pub(super) fn zone_of(&self, key: &str) -> jiff::tz::TimeZone {
-        self.settings
-            .targets
-            .get(key)
-            .and_then(|(_, zone)| zone.clone())
+        let targets = &self.settings.targets;
+        targets
+            .find(key)
+            .and_then(|i| targets.get(i))
+            .and_then(|t| targets.zone(t))
+            .cloned()
             .unwrap_or(jiff::tz::TimeZone::UTC)
     }
 

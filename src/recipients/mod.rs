@@ -20,9 +20,11 @@
 //! the file's extension and both are a [`RecordSource`].
 
 pub mod cells;
+pub mod fetch;
 pub mod workbook;
 
 pub use cells::{CellKind, CellType};
+pub use fetch::{Changed, Fields, RowAt, RowFetch};
 pub use workbook::{SheetReader, WorkbookError, is_workbook};
 
 use std::fs::File;
@@ -113,12 +115,42 @@ pub enum QuoteProblem {
     TextAfterQuote,
 }
 
+/// Where a CSV record's bytes are in its file, and what they were: the
+/// record's text and the first byte of its line ending (none at the end of
+/// the file), with a hash of those bytes. What `run` keeps of a row instead
+/// of its cells: it reads the record back by offset just before dialling
+/// it, and the hash says whether those bytes are still the ones validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    /// Byte offset of the record's first byte in the file.
+    pub offset: u64,
+    /// The record's bytes, its line ending's first byte included.
+    pub len: u32,
+    /// True when the record ends the file with no line ending: nothing may
+    /// follow it when it is read back.
+    pub at_eof: bool,
+    /// [`span_hash`] of those `len` bytes.
+    pub hash: u64,
+}
+
+/// The hash a [`Span`] keeps of its bytes: SipHash-1-3 with fixed keys
+/// (std's `DefaultHasher::new`), the same in every call of one process,
+/// which is all a check within one run needs.
+pub fn span_hash(bytes: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(bytes);
+    h.finish()
+}
+
 /// One record: its cells as bytes (not yet checked for UTF-8) and its row.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Record {
     data: Vec<u8>,
     ends: Vec<usize>,
     row: u64,
+    /// Where a CSV record's bytes are; None for a workbook row.
+    span: Option<Span>,
     quote_problem: Option<(QuoteProblem, usize)>,
     /// Each cell's type, for a workbook row; empty for CSV (untyped text).
     types: Vec<CellType>,
@@ -217,6 +249,23 @@ impl Record {
         !self.types.is_empty()
     }
 
+    /// Where a CSV record's bytes are in its file (None for a workbook row).
+    pub fn span(&self) -> Option<Span> {
+        self.span
+    }
+
+    /// A copy of the record's cells and row alone (no types, formulas or
+    /// place in a file), its buffers no larger than they need be: how a
+    /// workbook row is kept in memory for `run`.
+    pub fn cells_only(&self) -> Record {
+        Record {
+            data: self.data.clone(),
+            ends: self.ends.clone(),
+            row: self.row,
+            ..Record::default()
+        }
+    }
+
     /// The formula of cell `i` (`=A2&B2`), when a formula computed it.
     pub fn formula(&self, i: usize) -> Option<&str> {
         self.formulas
@@ -228,6 +277,7 @@ impl Record {
     fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
+        self.span = None;
         self.quote_problem = None;
         self.types.clear();
         self.formulas.clear();
@@ -267,6 +317,12 @@ pub struct Reader<R> {
     started: bool,
     skip_lf: bool,
     row: u64,
+    /// File offset of `buf[0]`.
+    base: u64,
+    /// Where the record being read starts in `buf`, while one is.
+    raw_start: Option<usize>,
+    /// The record's raw bytes that an earlier refill of `buf` moved out.
+    spill: Vec<u8>,
 }
 
 impl Reader<File> {
@@ -293,6 +349,16 @@ impl Reader<File> {
     }
 }
 
+impl Reader<io::Empty> {
+    /// A reader for records read back one at a time ([`Reader::read_back`]):
+    /// no source, a buffer that grows to the longest record loaded.
+    pub(crate) fn for_one_record() -> Self {
+        let mut r = Reader::new(io::empty(), Path::new(""));
+        r.buf = Box::default();
+        r
+    }
+}
+
 impl<R: Read> Reader<R> {
     /// Reads from any source; `path` is only used in messages.
     pub fn new(src: R, path: &Path) -> Self {
@@ -306,12 +372,49 @@ impl<R: Read> Reader<R> {
             started: false,
             skip_lf: false,
             row: 0,
+            base: 0,
+            raw_start: None,
+            spill: Vec::new(),
         }
     }
 
     /// The row number of the last record read (0 before the first).
     pub fn row(&self) -> u64 {
         self.row
+    }
+
+    /// Bytes of the file read so far, a BOM included: at the end, the
+    /// length of the file that was read.
+    pub fn consumed(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Parses `bytes` (one record's, its line ending left out) into `rec`
+    /// as row `row`, as the stream parsed them: how a record is read back
+    /// (see [`fetch`]). No sniffing: it is not the start of a file.
+    pub(crate) fn read_back(&mut self, bytes: &[u8], row: u64, rec: &mut Record) {
+        if self.buf.len() < bytes.len() {
+            self.buf = vec![0; bytes.len()].into_boxed_slice();
+        }
+        if let Some(to) = self.buf.get_mut(..bytes.len()) {
+            to.copy_from_slice(bytes);
+        }
+        self.pos = 0;
+        self.len = bytes.len();
+        self.eof = true;
+        self.started = true;
+        self.skip_lf = false;
+        self.row = row.saturating_sub(1);
+        self.base = 0;
+        self.raw_start = None;
+        self.spill.clear();
+        // From memory the read cannot fail; nothing at all is an empty line.
+        if !matches!(self.read_record(rec), Ok(true)) {
+            rec.clear();
+            rec.row = row;
+            rec.end_field();
+        }
+        rec.span = None;
     }
 
     /// Fills the buffer when it is used up. Returns false at the end of input.
@@ -322,6 +425,14 @@ impl<R: Read> Reader<R> {
         if self.eof {
             return Ok(false);
         }
+        // The buffer is about to be reused: keep the part of the record
+        // being read that is in it.
+        if let Some(start) = self.raw_start {
+            self.spill
+                .extend_from_slice(self.buf.get(start..self.len).unwrap_or_default());
+            self.raw_start = Some(0);
+        }
+        self.base += self.len as u64;
         self.pos = 0;
         self.len = 0;
         loop {
@@ -394,6 +505,9 @@ impl<R: Read> Reader<R> {
         }
         self.row += 1;
         rec.row = self.row;
+        self.raw_start = Some(self.pos);
+        self.spill.clear();
+        let offset = self.consumed();
         let mut state = State::FieldStart;
         loop {
             if rec.data.len() > MAX_RECORD_BYTES {
@@ -408,6 +522,7 @@ impl<R: Read> Reader<R> {
                         .get_or_insert((QuoteProblem::Unterminated, rec.ends.len()));
                 }
                 rec.end_field();
+                self.end_span(rec, offset, false);
                 return Ok(true);
             }
             let chunk = self.buf.get(self.pos..self.len).unwrap_or_default();
@@ -431,6 +546,7 @@ impl<R: Read> Reader<R> {
                         }
                         b'\n' | b'\r' => {
                             rec.end_field();
+                            self.end_span(rec, offset, true);
                             self.end_line(b);
                             return Ok(true);
                         }
@@ -454,6 +570,7 @@ impl<R: Read> Reader<R> {
                             state = State::FieldStart;
                         } else {
                             self.pos -= 1;
+                            self.end_span(rec, offset, true);
                             self.end_line(b);
                             return Ok(true);
                         }
@@ -477,6 +594,27 @@ impl<R: Read> Reader<R> {
                 },
             }
         }
+    }
+
+    /// Gives `rec` its [`Span`]: from `offset` to `self.pos`, plus the
+    /// line ending's first byte there when `ended` (else the file ended).
+    /// The bytes are hashed where they lie when no refill split them.
+    fn end_span(&mut self, rec: &mut Record, offset: u64, ended: bool) {
+        let start = self.raw_start.take().unwrap_or(self.pos);
+        let end = if ended { self.pos + 1 } else { self.pos }.min(self.len);
+        let tail = self.buf.get(start..end).unwrap_or_default();
+        let (len, hash) = if self.spill.is_empty() {
+            (tail.len(), span_hash(tail))
+        } else {
+            self.spill.extend_from_slice(tail);
+            (self.spill.len(), span_hash(&self.spill))
+        };
+        rec.span = Some(Span {
+            offset,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+            at_eof: !ended,
+            hash,
+        });
     }
 
     /// Consumes a line ending at `self.pos` (`\n`, `\r` or `\r\n`).
@@ -525,6 +663,17 @@ impl RecordSource for Source {
         match self {
             Source::Csv(r) => r.read_record(rec),
             Source::Workbook(w) => Ok(w.read_record(rec)),
+        }
+    }
+}
+
+impl Source {
+    /// For a CSV file: the bytes read so far and the row number of the
+    /// last record (at the end: the file's length and its last row).
+    pub fn csv_position(&self) -> Option<(u64, u64)> {
+        match self {
+            Source::Csv(r) => Some((r.consumed(), r.row())),
+            Source::Workbook(_) => None,
         }
     }
 }

@@ -7,10 +7,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use jiff::tz::TimeZone;
-
-use crate::dispatch::{Suppressed, Target};
+use crate::dispatch::{Suppressed, Target, Targets};
 use crate::plan::Plan;
 use crate::results::{Log, RowRef, Status};
 use crate::validate::{self, InputError, Report, Severity};
@@ -18,17 +17,13 @@ use crate::validate::{self, InputError, Report, Severity};
 /// The recipients of one input.
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
-    /// Rows without errors and not listed, in input order.
-    pub targets: Vec<Target>,
-    /// Each target's calling zone (with a schedule), aligned with `targets`.
-    pub zones: Vec<Option<TimeZone>>,
-    /// Rows without errors whose number is on a do-not-call list loaded
-    /// now: recorded `suppressed`, never dialled.
-    pub suppressed: Vec<RowRef>,
+    /// Rows without errors, in input order: the ones to dial, and those
+    /// whose number is on a do-not-call list loaded now
+    /// ([`Target::listed`]: recorded `suppressed`, never dialled). The one
+    /// owner of every row's state; jobs name them by index.
+    pub targets: Arc<Targets>,
     /// Rows that failed validation, each with its first problem.
     pub invalid: Vec<(RowRef, String)>,
-    /// Every recipient, in input order (what compaction writes).
-    pub order: Vec<RowRef>,
     /// Recipient rows read.
     pub rows_read: u64,
     /// Rows known to exist but not to triage by key: with [`Rows::from_log`],
@@ -43,10 +38,47 @@ impl Rows {
     /// of this input, so the listed numbers among them are the whole of
     /// the list that matters).
     pub fn listed_numbers(&self) -> Suppressed {
-        self.suppressed
+        self.targets
             .iter()
-            .map(|r| r.to_number.clone())
+            .filter(|(_, t)| t.listed)
+            .map(|(_, t)| t.to_number.to_string())
             .collect()
+    }
+
+    /// Every recipient in input order (by row), as compaction writes them:
+    /// (key, row, number), borrowed from the targets and the invalid rows,
+    /// which are both in input order (nothing is kept beside them).
+    pub fn in_order(&self) -> impl Iterator<Item = (&str, u64, &str)> {
+        let mut targets = self.targets.iter().map(|(_, t)| t).peekable();
+        let mut invalid = self.invalid.iter().map(|(r, _)| r).peekable();
+        std::iter::from_fn(move || {
+            let take_target = match (targets.peek(), invalid.peek()) {
+                (Some(t), Some(r)) => t.row <= r.row,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if take_target {
+                targets
+                    .next()
+                    .map(|t| (t.key.as_str(), t.row, t.to_number.as_str()))
+            } else {
+                invalid
+                    .next()
+                    .map(|r| (r.key.as_str(), r.row, r.to_number.as_str()))
+            }
+        })
+    }
+
+    /// [`Rows::in_order`] as the [`RowRef`]s `results::compact` and
+    /// `results::tally` take: built when a run ends, not kept through it.
+    pub fn order(&self) -> Vec<RowRef> {
+        let mut out = Vec::with_capacity(self.targets.len() + self.invalid.len());
+        out.extend(self.in_order().map(|(key, row, to_number)| RowRef {
+            key: key.to_string(),
+            row,
+            to_number: to_number.to_string(),
+        }));
+        out
     }
 
     /// The rows as a results file records them, without the plan or the
@@ -55,30 +87,24 @@ impl Rows {
     /// records are [`Rows::unseen`].
     pub fn from_log(log: &Log) -> Rows {
         let mut rows = Rows::default();
+        let mut targets = Targets::default();
         for rec in log.table.iter() {
-            let row = RowRef {
-                key: rec.key.clone(),
-                row: rec.row,
-                to_number: rec.to_number.clone(),
-            };
-            rows.order.push(row.clone());
-            match rec.status {
-                Status::Invalid => rows.invalid.push((row, rec.error.clone())),
-                Status::Suppressed => rows.suppressed.push(row),
-                _ => {
-                    rows.zones.push(None);
-                    rows.targets.push(Target {
-                        key: row.key,
-                        row: row.row,
-                        to_number: row.to_number,
-                        variables: Default::default(),
-                        metadata: Default::default(),
-                        from_number: rec.from_number.clone(),
-                        agent_version_id: rec.agent_version_id.clone(),
-                    });
-                }
+            if rec.status == Status::Invalid {
+                let row = RowRef {
+                    key: rec.key.clone(),
+                    row: rec.row,
+                    to_number: rec.to_number.clone(),
+                };
+                rows.invalid.push((row, rec.error.clone()));
+                continue;
             }
+            let mut target = Target::new(&rec.key, rec.row, &rec.to_number);
+            target.from_number = rec.from_number.as_str().into();
+            target.agent_version_id = rec.agent_version_id.as_str().into();
+            target.listed = rec.status == Status::Suppressed;
+            targets.push(target, None);
         }
+        rows.targets = Arc::new(targets);
         let recorded = log.table.len() as u64;
         rows.unseen = log.header.rows.unwrap_or(0).saturating_sub(recorded);
         rows.rows_read = recorded + rows.unseen;
@@ -120,11 +146,11 @@ fn clean_key(key: &str, row: u64) -> String {
 /// included) and sorts them into [`Rows`]. Prints nothing: what to say
 /// about the report is the caller's.
 pub fn read(plan: &Plan, recipients: &Path) -> Result<Validated, InputError> {
-    let mut rows = Rows::default();
+    let mut targets = Targets::default();
     let mut invalid = Vec::new();
     let mut first_problem: HashMap<u64, String> = HashMap::new();
     let mut blocked = false;
-    let report = validate::validate_with(
+    let validation = validate::validate_for_run(
         plan,
         recipients,
         &mut |f| {
@@ -142,32 +168,31 @@ pub fn read(plan: &Plan, recipients: &Path) -> Result<Validated, InputError> {
             }
         },
         |row| {
-            let reference = RowRef {
-                key: clean_key(&row.key, row.row),
-                row: row.row,
-                to_number: row.to_number.clone(),
-            };
-            rows.order.push(reference.clone());
+            let key = clean_key(&row.key, row.row);
             if row.errors > 0 {
-                invalid.push(reference);
-            } else if row.suppressed {
-                rows.suppressed.push(reference);
-            } else {
-                rows.zones.push(row.timezone);
-                rows.targets.push(Target {
-                    key: reference.key,
+                invalid.push(RowRef {
+                    key,
                     row: row.row,
                     to_number: row.to_number,
-                    variables: row.variables,
-                    metadata: row.metadata,
-                    from_number: row.from_number,
-                    agent_version_id: row.agent_version_id,
                 });
+                return;
             }
+            let target = Target {
+                key: key.into(),
+                row: row.row,
+                to_number: row.to_number.into(),
+                from_number: row.from_number.into(),
+                agent_version_id: row.agent_version_id.into(),
+                at: row.at,
+                zone: 0,
+                listed: row.suppressed,
+            };
+            targets.push(target, row.timezone);
         },
     )?;
-    rows.rows_read = report.rows_read;
-    rows.invalid = invalid
+    let report = validation.report;
+    targets.set_fetch(validation.fetch);
+    let invalid = invalid
         .into_iter()
         .map(|r| {
             let why = first_problem
@@ -176,6 +201,12 @@ pub fn read(plan: &Plan, recipients: &Path) -> Result<Validated, InputError> {
             (r, why)
         })
         .collect();
+    let rows = Rows {
+        targets: Arc::new(targets),
+        invalid,
+        rows_read: report.rows_read,
+        unseen: 0,
+    };
     Ok(Validated {
         rows,
         report,

@@ -34,10 +34,14 @@ enum Kind {
 /// only (validation reports the duplicates); a dialable row counts before
 /// a listed one, a listed one before an invalid one.
 pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timestamp) -> Triage {
+    let targets = &*rows.targets;
     let mut sorter = Sorter {
         rules,
         now,
-        seen: FxHashSet::with_capacity_and_hasher(rows.order.len(), Default::default()),
+        seen: FxHashSet::with_capacity_and_hasher(
+            targets.len() + rows.invalid.len(),
+            Default::default(),
+        ),
         out: Triage {
             counts: Counts {
                 rows: rows.rows_read,
@@ -48,9 +52,9 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
         },
     };
     let last = |key: &str| table.and_then(|t| t.get(key));
-    for (target, zone) in rows.targets.iter().zip(&rows.zones) {
+    for (i, target) in targets.iter().filter(|(_, t)| !t.listed) {
         if sorter.seen.insert(target.key.as_str()) {
-            sorter.target(target, zone.as_ref(), last(&target.key));
+            sorter.target(i, target, targets.zone(target), last(&target.key));
         } else {
             tracing::warn!(
                 row = target.row,
@@ -60,9 +64,9 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
             sorter.out.counts.duplicate_keys += 1;
         }
     }
-    for row in &rows.suppressed {
-        if sorter.seen.insert(row.key.as_str()) {
-            sorter.suppressed(row, last(&row.key));
+    for (i, target) in targets.iter().filter(|(_, t)| t.listed) {
+        if sorter.seen.insert(target.key.as_str()) {
+            sorter.suppressed(i, target, last(&target.key));
         } else {
             // Another row holds this key: never overwrite its record.
             sorter.out.counts.duplicate_keys += 1;
@@ -83,32 +87,31 @@ fn earliest(slot: &mut Option<Timestamp>, t: Timestamp) {
 }
 
 impl Sorter<'_> {
-    /// A dialable row.
-    fn target(&mut self, target: &Target, zone: Option<&TimeZone>, last: Option<&Record>) {
+    /// A dialable row, target `i`.
+    fn target(&mut self, i: u32, target: &Target, zone: Option<&TimeZone>, last: Option<&Record>) {
         // The lists are read afresh every run: a row suppressed earlier
         // whose number has left every list is dialled like a new one.
         let last = last.filter(|r| r.status != Status::Suppressed);
-        let job = |round, attempts| Job {
-            target: target.clone(),
-            round,
-            attempts,
-            open_intent: false,
-        };
+        let job = |round, attempts| Job::new(i, round, attempts);
         let Some(rec) = last else {
-            return self.place(job(1, 0), zone, None, Kind::Dial);
+            return self.place(job(1, 0), target, zone, None, Kind::Dial);
         };
         match rec.status.disposition() {
-            Disposition::Dial => {
-                self.place(job(rec.round.max(1), rec.attempts), zone, last, Kind::Dial)
-            }
-            Disposition::Reconcile => self.look_up(target.clone(), rec),
+            Disposition::Dial => self.place(
+                job(rec.round.max(1), rec.attempts),
+                target,
+                zone,
+                last,
+                Kind::Dial,
+            ),
+            Disposition::Reconcile => self.look_up(i, rec),
             Disposition::Settled => match self.rules.redial_due(rec, zone) {
                 // A redial that no window before end_at can hold is no
                 // redial: the row's call happened, it is settled.
                 Some(due) if self.rules.window(zone, last, due.max(self.now)) != Window::Ended => {
                     let next = job(rec.round.max(1) + 1, 0);
                     if due <= self.now {
-                        self.place(next, zone, last, Kind::Redial);
+                        self.place(next, target, zone, last, Kind::Redial);
                     } else {
                         self.out.counts.redials_later += 1;
                         earliest(&mut self.out.counts.next_redial_at, due);
@@ -123,7 +126,14 @@ impl Sorter<'_> {
     /// Dial `job` now if its recipient's window is open; else record it
     /// `pending` with the opening in `next_at` and wait for it; past
     /// `end_at`, leave it.
-    fn place(&mut self, job: Job, zone: Option<&TimeZone>, last: Option<&Record>, kind: Kind) {
+    fn place(
+        &mut self,
+        job: Job,
+        t: &Target,
+        zone: Option<&TimeZone>,
+        last: Option<&Record>,
+        kind: Kind,
+    ) {
         match self.rules.window(zone, last, self.now) {
             Window::OpenNow => {
                 match kind {
@@ -133,7 +143,6 @@ impl Sorter<'_> {
                 self.out.dial.push(job);
             }
             Window::WaitUntil(opens_at) => {
-                let t = &job.target;
                 let mut rec = Record::new(&t.key, t.row, &t.to_number, job.round, Status::Pending);
                 rec.attempts = job.attempts;
                 rec.next_at = crate::text::format_ts(opens_at);
@@ -146,7 +155,7 @@ impl Sorter<'_> {
         }
     }
 
-    fn look_up(&mut self, target: Target, last: &Record) {
+    fn look_up(&mut self, target: u32, last: &Record) {
         self.out.counts.to_look_up += 1;
         if last.status == Status::InDoubt {
             self.out.counts.in_doubt += 1;
@@ -171,34 +180,24 @@ impl Sorter<'_> {
             .or_insert(0) += 1;
     }
 
-    /// A row on a do-not-call list.
-    fn suppressed(&mut self, row: &crate::results::RowRef, last: Option<&Record>) {
+    /// A row on a do-not-call list, target `i`.
+    fn suppressed(&mut self, i: u32, row: &Target, last: Option<&Record>) {
         match last {
             Some(rec) if rec.status == Status::Suppressed => self.out.counts.suppressed += 1,
             Some(rec) => match rec.status.disposition() {
                 Disposition::Dial => self.record_suppressed(row),
                 // A request may have left before the number was listed:
-                // look it up; the engine's check before dialling refuses
-                // a resend.
-                Disposition::Reconcile => self.look_up(
-                    Target {
-                        key: row.key.clone(),
-                        row: row.row,
-                        to_number: row.to_number.clone(),
-                        variables: Default::default(),
-                        metadata: Default::default(),
-                        from_number: rec.from_number.clone(),
-                        agent_version_id: rec.agent_version_id.clone(),
-                    },
-                    rec,
-                ),
+                // look it up (as it was sent: the lookup takes the caller
+                // ID and agent version from the record); the engine's
+                // check before dialling refuses a resend.
+                Disposition::Reconcile => self.look_up(i, rec),
                 Disposition::Settled => self.settled(rec),
             },
             None => self.record_suppressed(row),
         }
     }
 
-    fn record_suppressed(&mut self, row: &crate::results::RowRef) {
+    fn record_suppressed(&mut self, row: &Target) {
         let rec = Record::new(&row.key, row.row, &row.to_number, 1, Status::Suppressed);
         self.out.record.push(rec);
         self.out.counts.suppressed += 1;

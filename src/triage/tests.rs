@@ -47,29 +47,41 @@ fn reference(i: u64) -> RowRef {
 
 /// Rows 2.. as given: `t` dialable (New York), `s` suppressed, `i` invalid.
 fn rows(kinds: &str) -> Rows {
+    rows_in(kinds, Some(ny()))
+}
+
+/// [`rows`], the dialable ones in `zone`.
+fn rows_in(kinds: &str, zone: Option<TimeZone>) -> Rows {
     let mut rows = Rows::default();
+    let mut targets = crate::dispatch::Targets::default();
     for (n, kind) in kinds.chars().enumerate() {
         let r = reference(n as u64 + 2);
-        rows.order.push(r.clone());
+        let mut target = Target::new(&r.key, r.row, &r.to_number);
         match kind {
             't' => {
-                rows.zones.push(Some(ny()));
-                rows.targets.push(Target {
-                    key: r.key,
-                    row: r.row,
-                    to_number: r.to_number,
-                    variables: Default::default(),
-                    metadata: Default::default(),
-                    from_number: String::new(),
-                    agent_version_id: String::new(),
-                });
+                targets.push(target, zone.clone());
             }
-            's' => rows.suppressed.push(r),
+            's' => {
+                target.listed = true;
+                targets.push(target, None);
+            }
             _ => rows.invalid.push((r, "bad_number: not a number".into())),
         }
     }
+    rows.targets = std::sync::Arc::new(targets);
     rows.rows_read = kinds.len() as u64;
     rows
+}
+
+#[test]
+fn the_input_order_is_derived_from_the_targets_and_the_invalid_rows() {
+    let r = rows("tisti");
+    let order: Vec<u64> = r.order().iter().map(|o| o.row).collect();
+    assert_eq!(order, [2, 3, 4, 5, 6]);
+    let keys: Vec<String> = r.order().into_iter().map(|o| o.key).collect();
+    assert_eq!(keys, ["k2", "k3", "k4", "k5", "k6"]);
+    assert_eq!(r.listed_numbers().len(), 1);
+    assert!(r.listed_numbers().contains("+12125550004"));
 }
 
 fn table(records: &[(u64, &str)]) -> Table {
@@ -278,7 +290,7 @@ fn a_redial_that_no_window_before_end_at_can_hold_is_settled() {
 #[test]
 fn a_second_row_with_the_same_key_is_a_duplicate() {
     let mut r = rows("tt");
-    r.targets[1].key = "k2".into();
+    std::sync::Arc::make_mut(&mut r.targets).as_mut_slice()[1].key = "k2".into();
     let p = plan("");
     let out = triage(Rules::Plan(&p), &r, None, ts("2026-06-02T15:00:00Z"));
     assert_eq!((out.counts.dial, out.counts.duplicate_keys), (1, 1));
@@ -294,11 +306,7 @@ fn rows_in_doubt_are_to_look_up_under_either_rules() {
     let now = ts("2026-06-02T15:00:00Z");
     let with_plan = triage(Rules::Plan(&p), &rows("tt"), Some(&t), now).counts;
     assert_eq!((with_plan.to_look_up, with_plan.in_doubt), (2, 2));
-    let log_rows = {
-        let mut r = rows("tt");
-        r.zones = vec![None, None];
-        r
-    };
+    let log_rows = rows_in("tt", None);
     let file_only = triage(Rules::FileOnly, &log_rows, Some(&t), now).counts;
     assert_eq!(with_plan, file_only);
 }
@@ -317,8 +325,7 @@ fn without_the_plan_next_at_is_believed() {
     );
     redial.key = "k4".into();
     t.upsert(redial);
-    let mut r = rows("ttt");
-    r.zones = vec![None; 3];
+    let mut r = rows_in("ttt", None);
     r.unseen = 2;
     r.rows_read = 5;
     let c = triage(Rules::FileOnly, &r, Some(&t), ts("2026-06-02T15:00:00Z")).counts;

@@ -55,7 +55,8 @@ pub use output::{ErrorsOut, Format, summary_line, write_report};
 pub use plan_checks::check_plan;
 
 use crate::plan::{Plan, display_path};
-use crate::recipients::{self, Record, RecordSource};
+use crate::recipients::fetch::Seen;
+use crate::recipients::{self, Record, RecordSource, RowAt, RowFetch};
 use crate::suppress::SuppressList;
 use layout::Layout;
 use rows::RowChecker;
@@ -65,7 +66,7 @@ use rows::RowChecker;
 pub const SAMPLE_PER_KIND: u64 = 1000;
 
 /// One recipient row, as `run` needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// Spreadsheet row (the header is row 1).
     pub row: u64,
@@ -77,6 +78,9 @@ pub struct Row {
     pub variables: BTreeMap<String, String>,
     /// The row's `columns.metadata` cells (trimmed).
     pub metadata: BTreeMap<String, String>,
+    /// Where the row's cells are: how `run` reads them back when it dials
+    /// (from [`validate_for_run`] the two maps above are left empty).
+    pub at: RowAt,
     /// Errors that block this row: its own plus the plan's and the
     /// header's. 0 means dialable, unless `suppressed`.
     pub errors: u32,
@@ -197,7 +201,7 @@ pub fn validate(
     recipients: &Path,
     on_row: impl FnMut(Row),
 ) -> Result<Report, InputError> {
-    run(plan, recipients, &mut |_| {}, Some(on_row))
+    Ok(run(plan, recipients, &mut |_| {}, Some(on_row), true)?.report)
 }
 
 /// [`validate`], also calling `on_finding` with every finding as it is
@@ -208,7 +212,28 @@ pub fn validate_with(
     on_finding: &mut dyn FnMut(&Finding),
     on_row: impl FnMut(Row),
 ) -> Result<Report, InputError> {
-    run(plan, recipients, on_finding, Some(on_row))
+    Ok(run(plan, recipients, on_finding, Some(on_row), true)?.report)
+}
+
+/// What [`validate_for_run`] hands `run` besides the rows.
+#[derive(Debug)]
+pub struct Validation {
+    pub report: Report,
+    /// Reads the rows back when they are dialled, with the column mapping
+    /// validation used, and knows what the file was when it was read.
+    pub fetch: RowFetch,
+}
+
+/// [`validate_with`] for `run`: the rows come without their variables and
+/// metadata (a row of a million-row file keeps only where it is,
+/// [`Row::at`]); [`Validation::fetch`] reads them back when they are dialled.
+pub fn validate_for_run(
+    plan: &Plan,
+    recipients: &Path,
+    on_finding: &mut dyn FnMut(&Finding),
+    on_row: impl FnMut(Row),
+) -> Result<Validation, InputError> {
+    run(plan, recipients, on_finding, Some(on_row), false)
 }
 
 /// Reads the plan's do-not-call lists (`suppress`), normalizing every
@@ -259,15 +284,17 @@ pub fn check(
     recipients: &Path,
     on_finding: &mut dyn FnMut(&Finding),
 ) -> Result<Report, InputError> {
-    run(plan, recipients, on_finding, None::<fn(Row)>)
+    Ok(run(plan, recipients, on_finding, None::<fn(Row)>, true)?.report)
 }
 
+/// Validates; `maps`: give each [`Row`] its variables and metadata.
 fn run<F: FnMut(Row)>(
     plan: &Plan,
     recipients: &Path,
     on_finding: &mut dyn FnMut(&Finding),
     mut on_row: Option<F>,
-) -> Result<Report, InputError> {
+    maps: bool,
+) -> Result<Validation, InputError> {
     let recipients_file = display_path(recipients);
     let mut sink = Sink::new(on_finding, recipients_file.clone());
     for f in check_plan(plan) {
@@ -282,6 +309,15 @@ fn run<F: FnMut(Row)>(
 
     let shown = Path::new(&recipients_file);
     let sheet = plan.recipients_sheet.as_deref();
+    // A workbook is read whole: its size and time, taken first, are what
+    // `run` compares before dialling (a CSV's length is what was read).
+    let workbook_seen = recipients::is_workbook(recipients)
+        .then(|| Seen::workbook(recipients))
+        .transpose()
+        .map_err(|source| InputError::Open {
+            path: shown.to_path_buf(),
+            source,
+        })?;
     let mut reader = recipients::open(recipients, shown, sheet)?;
     let mut rec = Record::default();
     let header = if reader.read_record(&mut rec)? {
@@ -300,6 +336,7 @@ fn run<F: FnMut(Row)>(
     let layout = Layout::analyze(plan, header, &mut sink);
     let base_errors = plan_errors.saturating_add(layout.errors);
     let mut checker = RowChecker::new(plan, layout, recipients_file.clone(), dnc);
+    checker.maps = maps;
 
     let mut report = Report {
         plan_file: display_path(&plan.path),
@@ -311,7 +348,7 @@ fn run<F: FnMut(Row)>(
     let number_col = checker.layout.number;
     let rules = checker.rules;
     let build = on_row.is_some();
-    pipeline::for_each_prepared(reader, number_col, rules, |rec, mut prepared| {
+    let reader = pipeline::for_each_prepared(reader, number_col, rules, |rec, mut prepared| {
         if prepared.blank {
             blanks = Some(match blanks {
                 Some((first, _)) => (first, rec.row()),
@@ -358,7 +395,13 @@ fn run<F: FnMut(Row)>(
     report.findings_omitted = sink.omitted;
     report.errors = sink.errors;
     report.warnings = sink.warnings;
-    Ok(report)
+    let seen = match (workbook_seen, reader.csv_position()) {
+        (Some(seen), _) => seen,
+        (None, Some((len, rows))) => Seen::Csv { len, rows },
+        (None, None) => Seen::Csv { len: 0, rows: 0 },
+    };
+    let fetch = RowFetch::new(recipients, &report.recipients_file, checker.fields, seen);
+    Ok(Validation { report, fetch })
 }
 
 #[cfg(test)]

@@ -61,13 +61,14 @@ fn workers() -> usize {
 
 /// Calls `f` with every remaining record of `reader` (a CSV reader or a
 /// workbook's sheet), in file order, and what [`prepare`] found in it (the
-/// number cell is column `number`).
+/// number cell is column `number`). Gives the reader back at the end (how
+/// much of the file it read).
 pub(crate) fn for_each_prepared<S: RecordSource + Send>(
     mut reader: S,
     number: Option<usize>,
     rules: Rules,
     mut f: impl FnMut(&Record, Prepared),
-) -> Result<(), InputError> {
+) -> Result<S, InputError> {
     let workers = workers();
     if workers < 2 {
         let mut rec = Record::default();
@@ -75,14 +76,17 @@ pub(crate) fn for_each_prepared<S: RecordSource + Send>(
             let prepared = prepare(&rec, number, &rules);
             f(&rec, prepared);
         }
-        return Ok(());
+        return Ok(reader);
     }
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<Record>)>(workers * 2);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<Record>>();
     std::thread::scope(|s| {
         let (done_tx, done_rx) = mpsc::sync_channel::<Done>(workers * 2);
-        let read = s.spawn(move || read_batches(&mut reader, job_tx, recycle_rx));
+        let read = s.spawn(move || {
+            read_batches(&mut reader, job_tx, recycle_rx)?;
+            Ok(reader)
+        });
         for _ in 0..workers {
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();

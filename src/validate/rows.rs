@@ -16,7 +16,7 @@ use super::zones::{CellZone, Zones};
 use super::{Finding, Kind, Row, Sink, number, pipeline, truncate};
 use crate::phone::{self, Checked, RegionCode, Rules};
 use crate::plan::Plan;
-use crate::recipients::{QuoteProblem, Record};
+use crate::recipients::{Fields, QuoteProblem, Record, RowAt};
 use crate::suppress::SuppressList;
 
 /// A column's header, or its letter when the header is blank.
@@ -43,6 +43,11 @@ pub(crate) struct RowChecker<'p> {
     zones: Zones,
     /// The row's caller ID and agent version against the plan's.
     caller: CallerChecks,
+    /// How a row becomes its request's variables and metadata.
+    pub(crate) fields: Fields,
+    /// Build each [`Row`]'s variables and metadata (else they are left
+    /// empty: `run` reads them back when it dials, see [`Row::at`]).
+    pub(crate) maps: bool,
 }
 
 /// The cross-row memory for duplicates: what grows with the file.
@@ -80,6 +85,12 @@ impl<'p> RowChecker<'p> {
             dnc,
             zones: Zones::new(plan.schedule.as_ref()),
             caller: CallerChecks::new(plan, &layout),
+            fields: Fields {
+                defaults: plan.variables.clone(),
+                variables: layout.variables.clone(),
+                metadata: layout.metadata.clone(),
+            },
+            maps: true,
             layout,
         }
     }
@@ -181,12 +192,19 @@ impl<'p> RowChecker<'p> {
         if !build {
             return (suppressed, None);
         }
+        let (variables, metadata) = if self.maps {
+            (self.fields.variables(rec), self.fields.metadata(rec))
+        } else {
+            Default::default()
+        };
+        let at = RowAt::of(rec);
         let row = Row {
             row: here.row,
             key: key_cell.unwrap_or_else(|| to_number.clone()),
             to_number,
-            variables: self.variables(rec),
-            metadata: self.metadata(rec),
+            variables,
+            metadata,
+            at,
             errors: 0,
             suppressed,
             timezone: zone,
@@ -519,28 +537,6 @@ impl<'p> RowChecker<'p> {
         );
         None
     }
-
-    /// The plan's default variables, overridden by the row's non-empty cells.
-    fn variables(&self, rec: &Record) -> BTreeMap<String, String> {
-        let mut variables = self.plan.variables.clone();
-        for (name, i) in &self.layout.variables {
-            let v = rec.text(*i);
-            let v = v.trim();
-            if !v.is_empty() {
-                variables.insert(name.clone(), v.to_string());
-            }
-        }
-        variables
-    }
-
-    /// The row's `columns.metadata` cells, trimmed.
-    fn metadata(&self, rec: &Record) -> BTreeMap<String, String> {
-        self.layout
-            .metadata
-            .iter()
-            .map(|(name, i)| (name.clone(), rec.text(*i).trim().to_string()))
-            .collect()
-    }
 }
 
 /// Where a row's findings point: its row and its number as written
@@ -560,6 +556,7 @@ impl Here<'_> {
             to_number: self.shown_number.to_string(),
             variables: BTreeMap::new(),
             metadata: BTreeMap::new(),
+            at: RowAt::Unknown,
             errors: 0,
             suppressed: false,
             timezone: None,

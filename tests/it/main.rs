@@ -3,6 +3,7 @@
 
 mod callerid;
 mod campaign;
+mod changed;
 mod common;
 mod ecosys;
 mod export;
@@ -14,4 +15,5 @@ mod secrets;
 mod sync;
 mod triage;
 mod validate;
+mod wide;
 mod workbook;

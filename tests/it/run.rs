@@ -20,25 +20,25 @@ use crate::common::{TestSandbox, bin, latest, records, show};
 const KEY: &str = "sk_test_9f8e7d6c5b4a_SUPERSECRET";
 
 /// A campaign in a temp folder: plan, recipients, results.
-struct Camp {
-    dir: tempfile::TempDir,
-    plan: PathBuf,
-    results: PathBuf,
+pub(crate) struct Camp {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) plan: PathBuf,
+    pub(crate) results: PathBuf,
 }
 
 /// Plan settings a test may change.
 #[derive(Clone)]
-struct PlanOpts {
-    name: &'static str,
-    rows: usize,
-    from_number: &'static str,
-    agent: &'static str,
-    concurrency: u32,
-    rate: f64,
-    max_attempts: u32,
-    request_timeout_s: f64,
+pub(crate) struct PlanOpts {
+    pub(crate) name: &'static str,
+    pub(crate) rows: usize,
+    pub(crate) from_number: &'static str,
+    pub(crate) agent: &'static str,
+    pub(crate) concurrency: u32,
+    pub(crate) rate: f64,
+    pub(crate) max_attempts: u32,
+    pub(crate) request_timeout_s: f64,
     /// Extra rows appended as raw CSV lines (after the generated ones).
-    extra_rows: Vec<String>,
+    pub(crate) extra_rows: Vec<String>,
 }
 
 impl Default for PlanOpts {
@@ -58,12 +58,12 @@ impl Default for PlanOpts {
 }
 
 /// The n-th test number: valid US numbers, all distinct.
-fn number(i: usize) -> String {
+pub(crate) fn number(i: usize) -> String {
     let area = ["650", "415", "212", "312", "617", "206", "303", "512"][i / 10_000 % 8];
     format!("+1{area}253{:04}", i % 10_000)
 }
 
-fn camp(o: &PlanOpts) -> Camp {
+pub(crate) fn camp(o: &PlanOpts) -> Camp {
     let dir = tempfile::tempdir().expect("temp dir");
     let plan = dir.path().join("plan.yaml");
     let yaml = format!(
@@ -93,7 +93,7 @@ fn camp(o: &PlanOpts) -> Camp {
 
 /// A sandbox config for `PlanOpts::default()`'s workspace: no limits, no
 /// faults, a fast clock, idempotency as asked.
-fn sandbox_config(idempotency: bool) -> Config {
+pub(crate) fn sandbox_config(idempotency: bool) -> Config {
     let mut c = Config::unlimited();
     c.idempotency = idempotency;
     c.time_scale = 600.0;
@@ -105,7 +105,7 @@ fn sandbox_config(idempotency: bool) -> Config {
     c
 }
 
-fn runner(c: &Camp, base_url: &str, args: &[&str]) -> Command {
+pub(crate) fn runner(c: &Camp, base_url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.arg("run")
         .arg(&c.plan)
@@ -119,11 +119,11 @@ fn runner(c: &Camp, base_url: &str, args: &[&str]) -> Command {
     cmd
 }
 
-fn run(c: &Camp, base_url: &str, args: &[&str]) -> Output {
+pub(crate) fn run(c: &Camp, base_url: &str, args: &[&str]) -> Output {
     runner(c, base_url, args).output().expect("run callplan")
 }
 
-fn code(o: &Output) -> i32 {
+pub(crate) fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
@@ -161,7 +161,7 @@ fn assert_once_and_recorded(sb: &TestSandbox, results: &Path) -> usize {
 }
 
 /// The calls of one campaign.
-fn of_campaign(calls: &[Value], name: &str) -> Vec<Value> {
+pub(crate) fn of_campaign(calls: &[Value], name: &str) -> Vec<Value> {
     calls
         .iter()
         .filter(|c| c["metadata"]["callplan_campaign"] == name)
@@ -169,7 +169,7 @@ fn of_campaign(calls: &[Value], name: &str) -> Vec<Value> {
         .collect()
 }
 
-fn assert_calls_once_and_recorded(calls: &[Value], results: &Path) -> usize {
+pub(crate) fn assert_calls_once_and_recorded(calls: &[Value], results: &Path) -> usize {
     let by_key = ledger_by_key(calls);
     for (k, ids) in &by_key {
         assert_eq!(
@@ -192,7 +192,7 @@ fn assert_calls_once_and_recorded(calls: &[Value], results: &Path) -> usize {
 /// Right after a crash: nobody called twice, and every call the API
 /// created has at least its intent on disk (its outcome may be missing:
 /// the next run reconciles it).
-fn assert_no_call_without_intent(calls: &[Value], results: &Path) {
+pub(crate) fn assert_no_call_without_intent(calls: &[Value], results: &Path) {
     let by_key = ledger_by_key(calls);
     for (k, ids) in &by_key {
         assert_eq!(

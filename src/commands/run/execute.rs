@@ -84,11 +84,12 @@ async fn drive(
         let mut config = sandbox_config(ctx.plan);
         // The rows' own agent versions are published in the rehearsal too.
         let jobs = sorted.dial.iter().chain(sorted.wait.iter().map(|(_, j)| j));
-        for job in jobs {
-            let own = &job.target.agent_version_id;
+        let targets = &ctx.settings.targets;
+        for target in jobs.filter_map(|job| targets.get(job.target)) {
+            let own = target.agent_version_id.as_str();
             if !own.is_empty() && !config.agent_versions.contains_key(own) {
                 let published = crate::sandbox::VersionState::Published;
-                config.agent_versions.insert(own.clone(), published);
+                config.agent_versions.insert(own.to_string(), published);
             }
         }
         let sb = crate::sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into())

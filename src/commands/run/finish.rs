@@ -33,7 +33,9 @@ pub(super) fn finish(
     run: Executed,
     mut start: Start,
 ) -> anyhow::Result<Exit> {
-    let order = &input.rows.order;
+    // Every recipient in input order, derived now from the targets and the
+    // invalid rows (not kept beside them through the run).
+    let order = &input.rows.order();
     // Calls per caller ID and agent version, when more than one was used.
     start
         .notes
@@ -61,7 +63,7 @@ pub(super) fn nothing_to_track(
 ) -> anyhow::Result<Exit> {
     if args.format == Format::Json {
         let counts = match &input.log {
-            Some(log) => results::tally(&input.rows.order, &log.table),
+            Some(log) => results::tally(&input.rows.order(), &log.table),
             None => Default::default(),
         };
         let mut report = RunReport::new(args, Exit::Ok).with_counts(&input.results_path, counts);
@@ -72,6 +74,31 @@ pub(super) fn nothing_to_track(
         report.print()?;
     }
     Ok(Exit::Ok)
+}
+
+/// The recipients file changed between validation and the first dial (or
+/// a dry run's read-back): nothing was sent, nothing written. The message
+/// on stderr (and, with `--format json`, in the document's notes); exit
+/// [`Exit::RecipientsChanged`].
+pub(super) fn refused(
+    args: &RunArgs,
+    input: &Prepared,
+    triaged: &Counts,
+    changed: &crate::recipients::Changed,
+) -> anyhow::Result<Exit> {
+    let exit = Exit::RecipientsChanged;
+    eprintln!("{}", crate::redact::mask(&format!("error: {changed}")));
+    if args.format == Format::Json {
+        let counts = match &input.log {
+            Some(log) => results::tally(&input.rows.order(), &log.table),
+            None => Default::default(),
+        };
+        let mut report = RunReport::new(args, exit).with_counts(&input.results_path, counts);
+        report.triage = Some(triaged.into());
+        report.notes.push(changed.to_string());
+        report.print()?;
+    }
+    Ok(exit)
 }
 
 /// How the engine ended, and what the results file holds after it.
@@ -93,6 +120,7 @@ impl Ending {
         match (&self.outcome.stop, &self.write_error) {
             (_, Some(_)) | (Some(StopReason::WriteFailed), _) => Exit::Unwritable,
             (Some(StopReason::Interrupted), _) => Exit::Interrupted,
+            (Some(StopReason::RecipientsChanged(_)), _) => Exit::RecipientsChanged,
             (
                 Some(
                     StopReason::Fatal { .. }
@@ -141,6 +169,10 @@ impl Ending {
                 );
             }
             Some(stop @ StopReason::WaitedTooLong { .. }) => notes.extend(stop.notes()),
+            Some(StopReason::RecipientsChanged(message)) => {
+                notes.push(format!("stopped: {message}"));
+                notes.push("what was dialled is recorded; rows not dialled stay pending".into());
+            }
             _ => {}
         }
         if self.outcome.abandoned > 0 {
@@ -170,7 +202,11 @@ fn summarize(
     let mut before = ending.start.notes.clone();
     before.extend(ending.stop_notes());
     let left = n("pending") + n("error") + n("dispatching") + n("in_doubt");
-    let resume = (left > 0 || exit == Exit::Interrupted || exit == Exit::Stopped).then(|| {
+    let stopped = matches!(
+        exit,
+        Exit::Interrupted | Exit::Stopped | Exit::RecipientsChanged
+    );
+    let resume = (left > 0 || stopped).then(|| {
         ResumeCommand::new(
             &plan.path,
             args.recipients.as_deref(),

@@ -36,6 +36,13 @@ use finish::{Start, finish};
 
 pub use crate::clock::TEST_NOW_ENV;
 
+/// Test-only: a path. After validation and before the recipients file is
+/// checked and the first request is sent, the run creates this file and
+/// waits until it is removed, so an integration test can change the
+/// recipients file "between validation and dialling" at a known moment.
+/// Not for production use.
+pub const TEST_HOLD_ENV: &str = "CALLPLAN_TEST_HOLD";
+
 /// Requests `--dry-run` prints in full.
 const DRY_RUN_SHOWN: usize = 3;
 
@@ -71,6 +78,12 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
         return dry_run(&input, &sorted, &args);
     } else {
         announce(&args, &input, &sorted.counts);
+        hold_for_test();
+        // Rows added or removed since validation: refused before any is
+        // dialled (a row edited in place is caught when it is read back).
+        if let Err(changed) = input.rows.targets.check_unchanged() {
+            return finish::refused(&args, &input, &triaged, &changed);
+        }
     }
     let settings = settings(&args, &input, clock, origin, track_only);
     let notes = later_notes(&args, &sorted.counts);
@@ -85,6 +98,20 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
     };
     let executed = execute(ctx, log, sorted, tracked)?;
     finish(&args, &input, executed, Start { triaged, notes })
+}
+
+/// [`TEST_HOLD_ENV`]: creates its file and waits until it is removed.
+fn hold_for_test() {
+    let Some(path) = std::env::var_os(TEST_HOLD_ENV) else {
+        return;
+    };
+    let path = PathBuf::from(path);
+    if std::fs::write(&path, b"validated; remove this file to go on\n").is_err() {
+        return;
+    }
+    while path.exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Calls in progress (this run's or earlier), polled with `--wait` (and
@@ -182,11 +209,16 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let log = log?;
     // Each recipient's caller ID: its own cell, else the one it was called
     // from before (sticky), else the plan's local rules.
+    let targets = Arc::make_mut(&mut validated.rows.targets);
     crate::callerid::assign(
         &plan,
-        &mut validated.rows.targets,
+        targets.as_mut_slice(),
         log.as_ref().map(|l| &l.table),
     );
+    // Redials and calling windows find a row by its key.
+    if plan.redial.is_some() || plan.schedule.is_some() {
+        targets.index_keys();
+    }
     let identity = triage::identity(&plan, args.sandbox);
     if let Some(log) = &log
         && !log.header.identity.admits(&identity)
@@ -313,16 +345,7 @@ fn settings(
     settings.clock = clock;
     settings.redial = plan.redial.clone();
     settings.schedule = plan.schedule.clone();
-    if plan.redial.is_some() || plan.schedule.is_some() {
-        let rows = &input.rows;
-        settings.targets = Arc::new(
-            rows.targets
-                .iter()
-                .zip(&rows.zones)
-                .map(|(t, z)| (t.key.clone(), (t.clone(), z.clone())))
-                .collect(),
-        );
-    }
+    settings.targets = input.rows.targets.clone();
     settings.max_active = plan.dispatch.max_active_calls;
     if args.wait || settings.max_active.is_some() {
         settings.poll_every = Some(args.poll_every.into());
@@ -364,16 +387,23 @@ fn dry_run(input: &Prepared, sorted: &Triage, args: &RunArgs) -> anyhow::Result<
     let counts = &sorted.counts;
     let dialled = counts.dial_now().min(limit.unwrap_or(u64::MAX));
     let campaign = campaign(&input.plan);
+    let targets = &input.rows.targets;
     let mut shown = Vec::new();
     for job in sorted.dial.iter().take(DRY_RUN_SHOWN.min(dialled as usize)) {
-        let t = &job.target;
-        let req = CallRequest::new(
+        let Some(t) = targets.of_job(job) else {
+            continue;
+        };
+        let (variables, metadata) = match targets.cells(&t) {
+            Ok(cells) => cells,
+            Err(changed) => return finish::refused(args, input, counts, &changed),
+        };
+        let req = CallRequest::of_row(
             &campaign,
             &t.key,
             job.round,
             &t.to_number,
-            &t.variables,
-            &t.metadata,
+            variables,
+            metadata,
         )
         .with_caller(&t.from_number, &t.agent_version_id);
         shown.push(req.dry_run_json(&url));

@@ -1,0 +1,575 @@
+//! A validated row read back when it is about to be dialled, so that a run
+//! keeps a few fixed bytes per row instead of its cells.
+//!
+//! Validation notes where each CSV record lies ([`RowAt::Csv`]: offset,
+//! length, hash of its bytes). Just before a row's request is built,
+//! [`RowFetch::cells`] reads those bytes again (`pread`, into a buffer the
+//! thread reuses), checks their hash, parses them with the same reader
+//! and turns them into variables and metadata with the same [`Fields`]
+//! validation used; the body is built and dropped. Bytes that no longer
+//! hash the same mean the file was edited after it was validated: the row
+//! is refused ([`Changed`]) and nothing of it is sent. [`RowFetch::check`]
+//! compares the file's length once before dialling starts, so rows added
+//! (or removed) since are refused before the first request.
+//!
+//! A workbook has no byte offsets that mean anything (it is zipped XML or a
+//! binary format, read whole by calamine): its rows are kept in memory,
+//! cells only ([`RowAt::Cells`]), and the file's size and time are checked
+//! before dialling. Workbooks are bounded by their format (1,048,576 rows);
+//! CSV is the path for huge lists.
+//!
+//! Why `pread` per row and not a second streaming pass in input order: the
+//! rows are not dialled in file order only (retries, redials, rows left
+//! open by an earlier run come back later), and a `pread` of a record that
+//! was just read is served from the page cache: one system call per row.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use super::{Reader, Record, Span, span_hash};
+
+/// Which columns of a row are sent, and the plan's default variables: how
+/// a record becomes the `variables` and `metadata` of its request. One
+/// value, built from the header, used by validation and by the read-back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// The plan's `variables:`, which a non-empty cell overrides.
+    pub defaults: BTreeMap<String, String>,
+    /// Variable columns: (name, index).
+    pub variables: Vec<(String, usize)>,
+    /// `columns.metadata` columns that exist: (name, index).
+    pub metadata: Vec<(String, usize)>,
+}
+
+impl Fields {
+    /// The plan's default variables, overridden by the row's non-empty
+    /// cells (trimmed).
+    pub fn variables(&self, rec: &Record) -> BTreeMap<String, String> {
+        let mut variables = self.defaults.clone();
+        for (name, i) in &self.variables {
+            let v = rec.text(*i);
+            let v = v.trim();
+            if !v.is_empty() {
+                variables.insert(name.clone(), v.to_string());
+            }
+        }
+        variables
+    }
+
+    /// The row's metadata cells, trimmed.
+    pub fn metadata(&self, rec: &Record) -> BTreeMap<String, String> {
+        self.metadata
+            .iter()
+            .map(|(name, i)| (name.clone(), rec.text(*i).trim().to_string()))
+            .collect()
+    }
+}
+
+/// Variables and metadata of one row, as its request sends them.
+pub type Cells = (BTreeMap<String, String>, BTreeMap<String, String>);
+
+/// Where a validated row's cells are to be found when it is dialled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowAt {
+    /// In the CSV file, at this place, with these bytes.
+    Csv(Span),
+    /// In memory: a workbook row's cells.
+    Cells(Box<Record>),
+    /// Nowhere (a row known from a results file alone, never dialled).
+    Unknown,
+}
+
+impl RowAt {
+    /// Where `rec`'s cells are: its span in a CSV file, else (a workbook
+    /// row) a copy of its cells.
+    pub fn of(rec: &Record) -> RowAt {
+        match rec.span() {
+            Some(span) => RowAt::Csv(span),
+            None => RowAt::Cells(Box::new(rec.cells_only())),
+        }
+    }
+}
+
+/// The recipients file changed after it was validated, or cannot be read
+/// again: no more of it is dialled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct Changed {
+    /// The file, as shown to the user.
+    pub file: String,
+    pub what: ChangedWhat,
+}
+
+/// How the file is not what was validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangedWhat {
+    /// This row (its spreadsheet number) is not the row that was checked.
+    Row(u64),
+    /// The file has another length, and no row that was to be dialled
+    /// differs (rows were removed, or invalid ones changed).
+    Size { was: u64, now: u64 },
+    /// A workbook saved again (its size or time changed).
+    Saved,
+    /// The file cannot be read again.
+    Unreadable(String),
+}
+
+const RUN_AGAIN: &str = "nothing more is dialled; run again to validate it as it is now";
+
+impl Changed {
+    fn message(&self) -> String {
+        let file = &self.file;
+        match &self.what {
+            ChangedWhat::Row(row) => format!(
+                "{file} changed after it was validated (row {} is not what was checked): {RUN_AGAIN}",
+                grouped(*row)
+            ),
+            ChangedWhat::Size { was, now } => format!(
+                "{file} changed after it was validated (it is {} bytes long, it was {} when \
+                 checked): {RUN_AGAIN}",
+                grouped(*now),
+                grouped(*was)
+            ),
+            ChangedWhat::Saved => format!(
+                "{file} changed after it was validated (the workbook was saved again): {RUN_AGAIN}"
+            ),
+            ChangedWhat::Unreadable(why) => {
+                format!("{file} cannot be read again to dial its rows ({why}): {RUN_AGAIN}")
+            }
+        }
+    }
+}
+
+/// `1204` -> `1,204`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What validation saw of the file as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// A CSV file of `len` bytes whose last record was row `rows`.
+    Csv { len: u64, rows: u64 },
+    /// A workbook of `len` bytes last modified at `modified`.
+    Workbook {
+        len: u64,
+        modified: Option<SystemTime>,
+    },
+}
+
+impl Seen {
+    /// A workbook's size and time now (before it is read).
+    pub fn workbook(path: &Path) -> io::Result<Seen> {
+        let meta = std::fs::metadata(path)?;
+        Ok(Seen::Workbook {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// Reads validated rows back from the recipients file.
+#[derive(Debug)]
+pub struct RowFetch {
+    path: PathBuf,
+    shown: String,
+    fields: Fields,
+    seen: Seen,
+    /// Opened at the first read, by path (so an edit that replaced the
+    /// file is seen).
+    file: OnceLock<Result<File, String>>,
+}
+
+/// A thread's buffers for reading records back.
+struct Scratch {
+    raw: Vec<u8>,
+    reader: Reader<io::Empty>,
+    rec: Record,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        raw: Vec::new(),
+        reader: Reader::for_one_record(),
+        rec: Record::default(),
+    });
+}
+
+impl RowFetch {
+    /// Rows of `path` (shown as `shown`), mapped by `fields`, as
+    /// validation `seen` the file.
+    pub fn new(path: &Path, shown: &str, fields: Fields, seen: Seen) -> RowFetch {
+        RowFetch {
+            path: path.to_path_buf(),
+            shown: shown.to_string(),
+            fields,
+            seen,
+            file: OnceLock::new(),
+        }
+    }
+
+    /// The column mapping the rows are read with.
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    fn changed(&self, what: ChangedWhat) -> Changed {
+        Changed {
+            file: self.shown.clone(),
+            what,
+        }
+    }
+
+    fn file(&self) -> Result<&File, Changed> {
+        let opened = self
+            .file
+            .get_or_init(|| File::open(&self.path).map_err(|e| e.to_string()));
+        opened
+            .as_ref()
+            .map_err(|why| self.changed(ChangedWhat::Unreadable(why.clone())))
+    }
+
+    /// Before the first dial: the file has the length it had when it was
+    /// validated (a workbook: its size and time too). When it does not, the
+    /// first of `rows` (row number and where it is, in input order) whose
+    /// bytes differ is named; else the first row after the last one read.
+    pub fn check<'a>(&self, rows: impl Iterator<Item = (u64, &'a RowAt)>) -> Result<(), Changed> {
+        let (was, last_row) = match &self.seen {
+            Seen::Workbook { len, modified } => {
+                let meta = std::fs::metadata(&self.path)
+                    .map_err(|e| self.changed(ChangedWhat::Unreadable(e.to_string())))?;
+                if meta.len() != *len || meta.modified().ok() != *modified {
+                    return Err(self.changed(ChangedWhat::Saved));
+                }
+                return Ok(());
+            }
+            Seen::Csv { len, rows } => (*len, *rows),
+        };
+        let file = self.file()?;
+        let now = file
+            .metadata()
+            .map_err(|e| self.changed(ChangedWhat::Unreadable(e.to_string())))?
+            .len();
+        if now == was {
+            return Ok(());
+        }
+        for (row, at) in rows {
+            if let RowAt::Csv(span) = at
+                && SCRATCH
+                    .with(|s| self.read_span(file, span, &mut s.borrow_mut().raw))?
+                    .is_none()
+            {
+                return Err(self.changed(ChangedWhat::Row(row)));
+            }
+        }
+        if now < was {
+            return Err(self.changed(ChangedWhat::Size { was, now }));
+        }
+        // Rows were added: the first is the row after the last one, unless
+        // the last had no line ending and the new text continues it.
+        let mut last = [0u8];
+        let ended = was == 0
+            || file
+                .read_at(&mut last, was - 1)
+                .is_ok_and(|n| n == 1 && matches!(last[0], b'\n' | b'\r'));
+        let first_new = if ended { last_row + 1 } else { last_row.max(1) };
+        Err(self.changed(ChangedWhat::Row(first_new)))
+    }
+
+    /// Reads `span`'s bytes into `raw`; Some(content length) when they are
+    /// the bytes validated (same hash; nothing after a record that ended
+    /// the file), None when not.
+    fn read_span(
+        &self,
+        file: &File,
+        span: &Span,
+        raw: &mut Vec<u8>,
+    ) -> Result<Option<usize>, Changed> {
+        let len = span.len as usize;
+        // One byte more: a record that ended the file must still end it.
+        raw.clear();
+        raw.resize(len + 1, 0);
+        let mut got = 0;
+        while got < raw.len() {
+            let at = span.offset + got as u64;
+            match file.read_at(raw.get_mut(got..).unwrap_or_default(), at) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.changed(ChangedWhat::Unreadable(e.to_string()))),
+            }
+        }
+        let same = got >= len
+            && !(span.at_eof && got > len)
+            && span_hash(raw.get(..len).unwrap_or_default()) == span.hash;
+        Ok(same.then(|| {
+            if span.at_eof {
+                len
+            } else {
+                len.saturating_sub(1)
+            }
+        }))
+    }
+
+    /// Row `row`'s variables and metadata, read from where validation saw
+    /// it; [`Changed`] when its bytes are no longer those (then nothing of
+    /// it may be sent).
+    pub fn cells(&self, row: u64, at: &RowAt) -> Result<Cells, Changed> {
+        let span = match at {
+            RowAt::Cells(rec) => {
+                return Ok((self.fields.variables(rec), self.fields.metadata(rec)));
+            }
+            RowAt::Unknown => {
+                return Err(self.changed(ChangedWhat::Unreadable(format!(
+                    "row {} was not read from it",
+                    grouped(row)
+                ))));
+            }
+            RowAt::Csv(span) => span,
+        };
+        let file = self.file()?;
+        SCRATCH.with(|s| {
+            let scratch = &mut *s.borrow_mut();
+            let Some(content) = self.read_span(file, span, &mut scratch.raw)? else {
+                return Err(self.changed(ChangedWhat::Row(row)));
+            };
+            let rec = &mut scratch.rec;
+            let bytes = scratch.raw.get(..content).unwrap_or_default();
+            scratch.reader.read_back(bytes, row, rec);
+            Ok((self.fields.variables(rec), self.fields.metadata(rec)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fields() -> Fields {
+        Fields {
+            defaults: BTreeMap::from([("clinic".into(), "Sunrise".into())]),
+            variables: vec![("name".into(), 1), ("clinic".into(), 2)],
+            metadata: vec![("crm".into(), 3)],
+        }
+    }
+
+    /// Every record of `data` with its row and where it is.
+    fn spans(data: &[u8]) -> Vec<(u64, Vec<String>, RowAt)> {
+        let mut r = Reader::new(data, Path::new("t.csv"));
+        let mut rec = Record::default();
+        let mut out = Vec::new();
+        while r.read_record(&mut rec).unwrap() {
+            let cells = (0..rec.len()).map(|i| rec.text(i).into_owned()).collect();
+            out.push((rec.row(), cells, RowAt::of(&rec)));
+        }
+        out
+    }
+
+    fn fetch_of(dir: &tempfile::TempDir, data: &[u8]) -> (PathBuf, RowFetch) {
+        let path = dir.path().join("r.csv");
+        std::fs::write(&path, data).unwrap();
+        let seen = Seen::Csv {
+            len: data.len() as u64,
+            rows: spans(data).last().map_or(0, |r| r.0),
+        };
+        (path.clone(), RowFetch::new(&path, "r.csv", fields(), seen))
+    }
+
+    #[test]
+    fn a_row_read_back_gives_the_cells_validation_saw() {
+        let data = "to_number,name,clinic,crm\r\n+12125550142,\"Ann, \"\"A\"\"\nB\",,c1\r\n+12125550143,José,Leeds,c2".as_bytes();
+        let dir = tempfile::tempdir().unwrap();
+        let (_, fetch) = fetch_of(&dir, data);
+        let rows = spans(data);
+        fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap();
+        let (vars, meta) = fetch.cells(2, &rows[1].2).unwrap();
+        assert_eq!(vars["name"], "Ann, \"A\"\nB");
+        assert_eq!(vars["clinic"], "Sunrise");
+        assert_eq!(meta["crm"], "c1");
+        let (vars, _) = fetch.cells(3, &rows[2].2).unwrap();
+        assert_eq!(vars["name"], "José");
+        assert_eq!(vars["clinic"], "Leeds");
+    }
+
+    #[test]
+    fn an_edited_row_is_refused_by_its_number() {
+        let data = b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n+12125550143,Bo,,c2\n";
+        let dir = tempfile::tempdir().unwrap();
+        let (path, fetch) = fetch_of(&dir, data);
+        let rows = spans(data);
+        // Same length, one letter changed in row 3.
+        std::fs::write(
+            &path,
+            &b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n+12125550143,Bx,,c2\n"[..],
+        )
+        .unwrap();
+        fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap();
+        assert!(fetch.cells(2, &rows[1].2).is_ok());
+        let err = fetch.cells(3, &rows[2].2).unwrap_err();
+        assert_eq!(err.what, ChangedWhat::Row(3));
+        assert_eq!(
+            err.to_string(),
+            "r.csv changed after it was validated (row 3 is not what was checked): nothing \
+             more is dialled; run again to validate it as it is now"
+        );
+    }
+
+    #[test]
+    fn rows_added_or_a_longer_row_are_found_before_dialling() {
+        let data = b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n+12125550143,Bo,,c2\n";
+        let rows = spans(data);
+        let dir = tempfile::tempdir().unwrap();
+        let (path, fetch) = fetch_of(&dir, data);
+        let mut grown = data.to_vec();
+        grown.extend_from_slice(b"+12125550144,Cy,,c3\n");
+        std::fs::write(&path, &grown).unwrap();
+        let err = fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap_err();
+        assert_eq!(err.what, ChangedWhat::Row(4), "the first row added");
+        // Row 2 made longer: it and every row after it moved.
+        std::fs::write(
+            &path,
+            &b"to_number,name,clinic,crm\n+12125550142,Anne,,c1\n+12125550143,Bo,,c2\n"[..],
+        )
+        .unwrap();
+        let err = fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap_err();
+        assert_eq!(err.what, ChangedWhat::Row(2));
+        // Shorter, with the rows to dial intact: the size is named.
+        let (path, fetch) = fetch_of(
+            &dir,
+            b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\nbad\n",
+        );
+        let rows = spans(b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\nbad\n");
+        std::fs::write(
+            &path,
+            &b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n"[..],
+        )
+        .unwrap();
+        let err = fetch
+            .check(rows.iter().take(2).map(|r| (r.0, &r.2)))
+            .unwrap_err();
+        assert_eq!(err.what, ChangedWhat::Size { was: 51, now: 47 });
+    }
+
+    #[test]
+    fn a_last_row_without_a_line_ending_must_still_end_the_file() {
+        let data = b"to_number,name,clinic,crm\n+12125550142,Ann,,c1";
+        let rows = spans(data);
+        let dir = tempfile::tempdir().unwrap();
+        let (path, fetch) = fetch_of(&dir, data);
+        assert!(fetch.cells(2, &rows[1].2).is_ok());
+        let mut longer = data.to_vec();
+        longer.extend_from_slice(b"9");
+        std::fs::write(&path, &longer).unwrap();
+        assert_eq!(
+            fetch.cells(2, &rows[1].2).unwrap_err().what,
+            ChangedWhat::Row(2)
+        );
+        let err = fetch.check(rows.iter().map(|r| (r.0, &r.2))).unwrap_err();
+        assert_eq!(err.what, ChangedWhat::Row(2));
+    }
+
+    #[test]
+    fn a_file_gone_is_unreadable_not_a_panic() {
+        let data = b"to_number,name,clinic,crm\n+12125550142,Ann,,c1\n";
+        let rows = spans(data);
+        let dir = tempfile::tempdir().unwrap();
+        let (path, fetch) = fetch_of(&dir, data);
+        std::fs::remove_file(&path).unwrap();
+        let err = fetch.cells(2, &rows[1].2).unwrap_err();
+        assert!(matches!(err.what, ChangedWhat::Unreadable(_)), "{err:?}");
+        assert!(
+            err.to_string().starts_with("r.csv cannot be read again"),
+            "{err}"
+        );
+        assert!(fetch.cells(2, &RowAt::Unknown).is_err());
+    }
+
+    #[test]
+    fn a_workbook_row_is_read_from_memory_and_a_workbook_saved_again_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.xlsx");
+        std::fs::write(&path, b"a workbook").unwrap();
+        let fetch = RowFetch::new(&path, "r.xlsx", fields(), Seen::workbook(&path).unwrap());
+        let row = &spans(b"+12125550142,Ann,Leeds,c1")[0];
+        let RowAt::Csv(_) = row.2 else {
+            panic!("a CSV record")
+        };
+        let mut r = Reader::new(&b"+12125550142,Ann,Leeds,c1"[..], Path::new("t"));
+        let mut rec = Record::default();
+        assert!(r.read_record(&mut rec).unwrap());
+        let kept = RowAt::Cells(Box::new(rec.cells_only()));
+        let (vars, meta) = fetch.cells(2, &kept).unwrap();
+        assert_eq!(
+            (vars["name"].as_str(), vars["clinic"].as_str()),
+            ("Ann", "Leeds")
+        );
+        assert_eq!(meta["crm"], "c1");
+        fetch.check(std::iter::once((2, &kept))).unwrap();
+        std::fs::write(&path, b"a workbook saved again").unwrap();
+        let err = fetch.check(std::iter::once((2, &kept))).unwrap_err();
+        assert_eq!(err.what, ChangedWhat::Saved);
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(7), "7");
+        assert_eq!(grouped(1204), "1,204");
+        assert_eq!(grouped(1_000_000), "1,000,000");
+        assert_eq!(grouped(999), "999");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Every record's span, read back and parsed alone, gives the cells
+        /// the stream gave, however the reads were split.
+        #[test]
+        fn spans_read_back_as_streamed(data in proptest::collection::vec(
+            prop::sample::select(vec![b'a', b',', b'"', b'\n', b'\r', b' ', 0xC3, 0xA9]), 0..300),
+            chunk in 1usize..23) {
+            struct Chunky<'a>(&'a [u8], usize);
+            impl io::Read for Chunky<'_> {
+                fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                    let n = self.0.len().min(out.len()).min(self.1);
+                    out[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let mut r = Reader::new(Chunky(&data, chunk), Path::new("t"));
+            let mut rec = Record::default();
+            let mut again = Reader::for_one_record();
+            let mut back = Record::default();
+            while r.read_record(&mut rec).unwrap() {
+                let span = rec.span().unwrap();
+                let end = span.offset as usize + span.len as usize;
+                let bytes = &data[span.offset as usize..end];
+                prop_assert_eq!(span_hash(bytes), span.hash);
+                prop_assert!(!span.at_eof || end == data.len());
+                let content = if span.at_eof { bytes } else { &bytes[..bytes.len() - 1] };
+                again.read_back(content, rec.row(), &mut back);
+                prop_assert_eq!(back.row(), rec.row());
+                let a: Vec<_> = rec.iter().collect();
+                let b: Vec<_> = back.iter().collect();
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(back.quote_problem(), rec.quote_problem());
+            }
+            prop_assert_eq!(r.consumed(), data.len() as u64);
+        }
+    }
+}
