@@ -190,7 +190,7 @@ pub fn assign(plan: &Plan, targets: &mut [Target], table: Option<&Table>) {
     for (i, t) in targets.iter_mut().enumerate() {
         let recorded = table
             .and_then(|tb| tb.get(&t.key))
-            .map(|r| r.from_number.trim())
+            .map(|r| r.from_number.trim().to_string())
             .filter(|n| !n.is_empty() && pool.contains(n));
         if t.from_number.is_empty()
             && let Some(n) = recorded
@@ -237,11 +237,11 @@ impl UsageCounts {
                 continue;
             }
             if !r.from_number.is_empty() {
-                *out.by_caller_id.entry(r.from_number.clone()).or_insert(0) += 1;
+                *out.by_caller_id.entry(r.from_number.to_string()).or_insert(0) += 1;
             }
             if !r.agent_version_id.is_empty() {
                 *out.by_agent_version
-                    .entry(r.agent_version_id.clone())
+                    .entry(r.agent_version_id.to_string())
                     .or_insert(0) += 1;
             }
         }
@@ -266,7 +266,7 @@ impl UsageCounts {
 
 /// [`UsageCounts::of`] over a whole results table.
 pub fn usage(table: &Table) -> UsageCounts {
-    UsageCounts::of(table.iter())
+    UsageCounts::of(&table.iter().collect::<Vec<_>>())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Reading a results file back: the [`Log`] a run resumes from, whose
 //! [`Table`] keeps the last record of each key in the order keys first
-//! appeared.
+//! appeared (see `table`).
 //!
 //! Line 1 is the column header ([`COLUMNS`]); every row's `campaign` cell
 //! must be the same (one file, one campaign), and the [`Header`] comes from
@@ -12,9 +12,9 @@
 //! where the last complete line ends so the writer cuts the torn bytes off
 //! before it appends; any other malformed line (a NUL byte included) is an
 //! error naming its line. A long log is mostly plain lines (no quote), so
-//! those are split at their commas in one pass and reuse the buffers of the
-//! record they replace; only a line with a quote or a comment record goes
-//! through the CSV parser.
+//! those are split at their commas in one pass and go into the table as
+//! borrowed fields (no record is built in between); only a line with a
+//! quote or a comment record goes through the CSV parser.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
@@ -26,67 +26,10 @@ use super::legacy::{
     BadIdentity, COMMENT_PREFIX, MAGIC, RUN_MAGIC, apply_run_line, parse_identity,
 };
 use super::line::csv_line;
-use super::record::{CAMPAIGN, COLUMNS, LEGACY_COLUMNS, Record, utf8_fields, widen_legacy};
+use super::record::{CAMPAIGN, COLUMNS, LEGACY_COLUMNS, utf8_fields, widen_legacy};
 use super::state::read_state;
-
-/// The last record of each key, in the order keys first appeared.
-#[derive(Debug, Default, Clone)]
-pub struct Table {
-    records: Vec<Record>,
-    /// Keys are the recipients' own values, not an adversary's: a fast
-    /// non-keyed hash is fine (and a third of the cost of reading a log).
-    index: rustc_hash::FxHashMap<String, usize>,
-}
-
-impl Table {
-    /// An empty table with room for about `n` keys.
-    pub fn with_capacity(n: usize) -> Table {
-        Table {
-            records: Vec::with_capacity(n),
-            index: rustc_hash::FxHashMap::with_capacity_and_hasher(n, Default::default()),
-        }
-    }
-
-    /// The last record of a key.
-    pub fn get(&self, key: &str) -> Option<&Record> {
-        self.index.get(key).map(|&i| &self.records[i])
-    }
-
-    /// Records this one as the key's latest.
-    pub fn upsert(&mut self, rec: Record) {
-        match self.index.get(&rec.key) {
-            Some(&i) => self.records[i] = rec,
-            None => {
-                self.index.insert(rec.key.clone(), self.records.len());
-                self.records.push(rec);
-            }
-        }
-    }
-
-    /// Records a line's fields as its key's latest, reusing the buffers of
-    /// the record it replaces.
-    fn assign(&mut self, fields: &[&str; COLUMNS.len()]) -> Result<(), String> {
-        match self.index.get(fields[0]) {
-            Some(&i) => self.records[i].assign(fields),
-            None => Record::from_strs(fields).map(|r| self.upsert(r)),
-        }
-    }
-
-    /// Latest records, in the order keys first appeared.
-    pub fn iter(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter()
-    }
-
-    /// Keys in the table.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// True when no key has a record.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-}
+// Also the writer's way to it.
+pub(super) use super::table::Table;
 
 /// A results file as read back.
 #[derive(Debug)]
@@ -538,9 +481,9 @@ mod tests {
         assert_eq!(log.lines, 3);
         assert_eq!(log.torn_bytes, 0);
         assert_eq!(log.table.len(), 2);
-        assert_eq!(log.table.get("a"), Some(&a2));
+        assert_eq!(log.table.get("a"), Some(a2));
         assert_eq!(log.table.get("b").unwrap().status, Status::Dispatching);
-        let keys: Vec<_> = log.table.iter().map(|r| r.key.as_str()).collect();
+        let keys: Vec<_> = log.table.iter().map(|r| r.key).collect();
         assert_eq!(keys, ["a", "b"]);
     }
 
@@ -763,9 +706,9 @@ mod tests {
             let d = tempfile::tempdir().unwrap();
             let path = d.path().join("r.csv");
             let mut r = rec(&key, Status::Call(CallStatus::Queued));
-            r.error = err.clone();
-            r.call_id = call.clone();
-            r.from_number = from.clone();
+            r.error = err.as_str().into();
+            r.call_id = call.as_str().into();
+            r.from_number = from.as_str().into();
             let mut content = Vec::new();
             push_line(&mut content, COLUMNS, false);
             r.write_to("june", &mut content);

@@ -45,7 +45,7 @@ impl Rows {
     pub fn listed_numbers(&self) -> Suppressed {
         self.suppressed
             .iter()
-            .map(|r| r.to_number.clone())
+            .map(|r| r.to_number.to_string())
             .collect()
     }
 
@@ -63,18 +63,18 @@ impl Rows {
             };
             rows.order.push(row.clone());
             match rec.status {
-                Status::Invalid => rows.invalid.push((row, rec.error.clone())),
+                Status::Invalid => rows.invalid.push((row, rec.error.to_string())),
                 Status::Suppressed => rows.suppressed.push(row),
                 _ => {
                     rows.zones.push(None);
                     rows.targets.push(Target {
-                        key: row.key,
+                        key: row.key.to_string(),
                         row: row.row,
-                        to_number: row.to_number,
+                        to_number: row.to_number.to_string(),
                         variables: Default::default(),
                         metadata: Default::default(),
-                        from_number: rec.from_number.clone(),
-                        agent_version_id: rec.agent_version_id.clone(),
+                        from_number: rec.from_number.to_string(),
+                        agent_version_id: rec.agent_version_id.to_string(),
                     });
                 }
             }
@@ -143,9 +143,9 @@ pub fn read(plan: &Plan, recipients: &Path) -> Result<Validated, InputError> {
         },
         |row| {
             let reference = RowRef {
-                key: clean_key(&row.key, row.row),
+                key: clean_key(&row.key, row.row).into(),
                 row: row.row,
-                to_number: row.to_number.clone(),
+                to_number: row.to_number.as_str().into(),
             };
             rows.order.push(reference.clone());
             if row.errors > 0 {
@@ -155,7 +155,7 @@ pub fn read(plan: &Plan, recipients: &Path) -> Result<Validated, InputError> {
             } else {
                 rows.zones.push(row.timezone);
                 rows.targets.push(Target {
-                    key: reference.key,
+                    key: reference.key.into(),
                     row: row.row,
                     to_number: row.to_number,
                     variables: row.variables,

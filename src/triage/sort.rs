@@ -50,7 +50,7 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
     let last = |key: &str| table.and_then(|t| t.get(key));
     for (target, zone) in rows.targets.iter().zip(&rows.zones) {
         if sorter.seen.insert(target.key.as_str()) {
-            sorter.target(target, zone.as_ref(), last(&target.key));
+            sorter.target(target, zone.as_ref(), last(&target.key).as_ref());
         } else {
             tracing::warn!(
                 row = target.row,
@@ -62,7 +62,7 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
     }
     for row in &rows.suppressed {
         if sorter.seen.insert(row.key.as_str()) {
-            sorter.suppressed(row, last(&row.key));
+            sorter.suppressed(row, last(&row.key).as_ref());
         } else {
             // Another row holds this key: never overwrite its record.
             sorter.out.counts.duplicate_keys += 1;
@@ -70,7 +70,7 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
     }
     for (row, why) in &rows.invalid {
         if sorter.seen.insert(row.key.as_str()) {
-            sorter.invalid(row, why, last(&row.key));
+            sorter.invalid(row, why, last(&row.key).as_ref());
         } else {
             sorter.out.counts.duplicate_keys += 1;
         }
@@ -136,7 +136,7 @@ impl Sorter<'_> {
                 let t = &job.target;
                 let mut rec = Record::new(&t.key, t.row, &t.to_number, job.round, Status::Pending);
                 rec.attempts = job.attempts;
-                rec.next_at = crate::text::format_ts(opens_at);
+                rec.next_at = crate::text::format_ts(opens_at).into();
                 self.out.record.push(rec);
                 self.out.counts.waiting_for_window += 1;
                 earliest(&mut self.out.counts.next_window_at, opens_at);
@@ -182,13 +182,13 @@ impl Sorter<'_> {
                 // a resend.
                 Disposition::Reconcile => self.look_up(
                     Target {
-                        key: row.key.clone(),
+                        key: row.key.to_string(),
                         row: row.row,
-                        to_number: row.to_number.clone(),
+                        to_number: row.to_number.to_string(),
                         variables: Default::default(),
                         metadata: Default::default(),
-                        from_number: rec.from_number.clone(),
-                        agent_version_id: rec.agent_version_id.clone(),
+                        from_number: rec.from_number.to_string(),
+                        agent_version_id: rec.agent_version_id.to_string(),
                     },
                     rec,
                 ),
@@ -216,7 +216,7 @@ impl Sorter<'_> {
             }
             _ => {
                 let mut rec = Record::new(&row.key, row.row, &row.to_number, 1, Status::Invalid);
-                rec.error = crate::text::clean_message(why);
+                rec.error = crate::text::clean_message(why).into();
                 self.out.record.push(rec);
                 self.out.counts.invalid += 1;
             }

@@ -39,9 +39,9 @@ fn ts(s: &str) -> Timestamp {
 
 fn reference(i: u64) -> RowRef {
     RowRef {
-        key: format!("k{i}"),
+        key: compact_str::format_compact!("k{i}"),
         row: i,
-        to_number: format!("+1212555{i:04}"),
+        to_number: compact_str::format_compact!("+1212555{i:04}"),
     }
 }
 
@@ -55,9 +55,9 @@ fn rows(kinds: &str) -> Rows {
             't' => {
                 rows.zones.push(Some(ny()));
                 rows.targets.push(Target {
-                    key: r.key,
+                    key: r.key.to_string(),
                     row: r.row,
-                    to_number: r.to_number,
+                    to_number: r.to_number.to_string(),
                     variables: Default::default(),
                     metadata: Default::default(),
                     from_number: String::new(),
@@ -78,7 +78,7 @@ fn table(records: &[(u64, &str)]) -> Table {
         let r = reference(*i);
         let mut rec = Record::new(&r.key, r.row, &r.to_number, 1, Status::parse(status));
         if matches!(rec.status, Status::Call(_)) {
-            rec.call_id = format!("call_{i}");
+            rec.call_id = compact_str::format_compact!("call_{i}");
         }
         t.upsert(rec);
     }
@@ -306,7 +306,7 @@ fn rows_in_doubt_are_to_look_up_under_either_rules() {
 #[test]
 fn without_the_plan_next_at_is_believed() {
     let mut t = table(&[(2, "pending"), (3, "pending")]);
-    let mut waiting = t.get("k2").cloned().expect("k2");
+    let mut waiting = t.get("k2").expect("k2");
     waiting.next_at = "2026-06-02T16:00:00Z".into();
     t.upsert(waiting);
     let mut redial = ended(

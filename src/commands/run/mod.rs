@@ -91,7 +91,7 @@ pub fn run(args: RunArgs, track_only: bool) -> anyhow::Result<Exit> {
 /// by `track`).
 fn in_progress(args: &RunArgs, input: &Prepared) -> Vec<Tracked> {
     match &input.log {
-        Some(log) if args.wait => log.table.iter().filter_map(Tracked::from_record).collect(),
+        Some(log) if args.wait => log.table.iter().filter_map(|r| Tracked::from_record(&r)).collect(),
         _ => Vec::new(),
     }
 }
