@@ -230,9 +230,10 @@ pub struct UsageCounts {
 
 impl UsageCounts {
     /// Counts the records of `records` that name a call.
-    pub fn of<'a>(records: impl IntoIterator<Item = &'a Record>) -> UsageCounts {
+    pub fn of<R: std::borrow::Borrow<Record>>(records: impl IntoIterator<Item = R>) -> UsageCounts {
         let mut out = UsageCounts::default();
         for r in records {
+            let r = r.borrow();
             if r.call_id.is_empty() {
                 continue;
             }
@@ -266,7 +267,7 @@ impl UsageCounts {
 
 /// [`UsageCounts::of`] over a whole results table.
 pub fn usage(table: &Table) -> UsageCounts {
-    UsageCounts::of(&table.iter().collect::<Vec<_>>())
+    UsageCounts::of(table.iter())
 }
 
 #[cfg(test)]

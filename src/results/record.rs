@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use compact_str::CompactString;
+use compact_str::{CompactString, ToCompactString};
 
 use crate::text::now_rfc3339;
 use crate::wire::{CallStatus, own_status};
@@ -234,10 +234,15 @@ impl Record {
     /// Appends this record as one CSV line, `campaign` (the file's
     /// [`campaign_cell`](super::header::campaign_cell)) in the last column.
     pub(super) fn write_to(&self, campaign: &str, buf: &mut Vec<u8>) {
-        let row = self.row.to_string();
-        let round = self.round.to_string();
-        let attempts = self.attempts.to_string();
-        let http = self.http_status.map(|s| s.to_string()).unwrap_or_default();
+        // Numbers as text on the stack (CompactString formats integers
+        // inline, no heap).
+        let row = self.row.to_compact_string();
+        let round = self.round.to_compact_string();
+        let attempts = self.attempts.to_compact_string();
+        let http = self
+            .http_status
+            .map(|s| s.to_compact_string())
+            .unwrap_or_default();
         push_line(
             buf,
             [
