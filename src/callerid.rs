@@ -189,8 +189,8 @@ pub fn assign(plan: &Plan, targets: &mut [Target], table: Option<&Table>) {
     let mut open = Vec::new();
     for (i, t) in targets.iter_mut().enumerate() {
         let recorded = table
-            .and_then(|tb| tb.get(&t.key))
-            .map(|r| r.from_number.trim().to_string())
+            .and_then(|tb| tb.from_number(&t.key))
+            .map(str::trim)
             .filter(|n| !n.is_empty() && pool.contains(n));
         if t.from_number.is_empty()
             && let Some(n) = recorded

@@ -85,16 +85,37 @@ fn digits_in(b: &[u8], layout: &[u8]) -> Option<u64> {
 
 /// `layout` with its `0`s replaced by the digits of `d`, last digit last.
 fn layout_with<const N: usize>(layout: &[u8; N], mut d: u64) -> CompactString {
+    // The digits, two at a time (half the divisions of one at a time).
+    let mut digits = [b'0'; 18];
+    let mut k = digits.len();
+    while d > 0 && k >= 2 {
+        let pair = (d % 100) as usize * 2;
+        d /= 100;
+        digits[k - 2..k].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        k -= 2;
+    }
     let mut out = *layout;
+    let mut next = digits.iter().rev();
     for c in out.iter_mut().rev() {
         if *c == b'0' {
-            *c = b'0' + (d % 10) as u8;
-            d /= 10;
+            *c = next.next().copied().unwrap_or(b'0');
         }
     }
     // Only ASCII digits were put into an ASCII layout.
     CompactString::from_utf8(out).unwrap_or_default()
 }
+
+/// `00`, `01`, ... `99`, one after the other.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The text columns a typical row leaves empty (`error`, `duration_s`,
 /// `next_at`) and an `updated_at` of another layout ([`Stamp::Text`]), in
@@ -201,7 +222,13 @@ pub(super) fn hash_of<T: Hash + ?Sized>(v: &T) -> u64 {
 pub(super) struct Pool<T> {
     values: Vec<T>,
     index: HashTable<u32>,
+    /// The number last asked for: a column mostly repeats its value from
+    /// one line to the next.
+    last: u32,
 }
+
+/// Pools up to this size are searched in order rather than hashed into.
+const SMALL_POOL: usize = 8;
 
 impl<T: Hash + Eq> Pool<T> {
     /// A pool whose number 0 is `first` (the empty value).
@@ -209,6 +236,7 @@ impl<T: Hash + Eq> Pool<T> {
         let mut p = Pool {
             values: Vec::new(),
             index: HashTable::new(),
+            last: 0,
         };
         let h = hash_of(&first);
         p.push(first, h);
@@ -224,6 +252,21 @@ impl<T: Hash + Eq> Pool<T> {
         self.index
             .insert_unique(hash, n, |&i| hash_of(&values[i as usize]));
         n
+    }
+
+    /// The number of the value `is` picks out (of hash `hash`): the last
+    /// one asked for, else by search.
+    fn find(&self, is: impl Fn(&T) -> bool, hash: impl FnOnce() -> u64) -> Option<u32> {
+        let values = &self.values;
+        if values.get(self.last as usize).is_some_and(&is) {
+            return Some(self.last);
+        }
+        if values.len() <= SMALL_POOL {
+            return values.iter().position(is).map(|i| i as u32);
+        }
+        self.index
+            .find(hash(), |&i| is(&values[i as usize]))
+            .copied()
     }
 
     /// The value of a number this pool gave.
@@ -244,24 +287,24 @@ impl Pool<CompactString> {
         if v.is_empty() {
             return 0;
         }
-        let h = hash_of(v);
-        let values = &self.values;
-        if let Some(&n) = self.index.find(h, |&i| values[i as usize] == v) {
-            return n;
-        }
-        self.push(CompactString::from(v), h)
+        let n = match self.find(|k| k == v, || hash_of(v)) {
+            Some(n) => n,
+            None => self.push(CompactString::from(v), hash_of(v)),
+        };
+        self.last = n;
+        n
     }
 }
 
 impl<T: Hash + Eq + Clone> Pool<T> {
     /// The number of `v`, added (cloned) when new.
     pub(super) fn intern_value(&mut self, v: &T) -> u32 {
-        let h = hash_of(v);
-        let values = &self.values;
-        if let Some(&n) = self.index.find(h, |&i| values[i as usize] == *v) {
-            return n;
-        }
-        self.push(v.clone(), h)
+        let n = match self.find(|k| k == v, || hash_of(v)) {
+            Some(n) => n,
+            None => self.push(v.clone(), hash_of(v)),
+        };
+        self.last = n;
+        n
     }
 }
 
@@ -345,5 +388,13 @@ mod tests {
         assert_eq!(p.get(a), "+14155550100");
         assert_eq!(p.get(0), "");
         assert_eq!(p.len(), 3);
+        // Past the size searched in order, the index finds them all.
+        let many: Vec<u32> = (0..100).map(|i| p.intern(&format!("av_{i}"))).collect();
+        assert_eq!(p.len(), 102, "av_1 was there");
+        for (i, &n) in many.iter().enumerate() {
+            assert_eq!(p.get(n), format!("av_{i}").as_str());
+            assert_eq!(p.intern(&format!("av_{i}")), n);
+        }
+        assert_eq!(p.intern("+14155550100"), a);
     }
 }

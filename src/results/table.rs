@@ -52,8 +52,10 @@ pub struct Table {
     /// recipients' own values, not an adversary's: a fast non-keyed hash
     /// is fine (and a third of the cost of reading a log).
     index: HashTable<u32>,
-    /// Caller IDs, agent versions and end reasons.
-    words: Pool<CompactString>,
+    /// Caller IDs, agent versions, end reasons.
+    from_numbers: Pool<CompactString>,
+    agent_versions: Pool<CompactString>,
+    end_reasons: Pool<CompactString>,
     statuses: Pool<Status>,
     /// The record after the last one looked up: lookups mostly come in
     /// the table's order (a log's lines go key by key, a resume walks the
@@ -98,7 +100,9 @@ impl Table {
         Table {
             records: Vec::with_capacity(n),
             index: HashTable::with_capacity(n),
-            words: Pool::new(CompactString::default()),
+            from_numbers: Pool::new(CompactString::default()),
+            agent_versions: Pool::new(CompactString::default()),
+            end_reasons: Pool::new(CompactString::default()),
             statuses: Pool::new(Status::Pending),
             cursor: Cursor::default(),
         }
@@ -127,6 +131,13 @@ impl Table {
         self.position(key).map(|i| self.record(i))
     }
 
+    /// The caller ID of a key's last record, without building the record
+    /// (a resume looks up every row's, to keep it).
+    pub fn from_number(&self, key: &str) -> Option<&str> {
+        self.position(key)
+            .map(|i| self.from_numbers.get(self.records[i].from_number).as_str())
+    }
+
     /// True when `key` has a record.
     pub fn contains(&self, key: &str) -> bool {
         self.position(key).is_some()
@@ -145,15 +156,15 @@ impl Table {
             key: s.key.clone(),
             row: s.row,
             to_number: s.to_number.clone(),
-            from_number: self.words.get(s.from_number).clone(),
-            agent_version_id: self.words.get(s.agent_version_id).clone(),
+            from_number: self.from_numbers.get(s.from_number).clone(),
+            agent_version_id: self.agent_versions.get(s.agent_version_id).clone(),
             round: s.round,
             status: self.statuses.get(s.status).clone(),
             call_id: s.call_id.clone(),
             attempts: s.attempts,
             http_status: s.http_status,
             error: error.into(),
-            end_reason: self.words.get(s.end_reason).clone(),
+            end_reason: self.end_reasons.get(s.end_reason).clone(),
             duration_s: duration_s.into(),
             next_at: next_at.into(),
             updated_at: stamp_text(s.updated_layout, s.updated, updated_text),
@@ -214,9 +225,9 @@ impl Table {
             row: p.row,
             round: p.round,
             attempts: p.attempts,
-            from_number: self.words.intern(p.from_number),
-            agent_version_id: self.words.intern(p.agent_version_id),
-            end_reason: self.words.intern(p.end_reason),
+            from_number: self.from_numbers.intern(p.from_number),
+            agent_version_id: self.agent_versions.intern(p.agent_version_id),
+            end_reason: self.end_reasons.intern(p.end_reason),
             status: self.statuses.intern_value(p.status),
             http_status: p.http_status,
             updated_layout,
@@ -273,7 +284,9 @@ mod tests {
             && !s.call_id.is_heap_allocated()
             && s.tail.is_empty()
             && s.updated_layout == Stamp::Millis));
-        assert_eq!(t.words.len(), 3, "the empty value, one caller ID, one agent version");
+        assert_eq!(t.from_numbers.len(), 2, "the empty value, one caller ID");
+        assert_eq!(t.agent_versions.len(), 2);
+        assert_eq!(t.end_reasons.len(), 1);
         assert_eq!(t.statuses.len(), 2, "pending (number 0), queued");
         // With the table sized for its keys, as reading a log sizes it.
         let mut sized = Table::with_capacity(n);
