@@ -190,8 +190,8 @@ pub fn assign(plan: &Plan, targets: &mut [Target], table: Option<&Table>) {
     // Rows on a do-not-call list are never dialled: they take no caller ID.
     for (i, t) in targets.iter_mut().enumerate().filter(|(_, t)| !t.listed) {
         let recorded = table
-            .and_then(|tb| tb.get(&t.key))
-            .map(|r| r.from_number.trim())
+            .and_then(|tb| tb.from_number(&t.key))
+            .map(str::trim)
             .filter(|n| !n.is_empty() && pool.contains(n));
         if t.from_number.is_empty()
             && let Some(n) = recorded
@@ -240,18 +240,19 @@ pub struct UsageCounts {
 
 impl UsageCounts {
     /// Counts the records of `records` that name a call.
-    pub fn of<'a>(records: impl IntoIterator<Item = &'a Record>) -> UsageCounts {
+    pub fn of<R: std::borrow::Borrow<Record>>(records: impl IntoIterator<Item = R>) -> UsageCounts {
         let mut out = UsageCounts::default();
         for r in records {
+            let r = r.borrow();
             if r.call_id.is_empty() {
                 continue;
             }
             if !r.from_number.is_empty() {
-                *out.by_caller_id.entry(r.from_number.clone()).or_insert(0) += 1;
+                *out.by_caller_id.entry(r.from_number.to_string()).or_insert(0) += 1;
             }
             if !r.agent_version_id.is_empty() {
                 *out.by_agent_version
-                    .entry(r.agent_version_id.clone())
+                    .entry(r.agent_version_id.to_string())
                     .or_insert(0) += 1;
             }
         }

@@ -173,7 +173,7 @@ fn build(
             *outcomes
                 .entry(call.as_str().to_string())
                 .or_default()
-                .entry(r.end_reason.clone())
+                .entry(r.end_reason.to_string())
                 .or_insert(0) += 1;
         }
     }
@@ -184,11 +184,11 @@ fn build(
         .filter(|r| r.status == Status::InDoubt)
         .map(|r| InDoubtRow {
             row: r.row,
-            key: r.key.clone(),
-            to_number: r.to_number.clone(),
+            key: r.key.to_string(),
+            to_number: r.to_number.to_string(),
             attempts: r.attempts,
-            error: r.error.clone(),
-            updated_at: r.updated_at.clone(),
+            error: r.error.to_string(),
+            updated_at: r.updated_at.to_string(),
         })
         .collect();
     in_doubt.sort_by_key(|r| r.row);

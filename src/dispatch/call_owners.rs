@@ -106,8 +106,8 @@ impl<A: CallsApi> Shared<A> {
             ))
         };
         let mut rec = self.record(target, round, Status::InDoubt, row);
-        rec.call_id = call_id.to_string();
-        rec.error = why(first.row, &first.key);
+        rec.call_id = call_id.into();
+        rec.error = why(first.row, &first.key).into();
         self.appender.append(rec);
         let mut earlier = Record::new(
             &first.key,
@@ -116,11 +116,11 @@ impl<A: CallsApi> Shared<A> {
             first.round,
             Status::InDoubt,
         );
-        earlier.call_id = call_id.to_string();
+        earlier.call_id = call_id.into();
         earlier.attempts = first.attempts;
-        earlier.error = why(target.row, &target.key);
+        earlier.error = why(target.row, &target.key).into();
         if !first.intent_at.is_empty() {
-            earlier.updated_at = first.intent_at.to_string();
+            earlier.updated_at = (*first.intent_at).into();
         }
         self.appender.append(earlier);
         Stats::add(&self.stats.in_doubt, 2);

@@ -159,7 +159,7 @@ fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job, target: &Target
     match calling_window(shared.settings.schedule.as_ref(), Some(&zone), now) {
         Window::OpenNow => return true,
         Window::WaitUntil(opens_at) => {
-            rec.next_at = crate::text::format_ts(opens_at);
+            rec.next_at = crate::text::format_ts(opens_at).into();
             shared.appender.append(rec);
             if !shared.settings.no_wait && !shared.settings.track_only {
                 shared.schedule_redial(opens_at, job.clone());
@@ -341,7 +341,7 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
                     return Intent::WriteFailed;
                 }
                 self.row.open_intent = true;
-                self.row.intent_at = intent_at;
+                self.row.intent_at = intent_at.to_string();
                 written = Some(Instant::now());
             }
             if self.permit.is_none() {
@@ -419,7 +419,7 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
             return Next::Done;
         }
         let mut rec = self.record(Status::Call(status));
-        rec.call_id = call_id;
+        rec.call_id = call_id.into();
         shared.watch(&rec, self.live_place.take());
         shared.appender.append(rec);
         Stats::add(&shared.stats.done, 1);
@@ -446,7 +446,7 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
                 let window = std::mem::take(&mut *lock(&shared.breaker_window));
                 for mut rec in window {
                     rec.status = Status::Pending;
-                    rec.updated_at = crate::text::now_rfc3339();
+                    rec.updated_at = crate::text::now_rfc3339().into();
                     shared.appender.append(rec);
                     Stats::sub(&shared.stats.rejected, 1);
                 }

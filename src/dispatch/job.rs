@@ -274,13 +274,13 @@ impl Tracked {
     pub fn from_record(r: &Record) -> Option<Tracked> {
         match &r.status {
             Status::Call(s) if !s.is_terminal() && !r.call_id.is_empty() => Some(Tracked {
-                key: r.key.clone(),
+                key: r.key.to_string(),
                 row: r.row,
-                to_number: r.to_number.clone(),
-                from_number: r.from_number.clone(),
-                agent_version_id: r.agent_version_id.clone(),
+                to_number: r.to_number.to_string(),
+                from_number: r.from_number.to_string(),
+                agent_version_id: r.agent_version_id.to_string(),
                 round: r.round,
-                call_id: r.call_id.clone(),
+                call_id: r.call_id.to_string(),
                 attempts: r.attempts,
                 http_status: r.http_status,
                 status: s.clone(),
@@ -300,16 +300,16 @@ impl Tracked {
             self.round,
             Status::Call(status),
         );
-        r.call_id = self.call_id.clone();
-        r.from_number = self.from_number.clone();
-        r.agent_version_id = self.agent_version_id.clone();
+        r.call_id = self.call_id.as_str().into();
+        r.from_number = self.from_number.as_str().into();
+        r.agent_version_id = self.agent_version_id.as_str().into();
         r.attempts = self.attempts;
         r.http_status = self.http_status;
-        r.end_reason = crate::text::clean_message(call.end_reason.as_deref().unwrap_or(""));
+        r.end_reason = crate::text::clean_message(call.end_reason.as_deref().unwrap_or("")).into();
         r.duration_s = call
             .duration_s
             .filter(|d| d.is_finite() && *d >= 0.0)
-            .map(|d| format!("{d}"))
+            .map(|d| compact_str::format_compact!("{d}"))
             .unwrap_or_default();
         r
     }

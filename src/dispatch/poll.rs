@@ -330,7 +330,7 @@ fn record_end<A: CallsApi>(
     let due = shared.next_due(&tracked.key, &status, tracked.round, ended);
     let mut rec = shared.sent_as(tracked.record(call, status));
     if let Some(due) = due {
-        rec.next_at = crate::text::format_ts(due);
+        rec.next_at = crate::text::format_ts(due).into();
         if shared.settings.wait
             && !shared.settings.track_only
             && let Some(target) = shared.settings.targets.find(&tracked.key)

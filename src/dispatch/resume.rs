@@ -81,9 +81,9 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
     let row = RowState {
         attempts: open.last.attempts,
         last_http: open.last.http_status,
-        last_error: open.last.error.clone(),
+        last_error: open.last.error.to_string(),
         // An intent's time, or an in-doubt record's (which is its intent's).
-        intent_at: open.last.updated_at.clone(),
+        intent_at: open.last.updated_at.to_string(),
         ..RowState::default()
     };
     // The request went to the number its intent was written for, which the
@@ -168,7 +168,7 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
         Lookup::Unknown(_) if shared.stop.is_cancelled() => None,
         Lookup::Unknown(why) => {
             let mut rec = shared.record(&sent_to, round, Status::InDoubt, &row);
-            rec.error = crate::text::clean_message(&why);
+            rec.error = crate::text::clean_message(&why).into();
             shared.appender.append(rec);
             Stats::add(&shared.stats.in_doubt, 1);
             Stats::add(&shared.stats.done, 1);
@@ -238,7 +238,7 @@ mod tests {
         let t = target("k1");
         let mut last = Record::new(&t.key, t.row, &t.to_number, 1, Status::Dispatching);
         last.attempts = 1;
-        last.updated_at = crate::text::format_ts(at);
+        last.updated_at = crate::text::format_ts(at).into();
         Resume { target: 0, last }
     }
 

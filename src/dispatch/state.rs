@@ -389,16 +389,16 @@ impl<A: CallsApi> Shared<A> {
     ) -> Record {
         let mut r = Record::new(&target.key, target.row, &target.to_number, round, status);
         let (from, agent) = self.caller_of(target);
-        r.from_number = from.to_string();
-        r.agent_version_id = agent.to_string();
+        r.from_number = from.into();
+        r.agent_version_id = agent.into();
         r.attempts = row.attempts;
         r.http_status = row.last_http;
-        r.error = row.last_error.clone();
+        r.error = row.last_error.as_str().into();
         // An in-doubt record keeps the time of the intent its request left
         // under: a later run looks the call up from that time, however
         // often the row stays in doubt meanwhile.
         if matches!(r.status, Status::InDoubt) && !row.intent_at.is_empty() {
-            r.updated_at = row.intent_at.clone();
+            r.updated_at = row.intent_at.as_str().into();
         }
         r
     }
@@ -408,11 +408,10 @@ impl<A: CallsApi> Shared<A> {
     /// row's own caller ID, a tracked call's), else the campaign's.
     pub(super) fn sent_as(&self, mut r: Record) -> Record {
         if r.from_number.is_empty() {
-            r.from_number.clone_from(&self.campaign.from_number);
+            r.from_number = self.campaign.from_number.as_str().into();
         }
         if r.agent_version_id.is_empty() {
-            r.agent_version_id
-                .clone_from(&self.campaign.agent_version_id);
+            r.agent_version_id = self.campaign.agent_version_id.as_str().into();
         }
         r
     }
@@ -477,7 +476,7 @@ impl<A: CallsApi> Shared<A> {
         }
         let status = Status::Call(CallStatus::parse(&call.status));
         let mut rec = self.record(target, round, status, row);
-        rec.call_id = call_id.to_string();
+        rec.call_id = call_id.into();
         rec.http_status = None;
         rec.error.clear();
         self.watch(&rec, live_place);

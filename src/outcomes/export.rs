@@ -133,9 +133,9 @@ pub fn export(
     let mut keys: Vec<(u64, String)> = Vec::new();
     crate::validate::validate(plan, &recipients, |row| keys.push((row.row, row.key)))?;
 
-    let wanted: HashSet<&str> = table
+    let wanted: HashSet<compact_str::CompactString> = table
         .iter()
-        .map(|r| r.call_id.as_str())
+        .map(|r| r.call_id)
         .filter(|id| !id.is_empty())
         .collect();
     let mut index = StoreIndex::build(&store_path(results), |id| wanted.contains(id))?;
@@ -157,14 +157,14 @@ pub fn export(
         while keys.next_if(|(row, _)| *row < rec.row()).is_some() {}
         let key = keys.next_if(|(row, _)| *row == rec.row()).map(|(_, k)| k);
         let result = key.as_deref().and_then(|k| table.get(k));
-        let outcome = match result {
+        let outcome = match &result {
             Some(r) if !r.call_id.is_empty() => index.get(&r.call_id)?,
             _ => None,
         };
         summary.rows += 1;
         summary.in_results += u64::from(result.is_some());
         summary.with_post_call += u64::from(outcome.is_some());
-        sink.row(&rec, &header, result, outcome.as_ref())?;
+        sink.row(&rec, &header, result.as_ref(), outcome.as_ref())?;
     }
     sink.finish()?;
     Ok(summary)
@@ -264,7 +264,7 @@ fn call_cells(r: &results::Record, o: Option<&Outcome>) -> [String; 9] {
     let text =
         |f: fn(&Outcome) -> &Option<String>| o.and_then(|o| f(o).clone()).unwrap_or_default();
     [
-        r.call_id.clone(),
+        r.call_id.to_string(),
         r.status.as_str().to_string(),
         r.round.to_string(),
         r.attempts.to_string(),

@@ -90,10 +90,10 @@ impl Tally {
 /// (each key's latest call_id). A store that does not exist tallies
 /// nothing.
 pub fn tally(table: &Table, store: &Path) -> Result<Tally, StoreError> {
-    let mut latest: HashMap<&str, Option<Fields>> = table
+    let mut latest: HashMap<compact_str::CompactString, Option<Fields>> = table
         .iter()
         .filter(|r| !r.call_id.is_empty())
-        .map(|r| (r.call_id.as_str(), None))
+        .map(|r| (r.call_id, None))
         .collect();
     // Store order, so fields keep the order calls ended in.
     let mut order: Vec<String> = Vec::new();

@@ -5,9 +5,12 @@
 //! and `callplan status` show, which follow the same rules as the
 //! compacted file (one per recipient, `pending` when never dialled).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
+
+use compact_str::CompactString;
+use rustc_hash::FxHashSet;
 
 use super::atomic;
 use super::error::ResultsError;
@@ -27,9 +30,9 @@ pub fn remove_stale_temp_files(path: &Path) {
 /// A recipient of the input, for [`compact`]: its place and identity.
 #[derive(Debug, Clone)]
 pub struct RowRef {
-    pub key: String,
+    pub key: CompactString,
     pub row: u64,
-    pub to_number: String,
+    pub to_number: CompactString,
 }
 
 /// Rewrites the results file atomically as one line per recipient, in input
@@ -37,11 +40,26 @@ pub struct RowRef {
 /// record whose key is no longer in the input (a call_id is never dropped).
 /// Temp file in the same folder, fsync, rename over, fsync of the folder: a
 /// crash leaves either the old file or the new one, never a mix. Then the
-/// state file is written (`header`, the run's).
+/// state file is written (`header`, the run's). See [`compact_rows`].
 pub fn compact(
     path: &Path,
     header: &Header,
     rows: &[RowRef],
+    table: &Table,
+) -> Result<(), ResultsError> {
+    let rows = rows.iter().map(|r| (r.key.as_str(), r.row, r.to_number.as_str()));
+    compact_rows(path, header, rows, table)
+}
+
+/// [`compact`] of the recipients `rows` yields, in input order, as `(key,
+/// row, to_number)`: the lines stream to the file as they are made. Beside
+/// the table it keeps a bit per key of the table (written yet?) and, only
+/// for keys the table does not hold (never dialled), a copy of each such
+/// key, so that a key listed twice is written once.
+pub fn compact_rows<'a>(
+    path: &Path,
+    header: &Header,
+    rows: impl IntoIterator<Item = (&'a str, u64, &'a str)>,
     table: &Table,
 ) -> Result<(), ResultsError> {
     let wr = |source| ResultsError::Write {
@@ -50,32 +68,28 @@ pub fn compact(
     };
     atomic::replace(path, |out| {
         let campaign = campaign_cell(&header.identity);
-        let mut buf = Vec::with_capacity(1 << 17);
-        push_line(&mut buf, COLUMNS, false);
-        let mut seen = HashSet::with_capacity(rows.len());
-        for r in rows {
-            if !seen.insert(r.key.as_str()) {
-                continue;
-            }
-            match table.get(&r.key) {
-                Some(rec) => rec.write_to(&campaign, &mut buf),
-                None => {
-                    let mut rec = Record::new(&r.key, r.row, &r.to_number, 1, Status::Pending);
-                    rec.updated_at.clear();
-                    rec.write_to(&campaign, &mut buf);
+        let mut line = Vec::with_capacity(256);
+        push_line(&mut line, COLUMNS, false);
+        out.write_all(&line)?;
+        let mut seen = FirstSeen::new(table);
+        for (key, row, to_number) in rows {
+            line.clear();
+            match seen.place(table, key) {
+                Some(Place::Recorded(i)) => table.record(i).write_to(&campaign, &mut line),
+                Some(Place::Never) => {
+                    Record::unstamped(key, row, to_number, 1, Status::Pending)
+                        .write_to(&campaign, &mut line);
                 }
+                None => continue,
             }
-            if buf.len() > 1 << 16 {
-                out.write_all(&buf)?;
-                buf.clear();
-            }
+            out.write_all(&line)?;
         }
-        for rec in table.iter() {
-            if !seen.contains(rec.key.as_str()) {
-                rec.write_to(&campaign, &mut buf);
-            }
+        for i in seen.unwritten() {
+            line.clear();
+            table.record(i).write_to(&campaign, &mut line);
+            out.write_all(&line)?;
         }
-        out.write_all(&buf)
+        Ok(())
     })
     .map_err(wr)?;
     write_state(path, header).map_err(|source| ResultsError::Write {
@@ -84,43 +98,97 @@ pub fn compact(
     })
 }
 
+/// Where a row of the input stands, the first time its key comes.
+enum Place {
+    /// The table's record number `.0` is the key's.
+    Recorded(usize),
+    /// The key has no record: never dialled.
+    Never,
+}
+
+/// The keys of the input met so far: a bit per key of the table, and the
+/// keys the table does not hold.
+struct FirstSeen {
+    /// Keys in the table.
+    keys: usize,
+    recorded: Vec<u64>,
+    never: FxHashSet<CompactString>,
+}
+
+impl FirstSeen {
+    fn new(table: &Table) -> FirstSeen {
+        FirstSeen {
+            keys: table.len(),
+            recorded: vec![0; table.len().div_ceil(64)],
+            never: FxHashSet::default(),
+        }
+    }
+
+    /// Where `key` stands, or None when it came before.
+    fn place(&mut self, table: &Table, key: &str) -> Option<Place> {
+        match table.position(key) {
+            Some(i) => {
+                let (word, bit) = (i / 64, 1u64 << (i % 64));
+                let first = self.recorded[word] & bit == 0;
+                self.recorded[word] |= bit;
+                first.then_some(Place::Recorded(i))
+            }
+            None => self.never.insert(key.into()).then_some(Place::Never),
+        }
+    }
+
+    /// The table's records no row of the input named, in table order.
+    fn unwritten(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.keys).filter(|&i| self.recorded[i / 64] & 1 << (i % 64) == 0)
+    }
+}
+
 /// Rewrites the results file atomically with `table`'s records in their
 /// order: how a file of the first layout becomes one of the current layout
 /// before a run appends to it.
 pub(super) fn rewrite(path: &Path, header: &Header, table: &Table) -> io::Result<()> {
     atomic::replace(path, |out| {
         let campaign = campaign_cell(&header.identity);
-        let mut buf = Vec::with_capacity(1 << 17);
-        push_line(&mut buf, COLUMNS, false);
+        let mut line = Vec::with_capacity(256);
+        push_line(&mut line, COLUMNS, false);
+        out.write_all(&line)?;
         for rec in table.iter() {
-            rec.write_to(&campaign, &mut buf);
-            if buf.len() > 1 << 16 {
-                out.write_all(&buf)?;
-                buf.clear();
-            }
+            line.clear();
+            rec.write_to(&campaign, &mut line);
+            out.write_all(&line)?;
         }
-        out.write_all(&buf)
+        Ok(())
     })
 }
 
 /// Counts per status of the file [`compact`] writes for `rows` and `table`
 /// (rows without a record count as `pending`): what the summary shows.
 pub fn tally(rows: &[RowRef], table: &Table) -> BTreeMap<String, u64> {
+    tally_rows(rows.iter().map(|r| r.key.as_str()), table)
+}
+
+/// [`tally`] of the keys `keys` yields, in input order.
+pub fn tally_rows<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+    table: &Table,
+) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
-    let mut seen = HashSet::with_capacity(rows.len());
-    for r in rows {
-        if !seen.insert(r.key.as_str()) {
-            continue;
+    let mut add = |word: &str| match m.get_mut(word) {
+        Some(n) => *n += 1,
+        None => {
+            m.insert(word.to_string(), 1);
         }
-        let word = table
-            .get(&r.key)
-            .map_or("pending", |rec| rec.status.as_str());
-        *m.entry(word.to_string()).or_insert(0) += 1;
+    };
+    let mut seen = FirstSeen::new(table);
+    for key in keys {
+        match seen.place(table, key) {
+            Some(Place::Recorded(i)) => add(table.status_at(i).as_str()),
+            Some(Place::Never) => add("pending"),
+            None => {}
+        }
     }
-    for rec in table.iter() {
-        if !seen.contains(rec.key.as_str()) {
-            *m.entry(rec.status.as_str().to_string()).or_insert(0) += 1;
-        }
+    for i in seen.unwritten() {
+        add(table.status_at(i).as_str());
     }
     m
 }
@@ -128,8 +196,8 @@ pub fn tally(rows: &[RowRef], table: &Table) -> BTreeMap<String, u64> {
 /// Counts of latest records per status word, sorted by word.
 pub fn counts(table: &Table) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
-    for r in table.iter() {
-        *m.entry(r.status.as_str().to_string()).or_insert(0) += 1;
+    for st in table.statuses() {
+        *m.entry(st.as_str().to_string()).or_insert(0) += 1;
     }
     m
 }

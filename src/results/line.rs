@@ -7,21 +7,39 @@
 //! that a torn last line is exactly the bytes after the last newline), and a
 //! key starting with `#` must be quoted so it never passes for a comment.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 /// Writes one CSV line. Line breaks inside a field become spaces (a record
 /// is always one physical line), and a field is quoted when it holds a comma
 /// or a quote, or when it is a record's key starting with `#` (so that a
 /// key never passes for a comment line in tools that skip those).
-pub(super) fn push_line<'a>(
-    buf: &mut Vec<u8>,
-    fields: impl IntoIterator<Item = &'a str>,
-    record: bool,
-) {
+pub(super) fn push_line<'a, I>(buf: &mut Vec<u8>, fields: I, record: bool)
+where
+    I: IntoIterator<Item = &'a str> + Clone,
+{
+    // No field may carry the API key to disk (an error message that quotes
+    // a URL, a cell the key was pasted into). The fields are looked through
+    // at once, joined by NULs (a secret, an environment variable's value,
+    // holds none, so it cannot match across two fields): only a line that
+    // holds one masks field by field.
+    let start = buf.len();
+    for (i, f) in fields.clone().into_iter().enumerate() {
+        if i > 0 {
+            buf.push(0);
+        }
+        buf.extend_from_slice(f.as_bytes());
+    }
+    let clean = matches!(crate::redact::mask_bytes(&buf[start..]), Cow::Borrowed(_));
+    buf.truncate(start);
     for (i, f) in fields.into_iter().enumerate() {
-        // No field may carry the API key to disk (an error message that
-        // quotes a URL, a cell the key was pasted into).
-        let f = &*crate::redact::mask(f);
+        let masked;
+        let f = if clean {
+            f
+        } else {
+            masked = crate::redact::mask(f);
+            &*masked
+        };
         if i > 0 {
             buf.push(b',');
         }
@@ -88,6 +106,20 @@ mod tests {
         // A leading U+FEFF is kept, not taken for a byte-order mark.
         csv_line("\u{feff}k,1".as_bytes(), &mut rec).unwrap();
         assert_eq!(rec.get(0), Some("\u{feff}k".as_bytes()));
+    }
+
+    #[test]
+    fn a_registered_secret_is_masked_in_any_field_and_only_there() {
+        crate::redact::register("sk_line_mask_0003");
+        let mut buf = Vec::new();
+        push_line(
+            &mut buf,
+            ["k", "url /v1?key=sk_line_mask_0003, said", "sk_line_", "mask_0003"],
+            true,
+        );
+        // Field by field, as before: two fields that only together spell
+        // the secret are two values, neither of them the key.
+        assert_eq!(buf, b"k,\"url /v1?key=***, said\",sk_line_,mask_0003\n");
     }
 
     /// What the API's free text becomes before it is stored on one line.

@@ -45,7 +45,9 @@ mod line;
 mod lock;
 mod read;
 mod record;
+mod slim;
 mod state;
+mod table;
 #[cfg(test)]
 mod test_support;
 mod writer;
@@ -54,6 +56,7 @@ pub use compact::{RowRef, compact, counts, remove_stale_temp_files, tally};
 pub use error::ResultsError;
 pub use header::{Header, Identity};
 pub use lock::{RunLock, lock};
-pub use read::{Log, Table, read};
+pub use read::{Log, read};
 pub use record::{COLUMNS, Disposition, Record, Status};
+pub use table::Table;
 pub use writer::{Appender, WriteFailed, Writer, open};

@@ -1,6 +1,6 @@
 //! Reading a results file back: the [`Log`] a run resumes from, whose
 //! [`Table`] keeps the last record of each key in the order keys first
-//! appeared.
+//! appeared (see `table`).
 //!
 //! Line 1 is the column header ([`COLUMNS`]); every row's `campaign` cell
 //! must be the same (one file, one campaign), and the [`Header`] comes from
@@ -12,9 +12,9 @@
 //! where the last complete line ends so the writer cuts the torn bytes off
 //! before it appends; any other malformed line (a NUL byte included) is an
 //! error naming its line. A long log is mostly plain lines (no quote), so
-//! those are split at their commas in one pass and reuse the buffers of the
-//! record they replace; only a line with a quote or a comment record goes
-//! through the CSV parser.
+//! those are split at their commas in one pass and go into the table as
+//! borrowed fields (no record is built in between); only a line with a
+//! quote or a comment record goes through the CSV parser.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
@@ -26,67 +26,10 @@ use super::legacy::{
     BadIdentity, COMMENT_PREFIX, MAGIC, RUN_MAGIC, apply_run_line, parse_identity,
 };
 use super::line::csv_line;
-use super::record::{CAMPAIGN, COLUMNS, LEGACY_COLUMNS, Record, utf8_fields, widen_legacy};
+use super::record::{CAMPAIGN, COLUMNS, LEGACY_COLUMNS, utf8_fields, widen_legacy};
 use super::state::read_state;
-
-/// The last record of each key, in the order keys first appeared.
-#[derive(Debug, Default, Clone)]
-pub struct Table {
-    records: Vec<Record>,
-    /// Keys are the recipients' own values, not an adversary's: a fast
-    /// non-keyed hash is fine (and a third of the cost of reading a log).
-    index: rustc_hash::FxHashMap<String, usize>,
-}
-
-impl Table {
-    /// An empty table with room for about `n` keys.
-    pub fn with_capacity(n: usize) -> Table {
-        Table {
-            records: Vec::with_capacity(n),
-            index: rustc_hash::FxHashMap::with_capacity_and_hasher(n, Default::default()),
-        }
-    }
-
-    /// The last record of a key.
-    pub fn get(&self, key: &str) -> Option<&Record> {
-        self.index.get(key).map(|&i| &self.records[i])
-    }
-
-    /// Records this one as the key's latest.
-    pub fn upsert(&mut self, rec: Record) {
-        match self.index.get(&rec.key) {
-            Some(&i) => self.records[i] = rec,
-            None => {
-                self.index.insert(rec.key.clone(), self.records.len());
-                self.records.push(rec);
-            }
-        }
-    }
-
-    /// Records a line's fields as its key's latest, reusing the buffers of
-    /// the record it replaces.
-    fn assign(&mut self, fields: &[&str; COLUMNS.len()]) -> Result<(), String> {
-        match self.index.get(fields[0]) {
-            Some(&i) => self.records[i].assign(fields),
-            None => Record::from_strs(fields).map(|r| self.upsert(r)),
-        }
-    }
-
-    /// Latest records, in the order keys first appeared.
-    pub fn iter(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter()
-    }
-
-    /// Keys in the table.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// True when no key has a record.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-}
+// Also the writer's way to it.
+pub(super) use super::table::Table;
 
 /// A results file as read back.
 #[derive(Debug)]
@@ -126,15 +69,35 @@ pub fn read(path: &Path) -> Result<Option<Log>, ResultsError> {
     file.seek(SeekFrom::Start(0)).map_err(rd)?;
     let mut reader = BufReader::with_capacity(1 << 20, file.take(valid_len));
     // One record per physical line (the writer guarantees it), so lines
-    // are split here; a line with a quote goes through the CSV parser.
-    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    // are split here, read where they lie in the buffer; only a line
+    // across two fills of it is copied (into `carry`). A line with a
+    // quote goes through the CSV parser.
+    let mut carry: Vec<u8> = Vec::new();
     let mut parser = Parser::new(path, valid_len);
     loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(rd)? == 0 {
+        let chunk = reader.fill_buf().map_err(rd)?;
+        if chunk.is_empty() {
             break;
         }
-        parser.line(&buf)?;
+        let filled = chunk.len();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', chunk) {
+            let line = &chunk[start..=end];
+            if carry.is_empty() {
+                parser.line(line)?;
+            } else {
+                carry.extend_from_slice(line);
+                parser.line(&carry)?;
+                carry.clear();
+            }
+            start = end + 1;
+        }
+        carry.extend_from_slice(&chunk[start..]);
+        reader.consume(filled);
+    }
+    // `valid_len` ends with a newline; a file cut meanwhile may not.
+    if !carry.is_empty() {
+        parser.line(&carry)?;
     }
     let legacy = matches!(parser.layout, Some(Layout::Legacy(_)));
     let header = match parser.layout {
@@ -258,8 +221,9 @@ impl<'a> Parser<'a> {
             legacy_columns: false,
             campaign: None,
             legacy_call: (String::new(), String::new()),
-            // About two lines per key (intent, outcome) of about 100 bytes each.
-            table: Table::with_capacity((valid_len / 200) as usize),
+            // About two lines per key (intent, outcome) of 80 to 110
+            // bytes each; room the records do not use is never touched.
+            table: Table::with_capacity((valid_len / 160) as usize),
             lines: 0,
             line: 0,
         }
@@ -403,12 +367,15 @@ impl<'a> Parser<'a> {
                 LEGACY_COLUMNS.len()
             )));
         }
-        let campaign = self.campaign.clone().unwrap_or_default();
-        let (from, agent) = std::mem::take(&mut self.legacy_call);
-        let fields = widen_legacy(old, &from, &agent, &campaign);
-        let res = self.record(&fields, COLUMNS.len());
-        self.legacy_call = (from, agent);
-        res
+        // Every row of this layout is of the campaign of its identity
+        // line: nothing to check, nothing to copy.
+        let campaign = self.campaign.as_deref().unwrap_or_default();
+        let (from, agent) = &self.legacy_call;
+        let fields = widen_legacy(old, from, agent, campaign);
+        let stored = self.table.assign(&fields);
+        stored.map_err(|reason| self.malformed(reason))?;
+        self.lines += 1;
+        Ok(())
     }
 
     /// A line of the first layout read as CSV: a comment record, the
@@ -538,9 +505,9 @@ mod tests {
         assert_eq!(log.lines, 3);
         assert_eq!(log.torn_bytes, 0);
         assert_eq!(log.table.len(), 2);
-        assert_eq!(log.table.get("a"), Some(&a2));
+        assert_eq!(log.table.get("a"), Some(a2));
         assert_eq!(log.table.get("b").unwrap().status, Status::Dispatching);
-        let keys: Vec<_> = log.table.iter().map(|r| r.key.as_str()).collect();
+        let keys: Vec<_> = log.table.iter().map(|r| r.key).collect();
         assert_eq!(keys, ["a", "b"]);
     }
 
@@ -763,9 +730,9 @@ mod tests {
             let d = tempfile::tempdir().unwrap();
             let path = d.path().join("r.csv");
             let mut r = rec(&key, Status::Call(CallStatus::Queued));
-            r.error = err.clone();
-            r.call_id = call.clone();
-            r.from_number = from.clone();
+            r.error = err.as_str().into();
+            r.call_id = call.as_str().into();
+            r.from_number = from.as_str().into();
             let mut content = Vec::new();
             push_line(&mut content, COLUMNS, false);
             r.write_to("june", &mut content);

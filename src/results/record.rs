@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use compact_str::{CompactString, ToCompactString};
+
 use crate::text::now_rfc3339;
 use crate::wire::{CallStatus, own_status};
 
@@ -163,28 +165,31 @@ impl fmt::Display for Status {
     }
 }
 
-/// One line of the results file.
+/// One line of the results file. Its text is [`CompactString`]: the
+/// values callplan writes (keys, E.164 numbers, call ids, timestamps) are
+/// at most 24 bytes and need no heap, so a record read back from a
+/// [`Table`](super::Table) costs no allocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    pub key: String,
+    pub key: CompactString,
     /// The row number a spreadsheet shows for this recipient (header = 1).
     pub row: u64,
-    pub to_number: String,
+    pub to_number: CompactString,
     /// The caller ID this row's call used (empty: not dialled yet).
-    pub from_number: String,
+    pub from_number: CompactString,
     /// The agent version this row's call used (empty: not dialled yet).
-    pub agent_version_id: String,
+    pub agent_version_id: CompactString,
     pub round: u32,
     pub status: Status,
-    pub call_id: String,
+    pub call_id: CompactString,
     /// Sends that count against `max_attempts` (409/429 resends do not).
     pub attempts: u32,
     pub http_status: Option<u16>,
-    pub error: String,
-    pub end_reason: String,
-    pub duration_s: String,
-    pub next_at: String,
-    pub updated_at: String,
+    pub error: CompactString,
+    pub end_reason: CompactString,
+    pub duration_s: CompactString,
+    pub next_at: CompactString,
+    pub updated_at: CompactString,
 }
 
 impl Record {
@@ -193,31 +198,51 @@ impl Record {
     /// the ones that call uses.
     pub fn new(key: &str, row: u64, to_number: &str, round: u32, status: Status) -> Record {
         Record {
-            key: key.to_string(),
+            updated_at: now_rfc3339().into(),
+            ..Record::unstamped(key, row, to_number, round, status)
+        }
+    }
+
+    /// [`Record::new`] with no `updated_at` (a row compaction writes
+    /// `pending`, never dialled).
+    pub(super) fn unstamped(
+        key: &str,
+        row: u64,
+        to_number: &str,
+        round: u32,
+        status: Status,
+    ) -> Record {
+        Record {
+            key: key.into(),
             row,
-            to_number: to_number.to_string(),
-            from_number: String::new(),
-            agent_version_id: String::new(),
+            to_number: to_number.into(),
+            from_number: CompactString::default(),
+            agent_version_id: CompactString::default(),
             round,
             status,
-            call_id: String::new(),
+            call_id: CompactString::default(),
             attempts: 0,
             http_status: None,
-            error: String::new(),
-            end_reason: String::new(),
-            duration_s: String::new(),
-            next_at: String::new(),
-            updated_at: now_rfc3339(),
+            error: CompactString::default(),
+            end_reason: CompactString::default(),
+            duration_s: CompactString::default(),
+            next_at: CompactString::default(),
+            updated_at: CompactString::default(),
         }
     }
 
     /// Appends this record as one CSV line, `campaign` (the file's
     /// [`campaign_cell`](super::header::campaign_cell)) in the last column.
     pub(super) fn write_to(&self, campaign: &str, buf: &mut Vec<u8>) {
-        let row = self.row.to_string();
-        let round = self.round.to_string();
-        let attempts = self.attempts.to_string();
-        let http = self.http_status.map(|s| s.to_string()).unwrap_or_default();
+        // Numbers as text on the stack (CompactString formats integers
+        // inline, no heap).
+        let row = self.row.to_compact_string();
+        let round = self.round.to_compact_string();
+        let attempts = self.attempts.to_compact_string();
+        let http = self
+            .http_status
+            .map(|s| s.to_compact_string())
+            .unwrap_or_default();
         push_line(
             buf,
             [
@@ -244,35 +269,70 @@ impl Record {
 
     #[cfg(test)]
     pub(super) fn from_fields(rec: &csv::ByteRecord) -> Result<Record, String> {
-        Record::from_strs(&utf8_fields(rec, &COLUMNS)?)
+        let fields = utf8_fields(rec, &COLUMNS)?;
+        Ok(LineValues::of(&fields)?.with(&fields).to_record())
     }
 
-    pub(super) fn from_strs(fields: &[&str; COLUMNS.len()]) -> Result<Record, String> {
-        let mut r = Record {
-            key: String::new(),
-            row: 0,
-            to_number: String::new(),
-            from_number: String::new(),
-            agent_version_id: String::new(),
-            round: 0,
-            status: Status::Pending,
-            call_id: String::new(),
-            attempts: 0,
-            http_status: None,
-            error: String::new(),
-            end_reason: String::new(),
-            duration_s: String::new(),
-            next_at: String::new(),
-            updated_at: String::new(),
-        };
-        r.assign(fields)?;
-        Ok(r)
+    /// The record's values, borrowed, as a [`Table`](super::Table) takes them.
+    pub(super) fn parsed(&self) -> Parsed<'_> {
+        Parsed {
+            key: &self.key,
+            row: self.row,
+            to_number: &self.to_number,
+            from_number: &self.from_number,
+            agent_version_id: &self.agent_version_id,
+            round: self.round,
+            status: &self.status,
+            call_id: &self.call_id,
+            attempts: self.attempts,
+            http_status: self.http_status,
+            error: &self.error,
+            end_reason: &self.end_reason,
+            duration_s: &self.duration_s,
+            next_at: &self.next_at,
+            updated_at: &self.updated_at,
+        }
     }
+}
 
-    /// Overwrites this record with a line's fields, reusing its buffers (a
-    /// long log mostly replaces records of keys already seen). The
-    /// `campaign` field is the reader's to check, not the record's.
-    pub(super) fn assign(&mut self, fields: &[&str; COLUMNS.len()]) -> Result<(), String> {
+/// A record's values borrowed from a line's fields or from a [`Record`]:
+/// text as written, numbers read and checked. The status is owned when it
+/// comes from a line (read from its word).
+#[derive(Debug)]
+pub(super) struct Parsed<'a> {
+    pub key: &'a str,
+    pub row: u64,
+    pub to_number: &'a str,
+    pub from_number: &'a str,
+    pub agent_version_id: &'a str,
+    pub round: u32,
+    pub status: &'a Status,
+    pub call_id: &'a str,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub error: &'a str,
+    pub end_reason: &'a str,
+    pub duration_s: &'a str,
+    pub next_at: &'a str,
+    pub updated_at: &'a str,
+}
+
+/// A line's numbers and status, read and checked: the part of a record
+/// that is not its fields' text as written.
+#[derive(Debug)]
+pub(super) struct LineValues {
+    row: u64,
+    round: u32,
+    attempts: u32,
+    http_status: Option<u16>,
+    status: Status,
+}
+
+impl LineValues {
+    /// Reads a line's numbers and status; the error says which column is
+    /// wrong. The `campaign` field is the reader's to check, not the
+    /// record's.
+    pub(super) fn of(fields: &[&str; COLUMNS.len()]) -> Result<LineValues, String> {
         let number = |i: usize| -> Result<u64, String> {
             let t = fields[i];
             t.parse::<u64>()
@@ -283,10 +343,6 @@ impl Record {
                 .try_into()
                 .map_err(|_| format!("column `{}` is out of range", COLUMNS[i]))
         };
-        let set = |dst: &mut String, src: &str| {
-            dst.clear();
-            dst.push_str(src);
-        };
         if fields[0].is_empty() {
             return Err("column `key` is empty".into());
         }
@@ -294,7 +350,7 @@ impl Record {
             return Err("column `status` is empty".into());
         }
         let http = fields[9];
-        self.http_status =
+        let http_status =
             if http.is_empty() {
                 None
             } else {
@@ -302,21 +358,58 @@ impl Record {
                     format!("column `http_status` must be a number, found `{http}`")
                 })?)
             };
-        self.row = number(1)?;
-        self.round = small(5)?;
-        self.attempts = if fields[8].is_empty() { 0 } else { small(8)? };
-        self.status = Status::parse(fields[6]);
-        set(&mut self.key, fields[0]);
-        set(&mut self.to_number, fields[2]);
-        set(&mut self.from_number, fields[3]);
-        set(&mut self.agent_version_id, fields[4]);
-        set(&mut self.call_id, fields[7]);
-        set(&mut self.error, fields[10]);
-        set(&mut self.end_reason, fields[11]);
-        set(&mut self.duration_s, fields[12]);
-        set(&mut self.next_at, fields[13]);
-        set(&mut self.updated_at, fields[14]);
-        Ok(())
+        Ok(LineValues {
+            row: number(1)?,
+            round: small(5)?,
+            attempts: if fields[8].is_empty() { 0 } else { small(8)? },
+            http_status,
+            status: Status::parse(fields[6]),
+        })
+    }
+
+    /// The record of the line these values were read from.
+    pub(super) fn with<'a>(&'a self, fields: &[&'a str; COLUMNS.len()]) -> Parsed<'a> {
+        Parsed {
+            key: fields[0],
+            row: self.row,
+            to_number: fields[2],
+            from_number: fields[3],
+            agent_version_id: fields[4],
+            round: self.round,
+            status: &self.status,
+            call_id: fields[7],
+            attempts: self.attempts,
+            http_status: self.http_status,
+            error: fields[10],
+            end_reason: fields[11],
+            duration_s: fields[12],
+            next_at: fields[13],
+            updated_at: fields[14],
+        }
+    }
+}
+
+impl Parsed<'_> {
+    /// An owned record of these values.
+    #[cfg(test)]
+    pub(super) fn to_record(&self) -> Record {
+        Record {
+            key: self.key.into(),
+            row: self.row,
+            to_number: self.to_number.into(),
+            from_number: self.from_number.into(),
+            agent_version_id: self.agent_version_id.into(),
+            round: self.round,
+            status: self.status.clone(),
+            call_id: self.call_id.into(),
+            attempts: self.attempts,
+            http_status: self.http_status,
+            error: self.error.into(),
+            end_reason: self.end_reason.into(),
+            duration_s: self.duration_s.into(),
+            next_at: self.next_at.into(),
+            updated_at: self.updated_at.into(),
+        }
     }
 }
 
@@ -425,7 +518,7 @@ mod tests {
             // Not at the start of a stream, where a reader drops a BOM.
             let mut buf = b"x\n".to_vec();
             let mut r = rec(&key, Status::Error);
-            r.error = err.clone();
+            r.error = err.as_str().into();
             r.from_number = "+14155550100".into();
             r.write_to("june", &mut buf);
             proptest::prop_assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 2);

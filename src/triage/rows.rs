@@ -74,9 +74,9 @@ impl Rows {
     pub fn order(&self) -> Vec<RowRef> {
         let mut out = Vec::with_capacity(self.targets.len() + self.invalid.len());
         out.extend(self.in_order().map(|(key, row, to_number)| RowRef {
-            key: key.to_string(),
+            key: key.into(),
             row,
-            to_number: to_number.to_string(),
+            to_number: to_number.into(),
         }));
         out
     }
@@ -95,7 +95,7 @@ impl Rows {
                     row: rec.row,
                     to_number: rec.to_number.clone(),
                 };
-                rows.invalid.push((row, rec.error.clone()));
+                rows.invalid.push((row, rec.error.to_string()));
                 continue;
             }
             let mut target = Target::new(&rec.key, rec.row, &rec.to_number);
@@ -171,9 +171,9 @@ pub fn read(plan: &Plan, recipients: &Path) -> Result<Validated, InputError> {
             let key = clean_key(&row.key, row.row);
             if row.errors > 0 {
                 invalid.push(RowRef {
-                    key,
+                    key: key.into(),
                     row: row.row,
-                    to_number: row.to_number,
+                    to_number: row.to_number.into(),
                 });
                 return;
             }

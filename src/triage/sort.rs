@@ -54,7 +54,7 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
     let last = |key: &str| table.and_then(|t| t.get(key));
     for (i, target) in targets.iter().filter(|(_, t)| !t.listed) {
         if sorter.seen.insert(target.key.as_str()) {
-            sorter.target(i, target, targets.zone(target), last(&target.key));
+            sorter.target(i, target, targets.zone(target), last(&target.key).as_ref());
         } else {
             tracing::warn!(
                 row = target.row,
@@ -66,7 +66,7 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
     }
     for (i, target) in targets.iter().filter(|(_, t)| t.listed) {
         if sorter.seen.insert(target.key.as_str()) {
-            sorter.suppressed(i, target, last(&target.key));
+            sorter.suppressed(i, target, last(&target.key).as_ref());
         } else {
             // Another row holds this key: never overwrite its record.
             sorter.out.counts.duplicate_keys += 1;
@@ -74,7 +74,7 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
     }
     for (row, why) in &rows.invalid {
         if sorter.seen.insert(row.key.as_str()) {
-            sorter.invalid(row, why, last(&row.key));
+            sorter.invalid(row, why, last(&row.key).as_ref());
         } else {
             sorter.out.counts.duplicate_keys += 1;
         }
@@ -145,7 +145,7 @@ impl Sorter<'_> {
             Window::WaitUntil(opens_at) => {
                 let mut rec = Record::new(&t.key, t.row, &t.to_number, job.round, Status::Pending);
                 rec.attempts = job.attempts;
-                rec.next_at = crate::text::format_ts(opens_at);
+                rec.next_at = crate::text::format_ts(opens_at).into();
                 self.out.record.push(rec);
                 self.out.counts.waiting_for_window += 1;
                 earliest(&mut self.out.counts.next_window_at, opens_at);
@@ -215,7 +215,7 @@ impl Sorter<'_> {
             }
             _ => {
                 let mut rec = Record::new(&row.key, row.row, &row.to_number, 1, Status::Invalid);
-                rec.error = crate::text::clean_message(why);
+                rec.error = crate::text::clean_message(why).into();
                 self.out.record.push(rec);
                 self.out.counts.invalid += 1;
             }

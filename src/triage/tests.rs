@@ -39,9 +39,9 @@ fn ts(s: &str) -> Timestamp {
 
 fn reference(i: u64) -> RowRef {
     RowRef {
-        key: format!("k{i}"),
+        key: compact_str::format_compact!("k{i}"),
         row: i,
-        to_number: format!("+1212555{i:04}"),
+        to_number: compact_str::format_compact!("+1212555{i:04}"),
     }
 }
 
@@ -78,7 +78,7 @@ fn the_input_order_is_derived_from_the_targets_and_the_invalid_rows() {
     let r = rows("tisti");
     let order: Vec<u64> = r.order().iter().map(|o| o.row).collect();
     assert_eq!(order, [2, 3, 4, 5, 6]);
-    let keys: Vec<String> = r.order().into_iter().map(|o| o.key).collect();
+    let keys: Vec<String> = r.order().into_iter().map(|o| o.key.to_string()).collect();
     assert_eq!(keys, ["k2", "k3", "k4", "k5", "k6"]);
     assert_eq!(r.listed_numbers().len(), 1);
     assert!(r.listed_numbers().contains("+12125550004"));
@@ -90,7 +90,7 @@ fn table(records: &[(u64, &str)]) -> Table {
         let r = reference(*i);
         let mut rec = Record::new(&r.key, r.row, &r.to_number, 1, Status::parse(status));
         if matches!(rec.status, Status::Call(_)) {
-            rec.call_id = format!("call_{i}");
+            rec.call_id = compact_str::format_compact!("call_{i}");
         }
         t.upsert(rec);
     }
@@ -314,7 +314,7 @@ fn rows_in_doubt_are_to_look_up_under_either_rules() {
 #[test]
 fn without_the_plan_next_at_is_believed() {
     let mut t = table(&[(2, "pending"), (3, "pending")]);
-    let mut waiting = t.get("k2").cloned().expect("k2");
+    let mut waiting = t.get("k2").expect("k2");
     waiting.next_at = "2026-06-02T16:00:00Z".into();
     t.upsert(waiting);
     let mut redial = ended(
