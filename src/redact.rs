@@ -24,8 +24,9 @@ pub const MASK: &str = "***";
 pub const MIN_SECRET_LEN: usize = 4;
 
 /// The registered secrets, longest first (so that a secret containing
-/// another is masked whole).
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// another is masked whole), each with its searcher built once (building
+/// one costs more than searching a short field).
+static SECRETS: RwLock<Vec<(String, memmem::Finder<'static>)>> = RwLock::new(Vec::new());
 
 /// Registers a secret value to mask from now on (trimmed; empty or very
 /// short values are ignored). Registering the same value twice is harmless.
@@ -35,9 +36,10 @@ pub fn register(secret: &str) {
         return;
     }
     let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !all.iter().any(|s| s == secret) {
-        all.push(secret.to_string());
-        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    if !all.iter().any(|(s, _)| s == secret) {
+        let finder = memmem::Finder::new(secret.as_bytes()).into_owned();
+        all.push((secret.to_string(), finder));
+        all.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
     }
 }
 
@@ -63,9 +65,8 @@ pub fn mask(text: &str) -> Cow<'_, str> {
 pub fn mask_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
     let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut out: Cow<'_, [u8]> = Cow::Borrowed(bytes);
-    for secret in all.iter() {
-        let finder = memmem::Finder::new(secret.as_bytes());
-        if finder.find(&out).is_none() {
+    for (secret, finder) in all.iter() {
+        if out.len() < secret.len() || finder.find(&out).is_none() {
             continue;
         }
         let mut next = Vec::with_capacity(out.len());

@@ -1,21 +1,25 @@
 //! The writer thread that owns a results file while a run goes on.
 //!
 //! [`open`] returns the [`Appender`] handle workers use and the [`Writer`]
-//! that joins the thread. The thread gathers the records workers send,
-//! writes them in one go, fsyncs once per batch (group commit) and only then
-//! answers each waiter, so one fsync serves many calls. A worker sends a
-//! request only after the `dispatching` record of its intent has been
-//! acknowledged, so no call ever leaves without its intent on disk. A failed
-//! write or fsync poisons the writer: every later append fails at once and
-//! the halt token is cancelled, so dialling stops. It is a plain thread, not
-//! a tokio task, because its writes and fsyncs block.
+//! that joins the thread. Group commit: an append encodes its line into the
+//! shared queue at once (so lines keep the order of the appends); the
+//! thread takes everything queued in one go, writes it with one `write`,
+//! fsyncs once, and only then releases the waiters whose lines that batch
+//! held, all of them with one wake-up. A worker sends a request only after
+//! the `dispatching` record of its intent has been released, so no call
+//! ever leaves without its intent on disk. A failed write or fsync poisons
+//! the writer: the waiters of that batch and of the lines queued behind it
+//! get the error, every later append fails at once, and the halt token is
+//! cancelled, so dialling stops. It is a plain thread, not a tokio task,
+//! because its writes and fsyncs block; it sleeps on a condition variable
+//! and is woken only when work arrives while it is idle.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::atomic::sync_dir;
@@ -27,9 +31,6 @@ use super::read::{Log, Table};
 use super::record::{COLUMNS, Record};
 use super::state::{state_path, write_state};
 
-/// Records gathered into one write + fsync at most.
-const MAX_BATCH: usize = 8192;
-
 /// The writer thread failed: the error is shared by every later append.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("cannot write results file {path}: {source}")]
@@ -38,40 +39,127 @@ pub struct WriteFailed {
     pub source: Arc<io::Error>,
 }
 
-type AckTx = oneshot::Sender<Result<(), WriteFailed>>;
+/// The outcome of one write + fsync, shared by the waiters whose lines it
+/// holds.
+#[derive(Debug, Default)]
+struct Batch {
+    done: OnceLock<Result<(), WriteFailed>>,
+    notify: Notify,
+}
+
+impl Batch {
+    /// Waits until the writer has released this batch.
+    async fn wait(&self) -> Result<(), WriteFailed> {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check: a release between the two wakes it.
+            notified.as_mut().enable();
+            if let Some(r) = self.done.get() {
+                return r.clone();
+            }
+            notified.await;
+        }
+    }
+
+    /// Releases every waiter with `res` (the first release wins).
+    fn release(&self, res: Result<(), WriteFailed>) {
+        let _ = self.done.set(res);
+        self.notify.notify_waiters();
+    }
+}
+
+/// What the appenders hand the writer thread, under one lock.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The encoded lines not yet taken by the writer, in append order.
+    buf: Vec<u8>,
+    /// Their records, in the same order (the durable table takes them once
+    /// they are on disk).
+    recs: Vec<Record>,
+    /// The batch the queued lines belong to, once a durable append waits.
+    batch: Option<Arc<Batch>>,
+    /// Every [`Appender`] is gone: write what is queued and stop.
+    closed: bool,
+    /// The writer thread sleeps on [`Inner::work`].
+    idle: bool,
+    /// Set once a write or fsync failed.
+    failed: Option<WriteFailed>,
+}
+
+/// State shared by the appenders and the writer thread.
+#[derive(Debug)]
+struct Inner {
+    queue: Mutex<Queue>,
+    work: Condvar,
+    campaign: String,
+    path: PathBuf,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `rec`'s line; returns the batch to wait for when `durable`.
+    fn push(&self, rec: Record, durable: bool) -> Result<Option<Arc<Batch>>, WriteFailed> {
+        let mut q = self.lock();
+        if let Some(f) = &q.failed {
+            return Err(f.clone());
+        }
+        rec.write_to(&self.campaign, &mut q.buf);
+        q.recs.push(rec);
+        let batch = durable.then(|| q.batch.get_or_insert_with(Default::default).clone());
+        let wake = std::mem::take(&mut q.idle);
+        drop(q);
+        if wake {
+            self.work.notify_one();
+        }
+        Ok(batch)
+    }
+
+    fn stopped(&self) -> WriteFailed {
+        WriteFailed {
+            path: self.path.clone(),
+            source: Arc::new(io::Error::other("the results writer has stopped")),
+        }
+    }
+}
+
+/// Closes the queue when the last [`Appender`] clone is dropped.
+#[derive(Debug)]
+struct Alive(Arc<Inner>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        let mut q = self.0.lock();
+        q.closed = true;
+        drop(q);
+        self.0.work.notify_one();
+    }
+}
 
 /// The workers' handle on the writer thread. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Appender {
-    tx: mpsc::UnboundedSender<(Record, Option<AckTx>)>,
-    path: Arc<PathBuf>,
+    inner: Arc<Inner>,
+    _alive: Arc<Alive>,
 }
 
 impl Appender {
     /// Appends a record and resolves once it is on disk (written and
     /// fsynced), or with the error that stopped the writer.
     pub async fn append_durable(&self, rec: Record) -> Result<(), WriteFailed> {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send((rec, Some(tx))).is_err() {
-            return Err(self.closed());
-        }
-        match rx.await {
-            Ok(r) => r,
-            Err(_) => Err(self.closed()),
+        match self.inner.push(rec, true)? {
+            Some(batch) => batch.wait().await,
+            None => Err(self.inner.stopped()),
         }
     }
 
     /// Appends a record without waiting for the fsync. It is written in the
     /// next batch; if writing fails, the writer halts the run instead.
     pub fn append(&self, rec: Record) {
-        let _ = self.tx.send((rec, None));
-    }
-
-    fn closed(&self) -> WriteFailed {
-        WriteFailed {
-            path: self.path.to_path_buf(),
-            source: Arc::new(io::Error::other("the results writer has stopped")),
-        }
+        let _ = self.inner.push(rec, false);
     }
 }
 
@@ -168,74 +256,124 @@ pub fn open(
     ))
 }
 
+/// Where the writer thread puts its batches: the results file, or in
+/// tests a file whose fsync fails.
+trait Sink: Write + Send + 'static {
+    /// Makes everything written so far durable.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl Sink for File {
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
 /// Starts the writer thread on a file opened for appending, whose durable
 /// records so far are `table`.
-fn spawn_writer(
+fn spawn_writer<F: Sink>(
     path: PathBuf,
-    file: File,
+    file: F,
     table: Table,
     campaign: String,
     halt: CancellationToken,
 ) -> (Appender, Writer) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let path = Arc::new(path);
-    let p = path.clone();
+    let inner = Arc::new(Inner {
+        queue: Mutex::new(Queue::default()),
+        work: Condvar::new(),
+        campaign,
+        path,
+    });
+    let shared = inner.clone();
     let thread = std::thread::Builder::new()
         .name("results-writer".into())
-        .spawn(move || writer_loop(&p, file, table, &campaign, rx, halt))
+        .spawn(move || writer_loop(&shared, file, table, &halt))
         .expect("spawning the results writer thread");
-    (Appender { tx, path }, Writer { thread })
+    let alive = Arc::new(Alive(inner.clone()));
+    (
+        Appender {
+            inner,
+            _alive: alive,
+        },
+        Writer { thread },
+    )
 }
 
-/// The writer thread: gathers what is waiting (up to [`MAX_BATCH`]),
-/// writes and fsyncs it in one go, then answers each waiter.
-fn writer_loop(
-    path: &Path,
-    mut file: File,
-    mut table: Table,
-    campaign: &str,
-    mut rx: mpsc::UnboundedReceiver<(Record, Option<AckTx>)>,
-    halt: CancellationToken,
-) -> (Table, Option<WriteFailed>) {
-    let mut failed: Option<WriteFailed> = None;
-    let mut batch: Vec<(Record, Option<AckTx>)> = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
-        }
-        if failed.is_none() {
-            buf.clear();
-            for (rec, _) in &batch {
-                rec.write_to(campaign, &mut buf);
-            }
-            if let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
-                tracing::error!("cannot write results file {}: {e}", path.display());
-                failed = Some(WriteFailed {
-                    path: path.to_path_buf(),
-                    source: Arc::new(e),
-                });
-                halt.cancel();
-            }
-        }
-        for (rec, ack) in batch.drain(..) {
-            let res = match &failed {
-                Some(f) => Err(f.clone()),
-                None => {
-                    table.upsert(rec);
-                    Ok(())
-                }
-            };
-            if let Some(ack) = ack {
-                let _ = ack.send(res);
-            }
+/// Releases a taken batch's waiters with an error if the writer thread
+/// leaves without releasing them (it panicked): nobody waits forever.
+struct Release<'a>(Option<Arc<Batch>>, &'a Inner);
+
+impl Release<'_> {
+    fn with(mut self, res: Result<(), WriteFailed>) {
+        if let Some(b) = self.0.take() {
+            b.release(res);
         }
     }
-    (table, failed)
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.0.take() {
+            b.release(Err(self.1.stopped()));
+        }
+    }
+}
+
+/// The writer thread: takes everything queued, writes it with one write,
+/// fsyncs once, then releases the batch's waiters; sleeps while nothing is
+/// queued; ends once every appender is gone and the queue is empty, or at
+/// the first failure.
+fn writer_loop<F: Sink>(
+    inner: &Inner,
+    mut file: F,
+    mut table: Table,
+    halt: &CancellationToken,
+) -> (Table, Option<WriteFailed>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut recs: Vec<Record> = Vec::new();
+    loop {
+        let batch = {
+            let mut q = inner.lock();
+            while q.buf.is_empty() && !q.closed {
+                q.idle = true;
+                q = inner.work.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            q.idle = false;
+            if q.buf.is_empty() {
+                return (table, None);
+            }
+            std::mem::swap(&mut q.buf, &mut buf);
+            std::mem::swap(&mut q.recs, &mut recs);
+            q.batch.take()
+        };
+        let release = Release(batch, inner);
+        let written = file.write_all(&buf).and_then(|()| file.sync());
+        buf.clear();
+        if let Err(e) = written {
+            tracing::error!("cannot write results file {}: {e}", inner.path.display());
+            let failed = WriteFailed {
+                path: inner.path.clone(),
+                source: Arc::new(e),
+            };
+            // Lines queued behind the failed batch are never written: their
+            // waiters get the error too, and so does every later append.
+            let behind = {
+                let mut q = inner.lock();
+                q.failed = Some(failed.clone());
+                q.buf = Vec::new();
+                q.recs = Vec::new();
+                q.batch.take()
+            };
+            halt.cancel();
+            release.with(Err(failed.clone()));
+            Release(behind, inner).with(Err(failed.clone()));
+            return (table, Some(failed));
+        }
+        for rec in recs.drain(..) {
+            table.upsert(rec);
+        }
+        release.with(Ok(()));
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +465,201 @@ mod tests {
         assert!(failed.is_none());
         assert_eq!(table.len(), 500);
         assert_eq!(read(&path).unwrap().unwrap().lines, 500);
+    }
+
+    /// A file that counts its writes and fsyncs; its fsyncs fail when
+    /// `fail_at` says, and its first fsync waits for `gate` when given. The
+    /// bytes it was given are kept, in order.
+    #[derive(Clone, Default)]
+    struct Probe {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        writes: Arc<AtomicUsize>,
+        syncs: Arc<AtomicUsize>,
+        /// The fsync (counted from 1) that fails, and every one after it.
+        fail_at: Option<usize>,
+        gate: Option<Arc<Mutex<std::sync::mpsc::Receiver<()>>>>,
+    }
+
+    impl Write for Probe {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            self.bytes.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Sink for Probe {
+        fn sync(&mut self) -> io::Result<()> {
+            if let Some(gate) = self.gate.take() {
+                let _ = gate.lock().unwrap().recv();
+            }
+            let n = self.syncs.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.fail_at.is_some_and(|at| n >= at) {
+                return Err(io::Error::other("fsync failed (test)"));
+            }
+            Ok(())
+        }
+    }
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn probe_writer(probe: &Probe, halt: &CancellationToken) -> (Appender, Writer) {
+        spawn_writer(
+            "probe.csv".into(),
+            probe.clone(),
+            Table::default(),
+            "june".into(),
+            halt.clone(),
+        )
+    }
+
+    /// A probe whose first fsync waits until the sender is used.
+    fn gated() -> (Probe, std::sync::mpsc::Sender<()>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let probe = Probe {
+            gate: Some(Arc::new(Mutex::new(rx))),
+            ..Probe::default()
+        };
+        (probe, tx)
+    }
+
+    fn durable(app: &Appender, key: String) -> tokio::task::JoinHandle<bool> {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.append_durable(rec(&key, Status::Dispatching))
+                .await
+                .is_ok()
+        })
+    }
+
+    /// Yields until `n` records are queued behind the batch being synced.
+    async fn until_queued(app: &Appender, n: usize) {
+        while app.inner.lock().recs.len() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_waiter_is_released_only_after_the_fsync_covering_its_line() {
+        let (probe, open_gate) = gated();
+        let (app, w) = probe_writer(&probe, &CancellationToken::new());
+        let first = durable(&app, "k0".into());
+        // Its line is written, its fsync is held: it is not released.
+        while probe.writes.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!first.is_finished(), "released before its fsync");
+        assert_eq!(probe.syncs.load(Ordering::SeqCst), 0);
+        open_gate.send(()).unwrap();
+        assert!(first.await.unwrap());
+        assert_eq!(probe.syncs.load(Ordering::SeqCst), 1);
+        drop(app);
+        assert!(w.finish().1.is_none());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_write_and_one_fsync_release_every_waiter_of_a_batch() {
+        let (probe, open_gate) = gated();
+        let (app, w) = probe_writer(&probe, &CancellationToken::new());
+        let first = durable(&app, "k0".into());
+        while probe.writes.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // While the first batch's fsync is held, 50 intents queue behind it.
+        let waiters: Vec<_> = (1..=50).map(|i| durable(&app, format!("k{i}"))).collect();
+        until_queued(&app, 50).await;
+        assert!(waiters.iter().all(|t| !t.is_finished()));
+        open_gate.send(()).unwrap();
+        assert!(first.await.unwrap());
+        for t in waiters {
+            assert!(t.await.unwrap(), "released with success");
+        }
+        // The 50 took one write and one fsync after the first batch's.
+        assert_eq!(probe.writes.load(Ordering::SeqCst), 2);
+        assert_eq!(probe.syncs.load(Ordering::SeqCst), 2);
+        drop(app);
+        let (table, failed) = w.finish();
+        assert!(failed.is_none());
+        assert_eq!(table.len(), 51);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lines_keep_the_order_of_the_appends() {
+        let probe = Probe::default();
+        let (app, w) = probe_writer(&probe, &CancellationToken::new());
+        // Interleaved durable and plain appends from one task: the file
+        // holds them in that order, whatever the batches were.
+        for i in 0..300 {
+            let r = rec(&format!("k{i:03}"), Status::Dispatching);
+            if i % 3 == 0 {
+                app.append_durable(r).await.unwrap();
+            } else {
+                app.append(r);
+            }
+        }
+        drop(app);
+        let (table, failed) = w.finish();
+        assert!(failed.is_none());
+        assert_eq!(table.len(), 300);
+        let text = String::from_utf8(probe.bytes.lock().unwrap().clone()).unwrap();
+        let keys: Vec<&str> = text.lines().map(|l| l.split(',').next().unwrap()).collect();
+        let want: Vec<String> = (0..300).map(|i| format!("k{i:03}")).collect();
+        assert_eq!(keys, want);
+        assert!(probe.syncs.load(Ordering::SeqCst) >= 100, "one per durable append at least");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_fsync_releases_every_waiter_with_the_error_and_none_sends() {
+        let (mut probe, open_gate) = gated();
+        probe.fail_at = Some(2);
+        let halt = CancellationToken::new();
+        let (app, w) = probe_writer(&probe, &halt);
+        let sent = Arc::new(AtomicUsize::new(0));
+        // As a dial task does: send only once its intent is released Ok.
+        let dial = |key: String| {
+            let (app, sent) = (app.clone(), sent.clone());
+            tokio::spawn(async move {
+                match app.append_durable(rec(&key, Status::Dispatching)).await {
+                    Ok(()) => {
+                        sent.fetch_add(1, Ordering::SeqCst);
+                        None
+                    }
+                    Err(e) => Some(e.to_string()),
+                }
+            })
+        };
+        let first = dial("k0".into());
+        while probe.writes.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // 39 intents in the batch behind the first: its fsync fails.
+        let batch: Vec<_> = (1..40).map(|i| dial(format!("k{i}"))).collect();
+        until_queued(&app, 39).await;
+        open_gate.send(()).unwrap();
+        assert_eq!(first.await.unwrap(), None, "the first batch was synced");
+        for t in batch {
+            let e = t.await.unwrap().expect("released with the error");
+            assert!(e.contains("fsync failed (test)"), "{e}");
+        }
+        assert_eq!(sent.load(Ordering::SeqCst), 1, "none of the failed batch sent");
+        assert!(halt.is_cancelled());
+        assert_eq!(probe.syncs.load(Ordering::SeqCst), 2, "one fsync for the 39");
+        // Later appends fail at once, and nothing more is written.
+        let e = app.append_durable(rec("late", Status::Dispatching)).await;
+        assert!(e.unwrap_err().to_string().contains("probe.csv"));
+        app.append(rec("later", Status::Pending));
+        drop(app);
+        let (table, failed) = w.finish();
+        assert!(failed.is_some());
+        assert_eq!(table.len(), 1, "only the synced record is in the durable table");
+        assert!(table.get("k0").is_some());
+        assert_eq!(probe.writes.load(Ordering::SeqCst), 2);
     }
 
     /// Appends `recs` through a real writer opened with `h`.
