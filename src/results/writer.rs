@@ -611,7 +611,10 @@ mod tests {
         let keys: Vec<&str> = text.lines().map(|l| l.split(',').next().unwrap()).collect();
         let want: Vec<String> = (0..300).map(|i| format!("k{i:03}")).collect();
         assert_eq!(keys, want);
-        assert!(probe.syncs.load(Ordering::SeqCst) >= 100, "one per durable append at least");
+        assert!(
+            probe.syncs.load(Ordering::SeqCst) >= 100,
+            "one per durable append at least"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -647,9 +650,17 @@ mod tests {
             let e = t.await.unwrap().expect("released with the error");
             assert!(e.contains("fsync failed (test)"), "{e}");
         }
-        assert_eq!(sent.load(Ordering::SeqCst), 1, "none of the failed batch sent");
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            1,
+            "none of the failed batch sent"
+        );
         assert!(halt.is_cancelled());
-        assert_eq!(probe.syncs.load(Ordering::SeqCst), 2, "one fsync for the 39");
+        assert_eq!(
+            probe.syncs.load(Ordering::SeqCst),
+            2,
+            "one fsync for the 39"
+        );
         // Later appends fail at once, and nothing more is written.
         let e = app.append_durable(rec("late", Status::Dispatching)).await;
         assert!(e.unwrap_err().to_string().contains("probe.csv"));
@@ -657,7 +668,11 @@ mod tests {
         drop(app);
         let (table, failed) = w.finish();
         assert!(failed.is_some());
-        assert_eq!(table.len(), 1, "only the synced record is in the durable table");
+        assert_eq!(
+            table.len(),
+            1,
+            "only the synced record is in the durable table"
+        );
         assert!(table.get("k0").is_some());
         assert_eq!(probe.writes.load(Ordering::SeqCst), 2);
     }
