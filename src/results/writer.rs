@@ -31,6 +31,10 @@ use super::read::{Log, Table};
 use super::record::{COLUMNS, Record};
 use super::state::{state_path, write_state};
 
+/// Buffer sizes the writer keeps between batches; larger ones are freed.
+const KEEP_BYTES: usize = 1 << 20;
+const KEEP_RECORDS: usize = 4096;
+
 /// The writer thread failed: the error is shared by every later append.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("cannot write results file {path}: {source}")]
@@ -373,6 +377,14 @@ fn writer_loop<F: Sink>(
             table.upsert(rec);
         }
         release.with(Ok(()));
+        // A burst (the records triage decided, queued at once) must not
+        // keep its buffers for the rest of the run.
+        if buf.capacity() > KEEP_BYTES {
+            buf = Vec::with_capacity(1 << 16);
+        }
+        if recs.capacity() > KEEP_RECORDS {
+            recs = Vec::new();
+        }
     }
 }
 
