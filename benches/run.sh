@@ -26,7 +26,7 @@ cargo build --release --quiet
 BIN=$PWD/target/release/callplan
 LUA=$PWD/benches/sandbox_post.lua
 
-. benches/lib.sh   # TMP, stop, start, median
+. benches/lib.sh   # TMP, stop, start, median, gen_csv
 
 cat > "$TMP/sandbox.yaml" <<'YAML'
 concurrency_limit: 0
@@ -37,18 +37,7 @@ YAML
 
 
 
-# recipients: distinct valid US numbers, one variable each.
-# Up to 2,000,000 distinct numbers (20 area codes x 10 exchanges x 10,000).
-gen_csv() {
-  awk -v n="$1" 'BEGIN {
-    split("650 415 212 312 617 206 303 512 646 718 202 305 404 503 602 702 713 801 919 971", area, " ");
-    split("253 254 256 257 258 259 262 263 264 265", ex, " ");
-    print "to_number,customer_name";
-    for (i = 0; i < n; i++)
-      printf "+1%s%s%04d,Customer %d\n", area[int(i / 100000) % 20 + 1], ex[int(i / 10000) % 10 + 1], i % 10000, i;
-  }'
-}
-
+# recipients: gen_csv (benches/lib.sh), distinct valid US numbers.
 mkdir -p "$TMP/c"
 gen_csv "$ROWS" > "$TMP/c/recipients.csv"
 cat > "$TMP/c/plan.yaml" <<YAML

@@ -27,8 +27,8 @@ pub const MIN_SECRET_LEN: usize = 8;
 
 /// The registered secrets, longest first (so that a secret containing
 /// another is masked whole), each with its searcher built once (building
-/// one per field written was most of the cost of writing a results line).
-static SECRETS: RwLock<Vec<memmem::Finder<'static>>> = RwLock::new(Vec::new());
+/// one costs more than searching a short field).
+static SECRETS: RwLock<Vec<(String, memmem::Finder<'static>)>> = RwLock::new(Vec::new());
 
 /// Registers a secret value to mask from now on (trimmed; empty or very
 /// short values are ignored). Registering the same value twice is harmless.
@@ -38,9 +38,10 @@ pub fn register(secret: &str) {
         return;
     }
     let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !all.iter().any(|s| s.needle() == secret.as_bytes()) {
-        all.push(memmem::Finder::new(secret.as_bytes()).into_owned());
-        all.sort_by_key(|s| std::cmp::Reverse(s.needle().len()));
+    if !all.iter().any(|(s, _)| s == secret) {
+        let finder = memmem::Finder::new(secret.as_bytes()).into_owned();
+        all.push((secret.to_string(), finder));
+        all.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
     }
 }
 
@@ -66,8 +67,8 @@ pub fn mask(text: &str) -> Cow<'_, str> {
 pub fn mask_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
     let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut out: Cow<'_, [u8]> = Cow::Borrowed(bytes);
-    for finder in all.iter() {
-        if finder.find(&out).is_none() {
+    for (secret, finder) in all.iter() {
+        if out.len() < secret.len() || finder.find(&out).is_none() {
             continue;
         }
         let mut next = Vec::with_capacity(out.len());
@@ -75,7 +76,7 @@ pub fn mask_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
         for at in finder.find_iter(&out) {
             next.extend_from_slice(&out[last..at]);
             next.extend_from_slice(MASK.as_bytes());
-            last = at + finder.needle().len();
+            last = at + secret.len();
         }
         next.extend_from_slice(&out[last..]);
         out = Cow::Owned(next);

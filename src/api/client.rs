@@ -70,7 +70,7 @@ impl Client {
         let sent = self
             .http
             .post(self.calls_url.clone())
-            .header("Idempotency-Key", &req.idempotency_key)
+            .header(IDEMPOTENCY_KEY, &req.idempotency_key)
             .json(&req.body)
             .send()
             .await;
@@ -188,13 +188,37 @@ impl Client {
     }
 }
 
+/// The header that names a create request (its value is ASCII: see
+/// `request::idempotency_key`), spelled once rather than parsed per request.
+const IDEMPOTENCY_KEY: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("idempotency-key");
+
 /// Largest answer body read; the rest is dropped (an answer this big is
 /// not one the API gives, and is read as unreadable).
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Reads an answer's body, at most [`MAX_BODY`] bytes of it.
-async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
+/// Reads an answer's body, at most [`MAX_BODY`] bytes of it. A body that
+/// comes in one chunk (the usual small answer) is kept as it came, with no
+/// copy.
+async fn read_body(mut resp: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
+    let Some(first) = resp.chunk().await? else {
+        return Ok(bytes::Bytes::new());
+    };
+    if first.len() >= MAX_BODY {
+        return Ok(first.slice(..MAX_BODY));
+    }
+    let Some(second) = resp.chunk().await? else {
+        return Ok(first);
+    };
+    let mut body = Vec::with_capacity(first.len() + second.len());
+    for chunk in [first, second] {
+        let room = MAX_BODY - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok(body.into());
+        }
+        body.extend_from_slice(&chunk);
+    }
     while let Some(chunk) = resp.chunk().await? {
         let room = MAX_BODY - body.len();
         if chunk.len() >= room {
@@ -203,7 +227,7 @@ async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Erro
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(body.into())
 }
 
 #[cfg(test)]

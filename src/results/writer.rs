@@ -1,21 +1,25 @@
 //! The writer thread that owns a results file while a run goes on.
 //!
 //! [`open`] returns the [`Appender`] handle workers use and the [`Writer`]
-//! that joins the thread. The thread gathers the records workers send,
-//! writes them in one go, fsyncs once per batch (group commit) and only then
-//! answers each waiter, so one fsync serves many calls. A worker sends a
-//! request only after the `dispatching` record of its intent has been
-//! acknowledged, so no call ever leaves without its intent on disk. A failed
-//! write or fsync poisons the writer: every later append fails at once and
-//! the halt token is cancelled, so dialling stops. It is a plain thread, not
-//! a tokio task, because its writes and fsyncs block.
+//! that joins the thread. Group commit: an append encodes its line into the
+//! shared queue at once (so lines keep the order of the appends); the
+//! thread takes everything queued in one go, writes it with one `write`,
+//! fsyncs once, and only then releases the waiters whose lines that batch
+//! held, all of them with one wake-up. A worker sends a request only after
+//! the `dispatching` record of its intent has been released, so no call
+//! ever leaves without its intent on disk. A failed write or fsync poisons
+//! the writer: the waiters of that batch and of the lines queued behind it
+//! get the error, every later append fails at once, and the halt token is
+//! cancelled, so dialling stops. It is a plain thread, not a tokio task,
+//! because its writes and fsyncs block; it sleeps on a condition variable
+//! and is woken only when work arrives while it is idle.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::atomic::sync_dir;
@@ -27,8 +31,9 @@ use super::read::{Log, Table};
 use super::record::{COLUMNS, Record};
 use super::state::{state_path, write_state};
 
-/// Records gathered into one write + fsync at most.
-const MAX_BATCH: usize = 8192;
+/// Buffer sizes the writer keeps between batches; larger ones are freed.
+const KEEP_BYTES: usize = 1 << 20;
+const KEEP_RECORDS: usize = 4096;
 
 /// The writer thread failed: the error is shared by every later append.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -38,40 +43,127 @@ pub struct WriteFailed {
     pub source: Arc<io::Error>,
 }
 
-type AckTx = oneshot::Sender<Result<(), WriteFailed>>;
+/// The outcome of one write + fsync, shared by the waiters whose lines it
+/// holds.
+#[derive(Debug, Default)]
+struct Batch {
+    done: OnceLock<Result<(), WriteFailed>>,
+    notify: Notify,
+}
+
+impl Batch {
+    /// Waits until the writer has released this batch.
+    async fn wait(&self) -> Result<(), WriteFailed> {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check: a release between the two wakes it.
+            notified.as_mut().enable();
+            if let Some(r) = self.done.get() {
+                return r.clone();
+            }
+            notified.await;
+        }
+    }
+
+    /// Releases every waiter with `res` (the first release wins).
+    fn release(&self, res: Result<(), WriteFailed>) {
+        let _ = self.done.set(res);
+        self.notify.notify_waiters();
+    }
+}
+
+/// What the appenders hand the writer thread, under one lock.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The encoded lines not yet taken by the writer, in append order.
+    buf: Vec<u8>,
+    /// Their records, in the same order (the durable table takes them once
+    /// they are on disk).
+    recs: Vec<Record>,
+    /// The batch the queued lines belong to, once a durable append waits.
+    batch: Option<Arc<Batch>>,
+    /// Every [`Appender`] is gone: write what is queued and stop.
+    closed: bool,
+    /// The writer thread sleeps on [`Inner::work`].
+    idle: bool,
+    /// Set once a write or fsync failed.
+    failed: Option<WriteFailed>,
+}
+
+/// State shared by the appenders and the writer thread.
+#[derive(Debug)]
+struct Inner {
+    queue: Mutex<Queue>,
+    work: Condvar,
+    campaign: String,
+    path: PathBuf,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `rec`'s line; returns the batch to wait for when `durable`.
+    fn push(&self, rec: Record, durable: bool) -> Result<Option<Arc<Batch>>, WriteFailed> {
+        let mut q = self.lock();
+        if let Some(f) = &q.failed {
+            return Err(f.clone());
+        }
+        rec.write_to(&self.campaign, &mut q.buf);
+        q.recs.push(rec);
+        let batch = durable.then(|| q.batch.get_or_insert_with(Default::default).clone());
+        let wake = std::mem::take(&mut q.idle);
+        drop(q);
+        if wake {
+            self.work.notify_one();
+        }
+        Ok(batch)
+    }
+
+    fn stopped(&self) -> WriteFailed {
+        WriteFailed {
+            path: self.path.clone(),
+            source: Arc::new(io::Error::other("the results writer has stopped")),
+        }
+    }
+}
+
+/// Closes the queue when the last [`Appender`] clone is dropped.
+#[derive(Debug)]
+struct Alive(Arc<Inner>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        let mut q = self.0.lock();
+        q.closed = true;
+        drop(q);
+        self.0.work.notify_one();
+    }
+}
 
 /// The workers' handle on the writer thread. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Appender {
-    tx: mpsc::UnboundedSender<(Record, Option<AckTx>)>,
-    path: Arc<PathBuf>,
+    inner: Arc<Inner>,
+    _alive: Arc<Alive>,
 }
 
 impl Appender {
     /// Appends a record and resolves once it is on disk (written and
     /// fsynced), or with the error that stopped the writer.
     pub async fn append_durable(&self, rec: Record) -> Result<(), WriteFailed> {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send((rec, Some(tx))).is_err() {
-            return Err(self.closed());
-        }
-        match rx.await {
-            Ok(r) => r,
-            Err(_) => Err(self.closed()),
+        match self.inner.push(rec, true)? {
+            Some(batch) => batch.wait().await,
+            None => Err(self.inner.stopped()),
         }
     }
 
     /// Appends a record without waiting for the fsync. It is written in the
     /// next batch; if writing fails, the writer halts the run instead.
     pub fn append(&self, rec: Record) {
-        let _ = self.tx.send((rec, None));
-    }
-
-    fn closed(&self) -> WriteFailed {
-        WriteFailed {
-            path: self.path.to_path_buf(),
-            source: Arc::new(io::Error::other("the results writer has stopped")),
-        }
+        let _ = self.inner.push(rec, false);
     }
 }
 
@@ -168,265 +260,136 @@ pub fn open(
     ))
 }
 
+/// Where the writer thread puts its batches: the results file, or in
+/// tests a file whose fsync fails.
+trait Sink: Write + Send + 'static {
+    /// Makes everything written so far durable.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl Sink for File {
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
 /// Starts the writer thread on a file opened for appending, whose durable
 /// records so far are `table`.
-fn spawn_writer(
+fn spawn_writer<F: Sink>(
     path: PathBuf,
-    file: File,
+    file: F,
     table: Table,
     campaign: String,
     halt: CancellationToken,
 ) -> (Appender, Writer) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let path = Arc::new(path);
-    let p = path.clone();
+    let inner = Arc::new(Inner {
+        queue: Mutex::new(Queue::default()),
+        work: Condvar::new(),
+        campaign,
+        path,
+    });
+    let shared = inner.clone();
     let thread = std::thread::Builder::new()
         .name("results-writer".into())
-        .spawn(move || writer_loop(&p, file, table, &campaign, rx, halt))
+        .spawn(move || writer_loop(&shared, file, table, &halt))
         .expect("spawning the results writer thread");
-    (Appender { tx, path }, Writer { thread })
+    let alive = Arc::new(Alive(inner.clone()));
+    (
+        Appender {
+            inner,
+            _alive: alive,
+        },
+        Writer { thread },
+    )
 }
 
-/// The writer thread: gathers what is waiting (up to [`MAX_BATCH`]),
-/// writes and fsyncs it in one go, then answers each waiter.
-fn writer_loop(
-    path: &Path,
-    mut file: File,
-    mut table: Table,
-    campaign: &str,
-    mut rx: mpsc::UnboundedReceiver<(Record, Option<AckTx>)>,
-    halt: CancellationToken,
-) -> (Table, Option<WriteFailed>) {
-    let mut failed: Option<WriteFailed> = None;
-    let mut batch: Vec<(Record, Option<AckTx>)> = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
-        }
-        if failed.is_none() {
-            buf.clear();
-            for (rec, _) in &batch {
-                rec.write_to(campaign, &mut buf);
-            }
-            if let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
-                // Said once, by the run's `error:` line (the error reaches
-                // it through every waiter and `Writer::finish`).
-                tracing::debug!("cannot write results file {}: {e}", path.display());
-                failed = Some(WriteFailed {
-                    path: path.to_path_buf(),
-                    source: Arc::new(e),
-                });
-                halt.cancel();
-            }
-        }
-        for (rec, ack) in batch.drain(..) {
-            let res = match &failed {
-                Some(f) => Err(f.clone()),
-                None => {
-                    table.upsert(rec);
-                    Ok(())
-                }
-            };
-            if let Some(ack) = ack {
-                let _ = ack.send(res);
-            }
+/// Releases a taken batch's waiters with an error if the writer thread
+/// leaves without releasing them (it panicked): nobody waits forever.
+struct Release<'a>(Option<Arc<Batch>>, &'a Inner);
+
+impl Release<'_> {
+    fn with(mut self, res: Result<(), WriteFailed>) {
+        if let Some(b) = self.0.take() {
+            b.release(res);
         }
     }
-    (table, failed)
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.0.take() {
+            b.release(Err(self.1.stopped()));
+        }
+    }
+}
+
+/// The writer thread: takes everything queued, writes it with one write,
+/// fsyncs once, then releases the batch's waiters; sleeps while nothing is
+/// queued; ends once every appender is gone and the queue is empty, or at
+/// the first failure.
+fn writer_loop<F: Sink>(
+    inner: &Inner,
+    mut file: F,
+    mut table: Table,
+    halt: &CancellationToken,
+) -> (Table, Option<WriteFailed>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut recs: Vec<Record> = Vec::new();
+    loop {
+        let batch = {
+            let mut q = inner.lock();
+            while q.buf.is_empty() && !q.closed {
+                q.idle = true;
+                q = inner.work.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            q.idle = false;
+            if q.buf.is_empty() {
+                return (table, None);
+            }
+            std::mem::swap(&mut q.buf, &mut buf);
+            std::mem::swap(&mut q.recs, &mut recs);
+            q.batch.take()
+        };
+        let release = Release(batch, inner);
+        let written = file.write_all(&buf).and_then(|()| file.sync());
+        buf.clear();
+        if let Err(e) = written {
+            // Said once, by the run's `error:` line (the error reaches it
+            // through every waiter and `Writer::finish`).
+            tracing::debug!("cannot write results file {}: {e}", inner.path.display());
+            let failed = WriteFailed {
+                path: inner.path.clone(),
+                source: Arc::new(e),
+            };
+            // Lines queued behind the failed batch are never written: their
+            // waiters get the error too, and so does every later append.
+            let behind = {
+                let mut q = inner.lock();
+                q.failed = Some(failed.clone());
+                q.buf = Vec::new();
+                q.recs = Vec::new();
+                q.batch.take()
+            };
+            halt.cancel();
+            release.with(Err(failed.clone()));
+            Release(behind, inner).with(Err(failed.clone()));
+            return (table, Some(failed));
+        }
+        for rec in recs.drain(..) {
+            table.upsert(rec);
+        }
+        release.with(Ok(()));
+        // A burst (the records triage decided, queued at once) must not
+        // keep its buffers for the rest of the run.
+        if buf.capacity() > KEEP_BYTES {
+            buf = Vec::with_capacity(1 << 16);
+        }
+        if recs.capacity() > KEEP_RECORDS {
+            recs = Vec::new();
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::results::legacy::legacy_file;
-    use crate::results::read::read;
-    use crate::results::record::Status;
-    use crate::results::test_support::{header, rec, write_log};
-
-    #[test]
-    fn file_of_another_campaign_is_refused() {
-        let d = tempfile::tempdir().unwrap();
-        let path = write_log(d.path(), vec![rec("a", Status::Dispatching)]);
-        for change in 0..4 {
-            let mut h = header();
-            match change {
-                0 => h.identity.campaign = "july".into(),
-                1 => h.identity.from_number = "+14155550101".into(),
-                2 => h.identity.agent_version_id = "av_2".into(),
-                _ => h.identity.sandbox = true,
-            }
-            let log = read(&path).unwrap();
-            let err = open(&path, &h, log, CancellationToken::new()).unwrap_err();
-            assert!(matches!(err, ResultsError::OtherCampaign { .. }), "{err}");
-            assert!(err.to_string().contains("never mixed"));
-        }
-        // The file was left untouched.
-        assert_eq!(read(&path).unwrap().unwrap().lines, 1);
-    }
-
-    #[test]
-    fn write_failure_fails_every_append_and_halts() {
-        // /dev/full accepts the open and fails every write with ENOSPC.
-        let Ok(file) = OpenOptions::new().write(true).open("/dev/full") else {
-            return;
-        };
-        let halt = CancellationToken::new();
-        let (app, w) = spawn_writer(
-            "/dev/full".into(),
-            file,
-            Table::default(),
-            "june".into(),
-            halt.clone(),
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let e = app.append_durable(rec("a", Status::Dispatching)).await;
-            assert!(e.is_err());
-            assert!(halt.is_cancelled());
-            let e = app
-                .append_durable(rec("b", Status::Dispatching))
-                .await
-                .unwrap_err();
-            assert!(e.to_string().contains("/dev/full"), "{e}");
-        });
-        drop(app);
-        let (table, failed) = w.finish();
-        assert!(failed.is_some());
-        assert!(table.is_empty(), "nothing reached the disk");
-    }
-
-    #[test]
-    fn group_commit_acks_many_concurrent_appends() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().join("r.csv");
-        let (app, w) = open(&path, &header(), None, CancellationToken::new()).unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            for i in 0..500 {
-                let app = app.clone();
-                set.spawn(async move {
-                    app.append_durable(rec(&format!("k{i}"), Status::Dispatching))
-                        .await
-                });
-            }
-            while let Some(r) = set.join_next().await {
-                r.unwrap().unwrap();
-            }
-        });
-        drop(app);
-        let (table, failed) = w.finish();
-        assert!(failed.is_none());
-        assert_eq!(table.len(), 500);
-        assert_eq!(read(&path).unwrap().unwrap().lines, 500);
-    }
-
-    /// Appends `recs` through a real writer opened with `h`.
-    fn append_with(path: &Path, h: &Header, recs: Vec<Record>) {
-        let log = read(path).unwrap();
-        let (app, w) = open(path, h, log, CancellationToken::new()).unwrap();
-        for r in recs {
-            app.append(r);
-        }
-        drop(app);
-        assert!(w.finish().1.is_none());
-    }
-
-    #[test]
-    fn a_first_layout_file_is_rewritten_before_the_run_appends() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().join("r.csv");
-        let h = header();
-        let old = legacy_file(
-            &h,
-            &["a,2,+16505550199,1,in_doubt,,1,,lost,,,,2020-01-01T00:00:00.000Z"],
-        );
-        std::fs::write(&path, old).unwrap();
-        append_with(&path, &h, vec![rec("b", Status::Dispatching)]);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], COLUMNS.join(","), "{text}");
-        assert_eq!(
-            lines[1],
-            "a,2,+16505550199,+14155550100,av_1,1,in_doubt,,1,,lost,,,,2020-01-01T00:00:00.000Z,june"
-        );
-        assert!(
-            lines[2].starts_with("b,") && lines[2].ends_with(",june"),
-            "{text}"
-        );
-        assert_eq!(lines.len(), 3);
-        let log = read(&path).unwrap().unwrap();
-        assert!(!log.legacy);
-        assert_eq!(log.header, h);
-        assert_eq!(log.table.get("a").unwrap().status, Status::InDoubt);
-    }
-
-    #[test]
-    fn each_run_start_writes_its_details_to_the_state_file() {
-        let d = tempfile::tempdir().unwrap();
-        let path = write_log(d.path(), vec![rec("a", Status::Dispatching)]);
-        let mut h = header();
-        h.plan = "/other/plan.yaml".into();
-        h.results = None;
-        h.rows = Some(9);
-        h.skip_invalid = true;
-        append_with(&path, &h, vec![]);
-        let log = read(&path).unwrap().unwrap();
-        assert_eq!(log.header, h);
-        assert_eq!(
-            log.header.resume_command(),
-            "callplan run /other/plan.yaml --skip-invalid"
-        );
-        // A later run without --skip-invalid: the resume command drops it.
-        append_with(&path, &header(), vec![]);
-        assert!(!read(&path).unwrap().unwrap().header.skip_invalid);
-        assert_eq!(read(&path).unwrap().unwrap().lines, 1);
-    }
-
-    #[test]
-    fn a_rehearsal_file_is_refused_by_a_real_run_even_without_its_state() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().join("r.csv");
-        let mut rehearsal = header();
-        rehearsal.identity.sandbox = true;
-        append_with(&path, &rehearsal, vec![rec("a", Status::Dispatching)]);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            text.lines().nth(1).unwrap().ends_with(",sandbox/june"),
-            "{text}"
-        );
-        let log = read(&path).unwrap().unwrap();
-        assert!(log.header.resume_command().ends_with(" --sandbox"));
-        for state in [true, false] {
-            if !state {
-                std::fs::remove_file(state_path(&path)).unwrap();
-            }
-            let log = read(&path).unwrap();
-            let err = open(&path, &header(), log, CancellationToken::new()).unwrap_err();
-            assert!(err.to_string().contains("a --sandbox rehearsal"), "{err}");
-        }
-        // And the reverse: a real file, without its state, refuses a rehearsal.
-        let real = d.path().join("real.csv");
-        append_with(&real, &header(), vec![rec("a", Status::Dispatching)]);
-        std::fs::remove_file(state_path(&real)).unwrap();
-        let log = read(&real).unwrap();
-        let err = open(&real, &rehearsal, log, CancellationToken::new()).unwrap_err();
-        assert!(matches!(err, ResultsError::OtherCampaign { .. }), "{err}");
-        // The same campaign takes its lone file back and writes the state.
-        let log = read(&real).unwrap();
-        let (app, w) = open(&real, &header(), log, CancellationToken::new()).unwrap();
-        drop(app);
-        w.finish();
-        assert_eq!(read(&real).unwrap().unwrap().header, header());
-    }
-}
+#[path = "writer_tests.rs"]
+mod tests;
