@@ -15,9 +15,16 @@
 //! corrects the list it is looked for in; a call the list still cannot see
 //! after that is read singly each cycle.
 //!
-//! While every `max_active_calls` place is taken, cycles come every
-//! second ([`MIN_INTERVAL`]) instead of every `--poll-every`: dials are
-//! waiting for an end to be seen, and one list settles them all.
+//! While every `max_active_calls` place is taken (dials wait for an end
+//! to be seen) and while the run waits for its last calls, the next cycle
+//! comes when about [`forecast::ENDS_PER_LIST`] calls are expected to
+//! have ended since they were last seen, judged from the lifetimes of the
+//! calls seen ended so far ([`forecast`]): sooner than `--poll-every` when
+//! calls are due, never sooner than [`LIST_FLOOR`], and at most every
+//! second ([`MIN_INTERVAL`]) before any call has been seen ended. A call
+//! not yet seen in a list is looked for from a few seconds before its
+//! creation by the API's clock, once a sighting has told how that clock
+//! and ours differ ([`LEARNT_MARGIN`]), so the window stays one page.
 //!
 //! Every request takes an in-flight permit and a pacing slot from the
 //! run's limiter and pacer, as the dials do. What becomes of a sighting
@@ -42,7 +49,11 @@ use super::job::Tracked;
 use super::poll::{Entry, MIN_INTERVAL, Watch, on_answer, sleep_until};
 use super::state::{Shared, StopReason, stopped};
 use crate::api::LookupError;
-use crate::wire::Call;
+use crate::wire::{Call, CallStatus};
+
+mod forecast;
+
+use forecast::{Forecast, Live};
 
 /// Cycles a call may be missing from its list's window before it is read
 /// on its own.
@@ -52,6 +63,14 @@ pub const MISSING_CYCLES: u32 = 3;
 /// (the API's clock may disagree with ours; a call whose creation time the
 /// API gave needs only a second, for the truncation of `start_date`).
 pub const WINDOW_MARGIN: Duration = Duration::from_secs(60);
+
+/// How far before its creation by the API's clock (our time for it plus
+/// the offset sightings taught) the window of a call not yet seen starts:
+/// room for a slow answer to its create and for the clocks' jitter.
+pub const LEARNT_MARGIN: Duration = Duration::from_secs(10);
+
+/// Cycles steered by the forecast come at most this often.
+pub const LIST_FLOOR: Duration = Duration::from_millis(250);
 
 /// Pages read at most per caller ID per cycle (200 calls a page): calls
 /// past them are read singly, and a server that always says `has_more`
@@ -72,6 +91,10 @@ struct Watched {
     missing: u32,
     /// When it was handed to the sync (a list begun before cannot show it).
     added: Instant,
+    /// When it was created, by our clock (as near as known).
+    born: Instant,
+    /// When a sighting last showed it not ended.
+    alive_at: Instant,
 }
 
 type Book = FxHashMap<u64, Watched>;
@@ -85,16 +108,19 @@ pub(super) async fn run<A: CallsApi>(
     every: Duration,
 ) {
     let mut book = Book::default();
+    let mut forecast = Forecast::default();
     let mut next_id = 0u64;
     let mut next_cycle = Instant::now() + every;
-    let mut add = |book: &mut Book, call: Tracked, next_cycle: &mut Instant| {
-        if book.is_empty() {
-            // The first call of a quiet spell is looked for `every` after it came.
-            *next_cycle = (*next_cycle).max(Instant::now() + every);
-        }
-        book.insert(next_id, watched(&shared, call));
-        next_id += 1;
-    };
+    let mut last_cycle: Option<Instant> = None;
+    let mut add =
+        |book: &mut Book, call: Tracked, next_cycle: &mut Instant, offset: Option<f64>| {
+            if book.is_empty() {
+                // The first call of a quiet spell is looked for `every` after it came.
+                *next_cycle = (*next_cycle).max(Instant::now() + every);
+            }
+            book.insert(next_id, watched(&shared, call, offset));
+            next_id += 1;
+        };
     loop {
         if shared.stop.is_cancelled() || (closed.is_cancelled() && !shared.settings.wait) {
             break;
@@ -103,7 +129,7 @@ pub(super) async fn run<A: CallsApi>(
             // Anything sent before `closed` is in the channel already.
             match rx.try_recv() {
                 Ok(call) => {
-                    add(&mut book, call, &mut next_cycle);
+                    add(&mut book, call, &mut next_cycle, forecast.offset());
                     continue;
                 }
                 Err(_) => break,
@@ -113,59 +139,116 @@ pub(super) async fn run<A: CallsApi>(
         tokio::select! {
             biased;
             _ = shared.stop.cancelled() => break,
-            Some(call) = rx.recv() => add(&mut book, call, &mut next_cycle),
+            Some(call) = rx.recv() => add(&mut book, call, &mut next_cycle, forecast.offset()),
             _ = sleep_until(due) => {
                 let started = Instant::now();
                 while let Ok(call) = rx.try_recv() {
-                    add(&mut book, call, &mut next_cycle);
+                    add(&mut book, call, &mut next_cycle, forecast.offset());
                 }
+                let ends_before = forecast.ends_seen();
                 let go_on = tokio::select! {
                     biased;
                     _ = shared.stop.cancelled() => false,
-                    go_on = cycle(&shared, &mut book, started) => go_on,
+                    go_on = cycle(&shared, &mut book, &mut forecast, started) => go_on,
                 };
                 if !go_on {
                     break;
                 }
-                next_cycle = started + interval(&shared, every);
+                if let Some(last) = last_cycle {
+                    let gap = started.saturating_duration_since(last).as_secs_f64();
+                    forecast.cycled(forecast.ends_seen() - ends_before, gap);
+                }
+                last_cycle = Some(started);
+                let closing = closed.is_cancelled();
+                next_cycle = next_cycle_at(&shared, &book, &mut forecast, started, every, closing);
             }
             _ = closed.cancelled(), if !closed.is_cancelled() => {}
         }
     }
 }
 
-/// The time to the next cycle: `every`, but [`MIN_INTERVAL`] while every
-/// live-call place is taken (dials wait for a sighting of an end, and a
-/// list costs the same however many calls it settles).
-fn interval<A>(shared: &Shared<A>, every: Duration) -> Duration {
-    let saturated = shared
-        .active
-        .as_ref()
-        .is_some_and(|places| places.available_permits() == 0);
-    if saturated {
-        MIN_INTERVAL.min(every)
-    } else {
-        every
+/// When the next cycle starts: `every` after this one began, unless a
+/// live-call cap is set and its places are what dials wait for (all taken)
+/// or the run waits for its last calls (`closing`). Then when the
+/// forecast expects enough ends (evenly spaced at the rate of ends while
+/// places are all taken; by the last calls' lifetimes when closing),
+/// between [`LIST_FLOOR`] and `every` after this one began; before it can
+/// tell, [`MIN_INTERVAL`] while the places are all taken (a list costs the
+/// same however many calls it settles).
+fn next_cycle_at<A>(
+    shared: &Shared<A>,
+    book: &Book,
+    forecast: &mut Forecast,
+    started: Instant,
+    every: Duration,
+    closing: bool,
+) -> Instant {
+    let Some(places) = &shared.active else {
+        return started + every;
+    };
+    let saturated = places.available_permits() == 0;
+    if !saturated && !closing {
+        return started + every;
     }
+    let now = Instant::now();
+    let earliest = (started + LIST_FLOOR.min(every)).saturating_duration_since(now);
+    let latest = (started + every).saturating_duration_since(now);
+    let after = if saturated {
+        forecast.steady(earliest, latest)
+    } else {
+        let secs = |t: Instant, born: Instant| t.saturating_duration_since(born).as_secs_f64();
+        let calls: Vec<Live> = book
+            .values()
+            .map(|w| Live {
+                age: secs(now, w.born),
+                alive_at_age: secs(w.alive_at, w.born),
+            })
+            .collect();
+        forecast.next_list(&calls, earliest, latest)
+    };
+    let at = match after {
+        Some(after) => now + after,
+        None if saturated => started + MIN_INTERVAL.min(every),
+        None => started + every,
+    };
+    tracing::debug!(
+        watched = book.len(),
+        saturated,
+        closing,
+        in_ms = at.saturating_duration_since(now).as_millis() as u64,
+        "next list"
+    );
+    at
 }
 
-/// A call as the sync first watches it.
-fn watched<A>(shared: &Shared<A>, call: Tracked) -> Watched {
+/// A call as the sync first watches it. `offset`: how far the API's
+/// creation times lie from ours, once a sighting told.
+fn watched<A>(shared: &Shared<A>, call: Tracked, offset: Option<f64>) -> Watched {
     let from = if call.from_number.is_empty() {
         shared.campaign.from_number.clone()
     } else {
         call.from_number.clone()
     };
-    let first_seen = call
-        .seen_at
-        .unwrap_or_else(jiff::Timestamp::now)
-        .min(jiff::Timestamp::now());
+    let now_utc = jiff::Timestamp::now();
+    let first_seen = call.seen_at.unwrap_or(now_utc).min(now_utc);
+    let since = offset
+        .and_then(|o| jiff::SignedDuration::try_from_secs_f64(o).ok())
+        .and_then(|o| first_seen.checked_add(o).ok())
+        .map_or_else(
+            || before(first_seen, WINDOW_MARGIN),
+            |t| before(t, LEARNT_MARGIN),
+        );
+    let now = Instant::now();
+    let age = Duration::try_from(now_utc.duration_since(first_seen)).unwrap_or_default();
+    let born = now.checked_sub(age).unwrap_or(now);
     Watched {
         from,
-        since: before(first_seen, WINDOW_MARGIN),
+        since,
         learned: false,
         missing: 0,
-        added: Instant::now(),
+        added: now,
+        born,
+        alive_at: born,
         entry: Entry::new(call),
     }
 }
@@ -188,7 +271,12 @@ enum Listing {
 
 /// One cycle: a list per caller ID, then single reads of what the lists
 /// could not settle. False when the run stops.
-async fn cycle<A: CallsApi>(shared: &Arc<Shared<A>>, book: &mut Book, started: Instant) -> bool {
+async fn cycle<A: CallsApi>(
+    shared: &Arc<Shared<A>>,
+    book: &mut Book,
+    forecast: &mut Forecast,
+    started: Instant,
+) -> bool {
     let mut windows: BTreeMap<String, jiff::Timestamp> = BTreeMap::new();
     for w in book.values() {
         windows
@@ -198,7 +286,7 @@ async fn cycle<A: CallsApi>(shared: &Arc<Shared<A>>, book: &mut Book, started: I
     }
     let mut listings = FxHashMap::default();
     for (from, since) in windows {
-        match list_window(shared, &from, since).await {
+        match list_window(shared, forecast, &from, since).await {
             Ok(listing) => listings.insert(from, listing),
             Err(err) => {
                 stop_fatal(shared, err);
@@ -214,9 +302,9 @@ async fn cycle<A: CallsApi>(shared: &Arc<Shared<A>>, book: &mut Book, started: I
             Some(Listing::Seen(seen)) => match seen.get(w.entry.call.call_id.as_str()) {
                 Some(call) => {
                     w.missing = 0;
-                    learn(w, call);
+                    learn(w, forecast, call);
                     let Some(w) = book.remove(&id) else { continue };
-                    if !settle(shared, book, id, w, Ok(call.clone())) {
+                    if !settle(shared, book, forecast, id, w, Ok(call.clone()), started) {
                         return false;
                     }
                     continue;
@@ -233,7 +321,7 @@ async fn cycle<A: CallsApi>(shared: &Arc<Shared<A>>, book: &mut Book, started: I
             singles.push((id, w.entry.call.call_id.clone()));
         }
     }
-    read_singly(shared, book, singles).await
+    read_singly(shared, book, forecast, singles).await
 }
 
 /// A cycle whose list did not show `w`: true when it is read singly now.
@@ -245,25 +333,50 @@ fn missed(w: &mut Watched, started: Instant) -> bool {
 }
 
 /// What the API said of a call's caller ID and creation corrects where
-/// the sync looks for it.
-fn learn(w: &mut Watched, call: &Call) {
+/// the sync looks for it, and tells how its clock and ours differ.
+fn learn(w: &mut Watched, forecast: &mut Forecast, call: &Call) {
     if !call.from_number.trim().is_empty() {
         w.from = call.from_number.trim().to_string();
     }
     if let Ok(created) = call.created_at.trim().parse::<jiff::Timestamp>() {
         w.since = before(created, Duration::from_secs(1));
+        if !w.learned
+            && let Some(ours) = w.entry.call.seen_at
+        {
+            forecast.clock_offset(created.duration_since(ours).as_secs_f64());
+        }
     }
     w.learned = true;
 }
 
-/// Acts on what was learnt of one call; false when the run stops.
+/// How long a call seen ended lived: by the API's own times when it gave
+/// them, else from our time for its creation to `seen`.
+fn lifetime(w: &Watched, call: &Call, seen: Instant) -> f64 {
+    let at = |t: Option<&str>| t.and_then(|t| t.trim().parse::<jiff::Timestamp>().ok());
+    match (at(Some(&call.created_at)), at(call.ended_at.as_deref())) {
+        (Some(created), Some(ended)) => ended.duration_since(created).as_secs_f64(),
+        _ => seen.saturating_duration_since(w.born).as_secs_f64(),
+    }
+}
+
+/// Acts on what was learnt of one call (seen at `seen`); false when the
+/// run stops.
 fn settle<A: CallsApi>(
     shared: &Arc<Shared<A>>,
     book: &mut Book,
+    forecast: &mut Forecast,
     id: u64,
     mut w: Watched,
     answer: Result<Call, LookupError>,
+    seen: Instant,
 ) -> bool {
+    if let Ok(call) = &answer {
+        if CallStatus::parse(&call.status).is_terminal() {
+            forecast.ended(lifetime(&w, call, seen));
+        } else {
+            w.alive_at = seen;
+        }
+    }
     let Watched { entry, .. } = w;
     match on_answer(shared, entry, answer) {
         Watch::Again(entry) => {
@@ -281,6 +394,7 @@ fn settle<A: CallsApi>(
 async fn read_singly<A: CallsApi>(
     shared: &Arc<Shared<A>>,
     book: &mut Book,
+    forecast: &mut Forecast,
     singles: Vec<(u64, String)>,
 ) -> bool {
     let mut reads = JoinSet::new();
@@ -312,10 +426,10 @@ async fn read_singly<A: CallsApi>(
             && !w.learned
         {
             // Now the list knows where to look: give it its chances again.
-            learn(&mut w, call);
+            learn(&mut w, forecast, call);
             w.missing = 0;
         }
-        if !settle(shared, book, id, w, answer) {
+        if !settle(shared, book, forecast, id, w, answer, Instant::now()) {
             reads.abort_all();
             return false;
         }
@@ -327,6 +441,7 @@ async fn read_singly<A: CallsApi>(
 /// last (or comes back short), or [`MAX_PAGES`]. Err only when fatal.
 async fn list_window<A: CallsApi>(
     shared: &Shared<A>,
+    forecast: &mut Forecast,
     from: &str,
     since: jiff::Timestamp,
 ) -> Result<Listing, LookupError> {
@@ -339,6 +454,7 @@ async fn list_window<A: CallsApi>(
             return Err(stopped());
         };
         Stats::add(&shared.stats.in_flight, 1);
+        forecast.listed();
         let answer = shared.api.list_from(from, &start_date, page).await;
         Stats::sub(&shared.stats.in_flight, 1);
         let list = match answer {
@@ -367,6 +483,7 @@ async fn list_window<A: CallsApi>(
             seen.insert(call.call_id.trim().to_string(), call);
         }
         if past_window || !list.has_more || records == 0 {
+            tracing::debug!(from, %start_date, pages = page, calls = seen.len(), "listed");
             break;
         }
     }

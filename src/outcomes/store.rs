@@ -376,6 +376,18 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps what the ended call `call_id` (the row `key`'s, of `round`)
+    /// learned, unless the store holds it already: true when a line was
+    /// appended (and is on disk).
+    pub fn keep(&self, key: &str, round: u32, call_id: &str, call: &Call) -> io::Result<bool> {
+        if self.has(call_id) {
+            return Ok(false);
+        }
+        let mut outcome = Outcome::from_call(key, round, call);
+        outcome.call_id = call_id.to_string();
+        self.append(&outcome).map(|()| true)
+    }
+
     /// True when the store already holds an outcome for this call.
     pub fn has(&self, call_id: &str) -> bool {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
