@@ -794,6 +794,50 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn once_a_sighting_tells_the_apis_clock_a_new_call_is_looked_for_from_seconds_before_it()
+    {
+        // c1's record is ours at `now`; the API says it was created 2 s
+        // earlier. c2, handed over after that sighting, is looked for from
+        // 2 + 10 s before our time for it, not a minute before.
+        let now = jiff::Timestamp::now();
+        let created = now - jiff::SignedDuration::from_secs(2);
+        let api = FakeApi::default().listing_from(vec![
+            Ok(page(vec![Call {
+                created_at: created.to_string(),
+                ..ended("c1", "completed")
+            }])),
+            Ok(page(vec![ended("c2", "completed")])),
+        ]);
+        let mut rig = Rig::new(api, watching());
+        let mut first = ringing("k1", "c1");
+        first.seen_at = Some(now);
+        rig.shared.track(first);
+        let rx = rig.poll_rx.take().expect("a polling run");
+        let closed = CancellationToken::new();
+        let every = Duration::from_secs(5);
+        let task = tokio::spawn(super::super::poll::run(
+            rig.shared.clone(),
+            rx,
+            closed.clone(),
+            every,
+        ));
+        tokio::time::sleep(every + Duration::from_secs(1)).await;
+        assert_eq!(lists(&rig).len(), 1, "c1 was seen");
+        rig.shared.track(ringing("k2", "c2"));
+        closed.cancel();
+        task.await.expect("the sync ends");
+
+        let asked = lists(&rig);
+        assert_eq!(asked.len(), 2, "{asked:?}");
+        let first_since: jiff::Timestamp = asked[0].1.parse().expect("a start_date");
+        assert!(now.duration_since(first_since) >= jiff::SignedDuration::from_secs(60));
+        let since: jiff::Timestamp = asked[1].1.parse().expect("a start_date");
+        let lead = jiff::Timestamp::now().duration_since(since).as_secs();
+        assert!((12..=14).contains(&lead), "{lead} s: {asked:?}");
+        assert_eq!(rig.stat(|s| &s.ended), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn cycles_come_every_second_while_every_live_call_place_is_taken() {
         let mut s = watching();
         s.max_active = Some(1);

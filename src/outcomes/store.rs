@@ -483,6 +483,26 @@ mod tests {
     }
 
     #[test]
+    fn keep_appends_an_ended_call_once_under_the_call_id_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.calls.jsonl");
+        let store = Store::open(&path).unwrap();
+        let call: Call = serde_json::from_str(
+            r#"{"call_id":" c1 ","status":"completed","summary":"Confirmed.",
+                "post_call_analysis":{"appointment_confirmed":"yes"}}"#,
+        )
+        .unwrap();
+        assert!(store.keep("k1", 2, "c1", &call).unwrap());
+        assert!(!store.keep("k1", 2, "c1", &call).unwrap(), "held already");
+        drop(store);
+        let back = read(&path).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!((back[0].call_id.as_str(), back[0].round), ("c1", 2));
+        assert_eq!(back[0].summary.as_deref(), Some("Confirmed."));
+        assert_eq!(back[0].field("appointment_confirmed"), Some("yes"));
+    }
+
+    #[test]
     fn a_torn_last_line_is_ignored_and_cut_before_the_next_append() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.calls.jsonl");
