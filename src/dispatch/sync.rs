@@ -114,6 +114,9 @@ pub(super) async fn run<A: CallsApi>(
     let mut last_cycle: Option<Instant> = None;
     let mut add =
         |book: &mut Book, call: Tracked, next_cycle: &mut Instant, offset: Option<f64>| {
+            let Some(call) = unless_stored(&shared, call) else {
+                return;
+            };
             if book.is_empty() {
                 // The first call of a quiet spell is looked for `every` after it came.
                 *next_cycle = (*next_cycle).max(Instant::now() + every);
@@ -250,6 +253,37 @@ fn watched<A>(shared: &Shared<A>, call: Tracked, offset: Option<f64>) -> Watched
         born,
         alive_at: born,
         entry: Entry::new(call),
+    }
+}
+
+/// A call whose ending the post-call store holds already (fetched by a run
+/// that stopped before it recorded the ending: a crash, `kill -9`) is
+/// settled from there, with no request: None. Else the call, to watch.
+fn unless_stored<A: CallsApi>(shared: &Arc<Shared<A>>, call: Tracked) -> Option<Tracked> {
+    let Some(store) = &shared.settings.outcomes else {
+        return Some(call);
+    };
+    let kept = match store.get(&call.call_id) {
+        Ok(Some(kept)) if CallStatus::parse(&kept.status).is_terminal() => kept,
+        Ok(_) => return Some(call),
+        Err(e) => {
+            tracing::warn!(call_id = %call.call_id, "{e}; reading the call from the API");
+            return Some(call);
+        }
+    };
+    tracing::debug!(call_id = %call.call_id, status = %kept.status, "ended as the post-call store holds it");
+    let ended = Call {
+        call_id: call.call_id.clone(),
+        status: kept.status,
+        end_reason: kept.end_reason,
+        duration_s: kept.duration_s,
+        // When it was read, ended: the latest its end can be.
+        ended_at: Some(kept.fetched_at).filter(|t| !t.is_empty()),
+        ..Call::default()
+    };
+    match on_answer(shared, Entry::new(call), Ok(ended)) {
+        Watch::Again(entry) => Some(entry.call),
+        Watch::LetGo | Watch::Stop => None,
     }
 }
 
@@ -835,6 +869,64 @@ mod tests {
         let lead = jiff::Timestamp::now().duration_since(since).as_secs();
         assert!((12..=14).contains(&lead), "{lead} s: {asked:?}");
         assert_eq!(rig.stat(|s| &s.ended), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_whose_ending_the_store_holds_is_settled_without_a_request() {
+        // A run killed after it kept c1's ending, before it recorded it:
+        // the rerun hands c1 over still `ringing`.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("june.results.calls.jsonl");
+        let store = Arc::new(crate::outcomes::Store::open(&path).expect("a store"));
+        let kept = Call {
+            summary: Some("Confirmed.".into()),
+            ..ended("c1", "completed")
+        };
+        assert!(store.keep("k1", 1, "c1", &kept).expect("kept"));
+        let mut s = watching();
+        s.outcomes = Some(store);
+        let api = FakeApi::default().listing_from(vec![Ok(page(vec![ended("c2", "busy")]))]);
+        let mut rig = Rig::new(api, s);
+        sync_to_the_end(&mut rig, vec![ringing("k1", "c1"), ringing("k2", "c2")]).await;
+
+        // One list, for c2 only; c1 was not read again.
+        assert_eq!(lists(&rig).len(), 1);
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
+        assert_eq!(rig.stat(|s| &s.ended), 2);
+        let table = rig.finish().await;
+        let k1 = last(&table, "k1");
+        assert_eq!(k1.status, Status::Call(CallStatus::Completed));
+        assert_eq!(
+            (k1.end_reason.as_str(), k1.duration_s.as_str()),
+            ("hung up", "12")
+        );
+        assert_eq!(last(&table, "k2").status, Status::Call(CallStatus::Busy));
+        let lines = std::fs::read_to_string(&path).expect("the store");
+        assert_eq!(lines.lines().count(), 2, "c1 once, c2 once: {lines}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn when_the_store_holds_every_call_nothing_is_listed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(
+            crate::outcomes::Store::open(&dir.path().join("s.calls.jsonl")).expect("a store"),
+        );
+        assert!(
+            store
+                .keep("k1", 1, "c1", &ended("c1", "no_answer"))
+                .expect("kept")
+        );
+        let mut s = watching();
+        s.outcomes = Some(store);
+        let mut rig = Rig::new(FakeApi::default(), s);
+        sync_to_the_end(&mut rig, vec![ringing("k1", "c1")]).await;
+        assert!(lists(&rig).is_empty());
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
+        let table = rig.finish().await;
+        assert_eq!(
+            last(&table, "k1").status,
+            Status::Call(CallStatus::NoAnswer)
+        );
     }
 
     #[tokio::test(start_paused = true)]
