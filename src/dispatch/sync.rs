@@ -175,9 +175,10 @@ pub(super) async fn run<A: CallsApi>(
 /// or the run waits for its last calls (`closing`). Then when the
 /// forecast expects enough ends (evenly spaced at the rate of ends while
 /// places are all taken; by the last calls' lifetimes when closing),
-/// between [`LIST_FLOOR`] and `every` after this one began; before it can
-/// tell, [`MIN_INTERVAL`] while the places are all taken (a list costs the
-/// same however many calls it settles).
+/// between [`LIST_FLOOR`] and `every` after this one began (`every` once
+/// lists have outrun the ends they showed); before it can tell,
+/// [`MIN_INTERVAL`] while the places are all taken (a list costs the same
+/// however many calls it settles).
 fn next_cycle_at<A>(
     shared: &Shared<A>,
     book: &Book,

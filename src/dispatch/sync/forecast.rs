@@ -31,8 +31,8 @@ pub const ENDS_PER_LIST: f64 = 4.0;
 pub const SAMPLES: usize = 256;
 
 /// Lists the forecast may spend past `ends seen / ENDS_PER_LIST` before
-/// it stops steering (a distribution that misleads it cannot spend the
-/// request budget).
+/// it holds every list to the latest moment allowed (a distribution that
+/// misleads it cannot spend the request budget).
 pub const SLACK_LISTS: u64 = 4;
 
 /// The step at which candidate moments are tried.
@@ -100,20 +100,20 @@ impl Forecast {
         self.rate = Some(self.rate.map_or(now, |r| r + RATE_WEIGHT * (now - r)));
     }
 
-    /// False once the lists have outrun the ends they showed: the
-    /// forecast then no longer steers.
+    /// False once the lists have outrun the ends they showed: lists then
+    /// come at the latest moment allowed.
     fn within_budget(&self) -> bool {
         self.lists <= (self.ends as f64 / ENDS_PER_LIST) as u64 + SLACK_LISTS
     }
 
     /// The time to the next list while ends come as a stream: long enough
     /// for about [`ENDS_PER_LIST`] of them at the rate seen, in
-    /// `[earliest, latest]`. None when it cannot steer (no rate yet, or
-    /// over budget).
+    /// `[earliest, latest]`; `latest` once over budget. None before any
+    /// rate is known.
     pub fn steady(&self, earliest: Duration, latest: Duration) -> Option<Duration> {
         let rate = self.rate.filter(|r| *r > 0.0)?;
         if !self.within_budget() {
-            return None;
+            return Some(latest);
         }
         let gap = Duration::try_from_secs_f64(ENDS_PER_LIST / rate).unwrap_or(latest);
         Some(gap.clamp(earliest.min(latest), latest))
@@ -147,16 +147,19 @@ impl Forecast {
     /// How long after now the next list should come for `calls`: the first
     /// step in `[earliest, latest]` by which the calls expected to have
     /// ended reach [`ENDS_PER_LIST`] (or half the calls, when fewer are
-    /// left), else `latest`. None when the forecast cannot steer: no
-    /// lifetime seen yet, or its lists have outrun the ends they showed.
+    /// left), else `latest`; `latest` once its lists have outrun the ends
+    /// they showed. None before any lifetime is seen.
     pub fn next_list(
         &mut self,
         calls: &[Live],
         earliest: Duration,
         latest: Duration,
     ) -> Option<Duration> {
-        if self.recent.is_empty() || !self.within_budget() {
+        if self.recent.is_empty() {
             return None;
+        }
+        if !self.within_budget() {
+            return Some(latest);
         }
         if self.stale {
             self.sorted.clear();
@@ -269,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_that_outrun_the_ends_they_show_stop_the_steering() {
+    fn lists_that_outrun_the_ends_they_show_wait_as_long_as_allowed() {
         let mut f = seen(&[1.0; 8]);
         let budget = (8.0 / ENDS_PER_LIST) as u64 + SLACK_LISTS;
         for _ in 0..budget {
@@ -278,9 +281,11 @@ mod tests {
         f.cycled(8, 1.0);
         assert!(f.next_list(&[live(0.9)], SOON, LATE).is_some());
         assert!(f.steady(SOON, LATE).is_some());
+        // Eight ends a second: four in half a second.
+        assert_eq!(f.steady(SOON, LATE), Some(Duration::from_millis(500)));
         f.listed();
-        assert_eq!(f.next_list(&[live(0.9)], SOON, LATE), None);
-        assert_eq!(f.steady(SOON, LATE), None);
+        assert_eq!(f.next_list(&[live(0.9)], SOON, LATE), Some(LATE));
+        assert_eq!(f.steady(SOON, LATE), Some(LATE));
     }
 
     #[test]
