@@ -100,7 +100,7 @@ for mode in $MODES; do : > "$TMP/runs.$mode"; done
 for run in $(seq "$RUNS"); do
   for mode in $MODES; do
     start
-    rm -f "$TMP/c/bench.results.csv"
+    rm -f "$TMP/c/bench.results.csv" "$TMP/c/bench.results.calls.jsonl"   # and its post-call store
     t0=$(date +%s.%N)
     env DIALNEXA_API_KEY=bench DIALNEXA_BASE_URL="$URL/v1" CALLPLAN_POLL=$mode \
       "$BIN" run "$TMP/c/plan.yaml" --wait --poll-every "$POLL" --quiet > "$TMP/summary" 2> "$TMP/stderr" || {

@@ -15,16 +15,21 @@
 //! corrects the list it is looked for in; a call the list still cannot see
 //! after that is read singly each cycle.
 //!
-//! While every `max_active_calls` place is taken (dials wait for an end
-//! to be seen) and while the run waits for its last calls, the next cycle
-//! comes when about [`forecast::ENDS_PER_LIST`] calls are expected to
-//! have ended since they were last seen, judged from the lifetimes of the
-//! calls seen ended so far ([`forecast`]): sooner than `--poll-every` when
-//! calls are due, never sooner than [`LIST_FLOOR`], and at most every
-//! second ([`MIN_INTERVAL`]) before any call has been seen ended. A call
+//! With `max_active_calls`, while every place is taken (dials wait for an
+//! end to be seen) and while the run waits for its last calls, the next
+//! cycle comes when about [`forecast::ENDS_PER_LIST`] new ends are
+//! expected ([`forecast`]): at the rate of ends seen while places are all
+//! taken, from the last calls' ages and the lifetimes seen when closing;
+//! never sooner than [`LIST_FLOOR`] nor later than `--poll-every`, and
+//! every second ([`MIN_INTERVAL`]) while places are all taken before any
+//! call has been seen ended. So a list shows about four ends and costs
+//! about a quarter of a request per call, however long calls last (a
+//! fixed one-second cycle cost a request per second of the run). A call
 //! not yet seen in a list is looked for from a few seconds before its
 //! creation by the API's clock, once a sighting has told how that clock
 //! and ours differ ([`LEARNT_MARGIN`]), so the window stays one page.
+//! A call whose ending the post-call store already holds (a run killed
+//! after fetching it) is settled from the store, with no request.
 //!
 //! Every request takes an in-flight permit and a pacing slot from the
 //! run's limiter and pacer, as the dials do. What becomes of a sighting
@@ -260,12 +265,30 @@ fn watched<A>(shared: &Shared<A>, call: Tracked, offset: Option<f64>) -> Watched
 /// A call whose ending the post-call store holds already (fetched by a run
 /// that stopped before it recorded the ending: a crash, `kill -9`) is
 /// settled from there, with no request: None. Else the call, to watch.
+/// Only a line of the same row and round, read after the call's record
+/// was written, is trusted: a store left from another campaign's calls
+/// (a sandbox restarted gives out the same call_ids) settles nothing.
 fn unless_stored<A: CallsApi>(shared: &Arc<Shared<A>>, call: Tracked) -> Option<Tracked> {
     let Some(store) = &shared.settings.outcomes else {
         return Some(call);
     };
+    let Some(seen) = call.seen_at else {
+        return Some(call);
+    };
+    let after_seen = |fetched: &str| {
+        fetched
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|t| t >= before(seen, Duration::from_secs(1)))
+    };
     let kept = match store.get(&call.call_id) {
-        Ok(Some(kept)) if CallStatus::parse(&kept.status).is_terminal() => kept,
+        Ok(Some(kept))
+            if CallStatus::parse(&kept.status).is_terminal()
+                && kept.key == call.key
+                && kept.round == call.round
+                && after_seen(&kept.fetched_at) =>
+        {
+            kept
+        }
         Ok(_) => return Some(call),
         Err(e) => {
             tracing::warn!(call_id = %call.call_id, "{e}; reading the call from the API");
@@ -876,6 +899,7 @@ mod tests {
     async fn a_call_whose_ending_the_store_holds_is_settled_without_a_request() {
         // A run killed after it kept c1's ending, before it recorded it:
         // the rerun hands c1 over still `ringing`.
+        let written = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(5);
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("june.results.calls.jsonl");
         let store = Arc::new(crate::outcomes::Store::open(&path).expect("a store"));
@@ -888,7 +912,9 @@ mod tests {
         s.outcomes = Some(store);
         let api = FakeApi::default().listing_from(vec![Ok(page(vec![ended("c2", "busy")]))]);
         let mut rig = Rig::new(api, s);
-        sync_to_the_end(&mut rig, vec![ringing("k1", "c1"), ringing("k2", "c2")]).await;
+        let mut k1 = ringing("k1", "c1");
+        k1.seen_at = Some(written);
+        sync_to_the_end(&mut rig, vec![k1, ringing("k2", "c2")]).await;
 
         // One list, for c2 only; c1 was not read again.
         assert_eq!(lists(&rig).len(), 1);
@@ -908,6 +934,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn when_the_store_holds_every_call_nothing_is_listed() {
+        let written = jiff::Timestamp::now();
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(
             crate::outcomes::Store::open(&dir.path().join("s.calls.jsonl")).expect("a store"),
@@ -920,7 +947,9 @@ mod tests {
         let mut s = watching();
         s.outcomes = Some(store);
         let mut rig = Rig::new(FakeApi::default(), s);
-        sync_to_the_end(&mut rig, vec![ringing("k1", "c1")]).await;
+        let mut k1 = ringing("k1", "c1");
+        k1.seen_at = Some(written);
+        sync_to_the_end(&mut rig, vec![k1]).await;
         assert!(lists(&rig).is_empty());
         assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
         let table = rig.finish().await;
@@ -928,6 +957,38 @@ mod tests {
             last(&table, "k1").status,
             Status::Call(CallStatus::NoAnswer)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_line_older_than_the_call_or_of_another_row_settles_nothing() {
+        // A store left from a sandbox that gave out the same call_ids.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(
+            crate::outcomes::Store::open(&dir.path().join("s.calls.jsonl")).expect("a store"),
+        );
+        store
+            .keep("k1", 1, "c1", &ended("c1", "no_answer"))
+            .expect("kept");
+        store
+            .keep("other", 1, "c2", &ended("c2", "no_answer"))
+            .expect("kept");
+        let mut s = watching();
+        s.outcomes = Some(store);
+        let api = FakeApi::default().listing_from(vec![Ok(page(vec![
+            ended("c1", "completed"),
+            ended("c2", "completed"),
+        ]))]);
+        let mut rig = Rig::new(api, s);
+        let mut k1 = ringing("k1", "c1");
+        k1.seen_at = Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60));
+        let mut k2 = ringing("k2", "c2");
+        k2.seen_at = Some(jiff::Timestamp::now());
+        sync_to_the_end(&mut rig, vec![k1, k2]).await;
+        assert_eq!(lists(&rig).len(), 1, "both were read from the API");
+        let table = rig.finish().await;
+        let completed = Status::Call(CallStatus::Completed);
+        assert_eq!(last(&table, "k1").status, completed);
+        assert_eq!(last(&table, "k2").status, completed);
     }
 
     #[tokio::test(start_paused = true)]
