@@ -6,10 +6,18 @@
 # lower than a per-call poller needs. For each: requests per call (by
 # `/_sandbox/stats`: create + list + get) and the wall time against the
 # bound, sum of call lifetimes (created_at to ended_at, from the ledger) /
-# max_active_calls. Figures go to BENCHMARKS.md, "Watching outcomes".
+# max_active_calls. Beside the bound, the ideal: the makespan of a
+# dispatcher that dials the same calls (same lifetimes, same order) at the
+# plan's rate and sees every end the instant it happens. ideal / bound is
+# what the bound leaves out (the first calls' ramp at the dial rate, and
+# the last calls' tail: no call is left to fill a place an early end
+# frees); wall / ideal is what watching outcomes costs. Figures go to
+# BENCHMARKS.md, "run --wait: outcomes by list pages vs one read per call".
 #
 #   benches/poll.sh                      # RUNS=3 ROWS=200 ACTIVE=24 RATE=10 POLL=2s
 #   RUNS=1 ROWS=300 benches/poll.sh
+#   SCALE=20 ROWS=120 benches/poll.sh    # calls three times as long (about 15 s)
+#   BIN=/tmp/old/callplan MODES=list benches/poll.sh   # another build, list only
 #
 # Needs python3 (reads the ledger). Loopback only.
 set -euo pipefail
@@ -20,20 +28,25 @@ ROWS=${ROWS:-200}
 ACTIVE=${ACTIVE:-24}
 RATE=${RATE:-10}
 POLL=${POLL:-2s}
+SCALE=${SCALE:-60}
+MODES=${MODES:-list per-call}
 
-cargo build --release --quiet
-BIN=$PWD/target/release/callplan
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=$PWD/target/release/callplan
+fi
 
 . benches/lib.sh   # TMP, stop, start, median
 
-# Calls live about 5-8 s when answered: ringing 1-1.5 s, talking 4-7 s at time_scale 60.
+# Calls live about 5-8 s when answered: ringing 1-1.5 s, talking 4-7 s at
+# time_scale 60 (SCALE); unanswered ones 1.5 s or less.
 cat > "$TMP/sandbox.yaml" <<YAML
 concurrency_limit: 0
 rate_limit:
   per_second: $RATE
   burst: $RATE
 rate_limit_reads: on
-time_scale: 60
+time_scale: $SCALE
 ring_seconds: [60, 90]
 talk_seconds: [240, 420]
 numbers: ["+14155550100"]
@@ -54,28 +67,40 @@ dispatch:
   max_active_calls: $ACTIVE
 YAML
 
-# Prints: requests per call, wall, bound, wall/bound, creates, lists, gets.
+# Prints: requests per call, wall, bound, wall/bound, creates, lists, gets,
+# calls, ideal, wall/ideal.
 measure() {
-  python3 - "$1" "$2" "$ACTIVE" "$ROWS" <<'PY'
-import json, sys, datetime
+  python3 - "$1" "$2" "$ACTIVE" "$ROWS" "$(awk -v r="$RATE" 'BEGIN {print r * 0.9}')" <<'PY'
+import heapq, json, sys, datetime
 stats, ledger = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 wall, active, rows = float(open(sys.argv[1] + ".wall").read()), int(sys.argv[3]), int(sys.argv[4])
+rate = float(sys.argv[5])
 ts = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 calls = ledger["calls"]
-life = sum(ts(c["ended_at"]) - ts(c["created_at"]) for c in calls if c.get("ended_at"))
+lives = [(ts(c["created_at"]), ts(c["ended_at"]) - ts(c["created_at"])) for c in calls if c.get("ended_at")]
+life = sum(l for _, l in lives)
 r = stats["by_route"]
 bound = life / active
-print(f"{(r['create'] + r['list'] + r['get']) / rows:.2f} {wall:.1f} {bound:.1f} {wall / bound:.2f} {r['create']} {r['list']} {r['get']} {len(calls)}")
+# The ideal dispatcher: each call in creation order starts when a place is
+# free and 1/rate after the previous start; every end is seen at once.
+free, last, ideal = [0.0] * active, -1e9, 0.0
+for _, l in sorted(lives):
+    start = max(heapq.heappop(free), last + 1 / rate)
+    last = start
+    heapq.heappush(free, start + l)
+    ideal = max(ideal, start + l)
+print(f"{(r['create'] + r['list'] + r['get']) / rows:.2f} {wall:.1f} {bound:.1f} {wall / bound:.2f} "
+      f"{r['create']} {r['list']} {r['get']} {len(calls)} {ideal:.1f} {wall / ideal:.2f}")
 PY
 }
 
-echo "# run --wait --poll-every $POLL: $ROWS rows, max_active_calls $ACTIVE, sandbox rate limit $RATE/s (reads counted), $RUNS runs, fresh sandbox each"
+echo "# run --wait --poll-every $POLL: $ROWS rows, max_active_calls $ACTIVE, sandbox rate limit $RATE/s (reads counted), time_scale $SCALE, $RUNS runs, fresh sandbox each"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for mode in list per-call; do : > "$TMP/runs.$mode"; done
+for mode in $MODES; do : > "$TMP/runs.$mode"; done
 for run in $(seq "$RUNS"); do
-  for mode in list per-call; do
+  for mode in $MODES; do
     start
-    rm -f "$TMP/c/bench.results.csv"
+    rm -f "$TMP/c/bench.results.csv" "$TMP/c/bench.results.calls.jsonl"   # and its post-call store
     t0=$(date +%s.%N)
     env DIALNEXA_API_KEY=bench DIALNEXA_BASE_URL="$URL/v1" CALLPLAN_POLL=$mode \
       "$BIN" run "$TMP/c/plan.yaml" --wait --poll-every "$POLL" --quiet > "$TMP/summary" 2> "$TMP/stderr" || {
@@ -85,15 +110,15 @@ for run in $(seq "$RUNS"); do
     curl -s "$URL/_sandbox/stats" > "$TMP/stats.json"
     curl -s "$URL/_sandbox/ledger" > "$TMP/ledger.json"
     stop
-    read -r rpc wall bound ratio creates lists gets calls < <(measure "$TMP/stats.json" "$TMP/ledger.json")
-    printf 'run %s %-8s: %s requests/call (create %s, list %s, get %s), wall %ss, bound %ss, wall/bound %s\n' \
-      "$run" "$mode" "$rpc" "$creates" "$lists" "$gets" "$wall" "$bound" "$ratio"
-    echo "$rpc $wall $ratio" >> "$TMP/runs.$mode"
+    read -r rpc wall bound ratio creates lists gets calls ideal to_ideal < <(measure "$TMP/stats.json" "$TMP/ledger.json")
+    printf 'run %s %-8s: %s requests/call (create %s, list %s, get %s), wall %ss, bound %ss, wall/bound %s, ideal %ss, wall/ideal %s\n' \
+      "$run" "$mode" "$rpc" "$creates" "$lists" "$gets" "$wall" "$bound" "$ratio" "$ideal" "$to_ideal"
+    echo "$rpc $wall $ratio $ideal $to_ideal $bound" >> "$TMP/runs.$mode"
   done
 done
-for mode in list per-call; do
-  printf 'median %-8s: %s requests/call, wall %ss, wall/bound %s\n' "$mode" \
-    "$(cut -d' ' -f1 "$TMP/runs.$mode" | median)" \
-    "$(cut -d' ' -f2 "$TMP/runs.$mode" | median)" \
-    "$(cut -d' ' -f3 "$TMP/runs.$mode" | median)"
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+col() { cut -d' ' -f"$1" "$TMP/runs.$2" | median; }
+for mode in $MODES; do
+  printf 'median %-8s: %s requests/call, wall %ss, bound %ss, wall/bound %s, ideal %ss, wall/ideal %s\n' "$mode" \
+    "$(col 1 "$mode")" "$(col 2 "$mode")" "$(col 6 "$mode")" "$(col 3 "$mode")" "$(col 4 "$mode")" "$(col 5 "$mode")"
 done

@@ -479,6 +479,14 @@ impl<A: CallsApi> Shared<A> {
         rec.call_id = call_id.into();
         rec.http_status = None;
         rec.error.clear();
+        // Found ended: no sighting will come, so what it learned is kept now.
+        if let Status::Call(ended) = &rec.status
+            && ended.is_terminal()
+            && let Some(store) = &self.settings.outcomes
+            && let Err(e) = store.keep(&target.key, round, call_id, call)
+        {
+            tracing::warn!(key = %target.key, call_id, "could not keep the call's post-call data: {e}");
+        }
         self.watch(&rec, live_place);
         self.appender.append(rec);
         Stats::add(&self.stats.adopted, 1);

@@ -15,9 +15,21 @@
 //! corrects the list it is looked for in; a call the list still cannot see
 //! after that is read singly each cycle.
 //!
-//! While every `max_active_calls` place is taken, cycles come every
-//! second ([`MIN_INTERVAL`]) instead of every `--poll-every`: dials are
-//! waiting for an end to be seen, and one list settles them all.
+//! With `max_active_calls`, while every place is taken (dials wait for an
+//! end to be seen) and while the run waits for its last calls, the next
+//! cycle comes when about [`forecast::ENDS_PER_LIST`] new ends are
+//! expected ([`forecast`]): at the rate of ends seen while places are all
+//! taken, from the last calls' ages and the lifetimes seen when closing;
+//! never sooner than [`LIST_FLOOR`] nor later than `--poll-every`, and
+//! every second ([`MIN_INTERVAL`]) while places are all taken before any
+//! call has been seen ended. So a list shows about four ends and costs
+//! about a quarter of a request per call, however long calls last (a
+//! fixed one-second cycle cost a request per second of the run). A call
+//! not yet seen in a list is looked for from a few seconds before its
+//! creation by the API's clock, once a sighting has told how that clock
+//! and ours differ ([`LEARNT_MARGIN`]), so the window stays one page.
+//! A call whose ending the post-call store already holds (a run killed
+//! after fetching it) is settled from the store, with no request.
 //!
 //! Every request takes an in-flight permit and a pacing slot from the
 //! run's limiter and pacer, as the dials do. What becomes of a sighting
@@ -42,7 +54,11 @@ use super::job::Tracked;
 use super::poll::{Entry, MIN_INTERVAL, Watch, on_answer, sleep_until};
 use super::state::{Shared, StopReason, stopped};
 use crate::api::LookupError;
-use crate::wire::Call;
+use crate::wire::{Call, CallStatus};
+
+mod forecast;
+
+use forecast::{Forecast, Live};
 
 /// Cycles a call may be missing from its list's window before it is read
 /// on its own.
@@ -52,6 +68,14 @@ pub const MISSING_CYCLES: u32 = 3;
 /// (the API's clock may disagree with ours; a call whose creation time the
 /// API gave needs only a second, for the truncation of `start_date`).
 pub const WINDOW_MARGIN: Duration = Duration::from_secs(60);
+
+/// How far before its creation by the API's clock (our time for it plus
+/// the offset sightings taught) the window of a call not yet seen starts:
+/// room for a slow answer to its create and for the clocks' jitter.
+pub const LEARNT_MARGIN: Duration = Duration::from_secs(10);
+
+/// Cycles steered by the forecast come at most this often.
+pub const LIST_FLOOR: Duration = Duration::from_millis(250);
 
 /// Pages read at most per caller ID per cycle (200 calls a page): calls
 /// past them are read singly, and a server that always says `has_more`
@@ -72,6 +96,10 @@ struct Watched {
     missing: u32,
     /// When it was handed to the sync (a list begun before cannot show it).
     added: Instant,
+    /// When it was created, by our clock (as near as known).
+    born: Instant,
+    /// When a sighting last showed it not ended.
+    alive_at: Instant,
 }
 
 type Book = FxHashMap<u64, Watched>;
@@ -85,16 +113,22 @@ pub(super) async fn run<A: CallsApi>(
     every: Duration,
 ) {
     let mut book = Book::default();
+    let mut forecast = Forecast::default();
     let mut next_id = 0u64;
     let mut next_cycle = Instant::now() + every;
-    let mut add = |book: &mut Book, call: Tracked, next_cycle: &mut Instant| {
-        if book.is_empty() {
-            // The first call of a quiet spell is looked for `every` after it came.
-            *next_cycle = (*next_cycle).max(Instant::now() + every);
-        }
-        book.insert(next_id, watched(&shared, call));
-        next_id += 1;
-    };
+    let mut last_cycle: Option<Instant> = None;
+    let mut add =
+        |book: &mut Book, call: Tracked, next_cycle: &mut Instant, offset: Option<f64>| {
+            let Some(call) = unless_stored(&shared, call) else {
+                return;
+            };
+            if book.is_empty() {
+                // The first call of a quiet spell is looked for `every` after it came.
+                *next_cycle = (*next_cycle).max(Instant::now() + every);
+            }
+            book.insert(next_id, watched(&shared, call, offset));
+            next_id += 1;
+        };
     loop {
         if shared.stop.is_cancelled() || (closed.is_cancelled() && !shared.settings.wait) {
             break;
@@ -103,7 +137,7 @@ pub(super) async fn run<A: CallsApi>(
             // Anything sent before `closed` is in the channel already.
             match rx.try_recv() {
                 Ok(call) => {
-                    add(&mut book, call, &mut next_cycle);
+                    add(&mut book, call, &mut next_cycle, forecast.offset());
                     continue;
                 }
                 Err(_) => break,
@@ -113,60 +147,167 @@ pub(super) async fn run<A: CallsApi>(
         tokio::select! {
             biased;
             _ = shared.stop.cancelled() => break,
-            Some(call) = rx.recv() => add(&mut book, call, &mut next_cycle),
+            Some(call) = rx.recv() => add(&mut book, call, &mut next_cycle, forecast.offset()),
             _ = sleep_until(due) => {
                 let started = Instant::now();
                 while let Ok(call) = rx.try_recv() {
-                    add(&mut book, call, &mut next_cycle);
+                    add(&mut book, call, &mut next_cycle, forecast.offset());
                 }
+                let ends_before = forecast.ends_seen();
                 let go_on = tokio::select! {
                     biased;
                     _ = shared.stop.cancelled() => false,
-                    go_on = cycle(&shared, &mut book, started) => go_on,
+                    go_on = cycle(&shared, &mut book, &mut forecast, started) => go_on,
                 };
                 if !go_on {
                     break;
                 }
-                next_cycle = started + interval(&shared, every);
+                if let Some(last) = last_cycle {
+                    let gap = started.saturating_duration_since(last).as_secs_f64();
+                    forecast.cycled(forecast.ends_seen() - ends_before, gap);
+                }
+                last_cycle = Some(started);
+                let closing = closed.is_cancelled();
+                next_cycle = next_cycle_at(&shared, &book, &mut forecast, started, every, closing);
             }
             _ = closed.cancelled(), if !closed.is_cancelled() => {}
         }
     }
 }
 
-/// The time to the next cycle: `every`, but [`MIN_INTERVAL`] while every
-/// live-call place is taken (dials wait for a sighting of an end, and a
-/// list costs the same however many calls it settles).
-fn interval<A>(shared: &Shared<A>, every: Duration) -> Duration {
-    let saturated = shared
-        .active
-        .as_ref()
-        .is_some_and(|places| places.available_permits() == 0);
-    if saturated {
-        MIN_INTERVAL.min(every)
-    } else {
-        every
+/// When the next cycle starts: `every` after this one began, unless a
+/// live-call cap is set and its places are what dials wait for (all taken)
+/// or the run waits for its last calls (`closing`). Then when the
+/// forecast expects enough ends (evenly spaced at the rate of ends while
+/// places are all taken; by the last calls' lifetimes when closing),
+/// between [`LIST_FLOOR`] and `every` after this one began (`every` once
+/// lists have outrun the ends they showed); before it can tell,
+/// [`MIN_INTERVAL`] while the places are all taken (a list costs the same
+/// however many calls it settles).
+fn next_cycle_at<A>(
+    shared: &Shared<A>,
+    book: &Book,
+    forecast: &mut Forecast,
+    started: Instant,
+    every: Duration,
+    closing: bool,
+) -> Instant {
+    let Some(places) = &shared.active else {
+        return started + every;
+    };
+    let saturated = places.available_permits() == 0;
+    if !saturated && !closing {
+        return started + every;
     }
+    let now = Instant::now();
+    let earliest = (started + LIST_FLOOR.min(every)).saturating_duration_since(now);
+    let latest = (started + every).saturating_duration_since(now);
+    let after = if saturated {
+        forecast.steady(earliest, latest)
+    } else {
+        let secs = |t: Instant, born: Instant| t.saturating_duration_since(born).as_secs_f64();
+        let calls: Vec<Live> = book
+            .values()
+            .map(|w| Live {
+                age: secs(now, w.born),
+                alive_at_age: secs(w.alive_at, w.born),
+            })
+            .collect();
+        forecast.next_list(&calls, earliest, latest)
+    };
+    let at = match after {
+        Some(after) => now + after,
+        None if saturated => started + MIN_INTERVAL.min(every),
+        None => started + every,
+    };
+    tracing::debug!(
+        watched = book.len(),
+        saturated,
+        closing,
+        in_ms = at.saturating_duration_since(now).as_millis() as u64,
+        "next list"
+    );
+    at
 }
 
-/// A call as the sync first watches it.
-fn watched<A>(shared: &Shared<A>, call: Tracked) -> Watched {
+/// A call as the sync first watches it. `offset`: how far the API's
+/// creation times lie from ours, once a sighting told.
+fn watched<A>(shared: &Shared<A>, call: Tracked, offset: Option<f64>) -> Watched {
     let from = if call.from_number.is_empty() {
         shared.campaign.from_number.clone()
     } else {
         call.from_number.clone()
     };
-    let first_seen = call
-        .seen_at
-        .unwrap_or_else(jiff::Timestamp::now)
-        .min(jiff::Timestamp::now());
+    let now_utc = jiff::Timestamp::now();
+    let first_seen = call.seen_at.unwrap_or(now_utc).min(now_utc);
+    let since = offset
+        .and_then(|o| jiff::SignedDuration::try_from_secs_f64(o).ok())
+        .and_then(|o| first_seen.checked_add(o).ok())
+        .map_or_else(
+            || before(first_seen, WINDOW_MARGIN),
+            |t| before(t, LEARNT_MARGIN),
+        );
+    let now = Instant::now();
+    let age = Duration::try_from(now_utc.duration_since(first_seen)).unwrap_or_default();
+    let born = now.checked_sub(age).unwrap_or(now);
     Watched {
         from,
-        since: before(first_seen, WINDOW_MARGIN),
+        since,
         learned: false,
         missing: 0,
-        added: Instant::now(),
+        added: now,
+        born,
+        alive_at: born,
         entry: Entry::new(call),
+    }
+}
+
+/// A call whose ending the post-call store holds already (fetched by a run
+/// that stopped before it recorded the ending: a crash, `kill -9`) is
+/// settled from there, with no request: None. Else the call, to watch.
+/// Only a line of the same row and round, read after the call's record
+/// was written, is trusted: a store left from another campaign's calls
+/// (a sandbox restarted gives out the same call_ids) settles nothing.
+fn unless_stored<A: CallsApi>(shared: &Arc<Shared<A>>, call: Tracked) -> Option<Tracked> {
+    let Some(store) = &shared.settings.outcomes else {
+        return Some(call);
+    };
+    let Some(seen) = call.seen_at else {
+        return Some(call);
+    };
+    let after_seen = |fetched: &str| {
+        fetched
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|t| t >= before(seen, Duration::from_secs(1)))
+    };
+    let kept = match store.get(&call.call_id) {
+        Ok(Some(kept))
+            if CallStatus::parse(&kept.status).is_terminal()
+                && kept.key == call.key
+                && kept.round == call.round
+                && after_seen(&kept.fetched_at) =>
+        {
+            kept
+        }
+        Ok(_) => return Some(call),
+        Err(e) => {
+            tracing::warn!(call_id = %call.call_id, "{e}; reading the call from the API");
+            return Some(call);
+        }
+    };
+    tracing::debug!(call_id = %call.call_id, status = %kept.status, "ended as the post-call store holds it");
+    let ended = Call {
+        call_id: call.call_id.clone(),
+        status: kept.status,
+        end_reason: kept.end_reason,
+        duration_s: kept.duration_s,
+        // When it was read, ended: the latest its end can be.
+        ended_at: Some(kept.fetched_at).filter(|t| !t.is_empty()),
+        ..Call::default()
+    };
+    match on_answer(shared, Entry::new(call), Ok(ended)) {
+        Watch::Again(entry) => Some(entry.call),
+        Watch::LetGo | Watch::Stop => None,
     }
 }
 
@@ -188,7 +329,12 @@ enum Listing {
 
 /// One cycle: a list per caller ID, then single reads of what the lists
 /// could not settle. False when the run stops.
-async fn cycle<A: CallsApi>(shared: &Arc<Shared<A>>, book: &mut Book, started: Instant) -> bool {
+async fn cycle<A: CallsApi>(
+    shared: &Arc<Shared<A>>,
+    book: &mut Book,
+    forecast: &mut Forecast,
+    started: Instant,
+) -> bool {
     let mut windows: BTreeMap<String, jiff::Timestamp> = BTreeMap::new();
     for w in book.values() {
         windows
@@ -198,7 +344,7 @@ async fn cycle<A: CallsApi>(shared: &Arc<Shared<A>>, book: &mut Book, started: I
     }
     let mut listings = FxHashMap::default();
     for (from, since) in windows {
-        match list_window(shared, &from, since).await {
+        match list_window(shared, forecast, &from, since).await {
             Ok(listing) => listings.insert(from, listing),
             Err(err) => {
                 stop_fatal(shared, err);
@@ -214,9 +360,9 @@ async fn cycle<A: CallsApi>(shared: &Arc<Shared<A>>, book: &mut Book, started: I
             Some(Listing::Seen(seen)) => match seen.get(w.entry.call.call_id.as_str()) {
                 Some(call) => {
                     w.missing = 0;
-                    learn(w, call);
+                    learn(w, forecast, call);
                     let Some(w) = book.remove(&id) else { continue };
-                    if !settle(shared, book, id, w, Ok(call.clone())) {
+                    if !settle(shared, book, forecast, id, w, Ok(call.clone()), started) {
                         return false;
                     }
                     continue;
@@ -233,7 +379,7 @@ async fn cycle<A: CallsApi>(shared: &Arc<Shared<A>>, book: &mut Book, started: I
             singles.push((id, w.entry.call.call_id.clone()));
         }
     }
-    read_singly(shared, book, singles).await
+    read_singly(shared, book, forecast, singles).await
 }
 
 /// A cycle whose list did not show `w`: true when it is read singly now.
@@ -245,25 +391,50 @@ fn missed(w: &mut Watched, started: Instant) -> bool {
 }
 
 /// What the API said of a call's caller ID and creation corrects where
-/// the sync looks for it.
-fn learn(w: &mut Watched, call: &Call) {
+/// the sync looks for it, and tells how its clock and ours differ.
+fn learn(w: &mut Watched, forecast: &mut Forecast, call: &Call) {
     if !call.from_number.trim().is_empty() {
         w.from = call.from_number.trim().to_string();
     }
     if let Ok(created) = call.created_at.trim().parse::<jiff::Timestamp>() {
         w.since = before(created, Duration::from_secs(1));
+        if !w.learned
+            && let Some(ours) = w.entry.call.seen_at
+        {
+            forecast.clock_offset(created.duration_since(ours).as_secs_f64());
+        }
     }
     w.learned = true;
 }
 
-/// Acts on what was learnt of one call; false when the run stops.
+/// How long a call seen ended lived: by the API's own times when it gave
+/// them, else from our time for its creation to `seen`.
+fn lifetime(w: &Watched, call: &Call, seen: Instant) -> f64 {
+    let at = |t: Option<&str>| t.and_then(|t| t.trim().parse::<jiff::Timestamp>().ok());
+    match (at(Some(&call.created_at)), at(call.ended_at.as_deref())) {
+        (Some(created), Some(ended)) => ended.duration_since(created).as_secs_f64(),
+        _ => seen.saturating_duration_since(w.born).as_secs_f64(),
+    }
+}
+
+/// Acts on what was learnt of one call (seen at `seen`); false when the
+/// run stops.
 fn settle<A: CallsApi>(
     shared: &Arc<Shared<A>>,
     book: &mut Book,
+    forecast: &mut Forecast,
     id: u64,
     mut w: Watched,
     answer: Result<Call, LookupError>,
+    seen: Instant,
 ) -> bool {
+    if let Ok(call) = &answer {
+        if CallStatus::parse(&call.status).is_terminal() {
+            forecast.ended(lifetime(&w, call, seen));
+        } else {
+            w.alive_at = seen;
+        }
+    }
     let Watched { entry, .. } = w;
     match on_answer(shared, entry, answer) {
         Watch::Again(entry) => {
@@ -281,6 +452,7 @@ fn settle<A: CallsApi>(
 async fn read_singly<A: CallsApi>(
     shared: &Arc<Shared<A>>,
     book: &mut Book,
+    forecast: &mut Forecast,
     singles: Vec<(u64, String)>,
 ) -> bool {
     let mut reads = JoinSet::new();
@@ -312,10 +484,10 @@ async fn read_singly<A: CallsApi>(
             && !w.learned
         {
             // Now the list knows where to look: give it its chances again.
-            learn(&mut w, call);
+            learn(&mut w, forecast, call);
             w.missing = 0;
         }
-        if !settle(shared, book, id, w, answer) {
+        if !settle(shared, book, forecast, id, w, answer, Instant::now()) {
             reads.abort_all();
             return false;
         }
@@ -327,6 +499,7 @@ async fn read_singly<A: CallsApi>(
 /// last (or comes back short), or [`MAX_PAGES`]. Err only when fatal.
 async fn list_window<A: CallsApi>(
     shared: &Shared<A>,
+    forecast: &mut Forecast,
     from: &str,
     since: jiff::Timestamp,
 ) -> Result<Listing, LookupError> {
@@ -339,6 +512,7 @@ async fn list_window<A: CallsApi>(
             return Err(stopped());
         };
         Stats::add(&shared.stats.in_flight, 1);
+        forecast.listed();
         let answer = shared.api.list_from(from, &start_date, page).await;
         Stats::sub(&shared.stats.in_flight, 1);
         let list = match answer {
@@ -367,6 +541,7 @@ async fn list_window<A: CallsApi>(
             seen.insert(call.call_id.trim().to_string(), call);
         }
         if past_window || !list.has_more || records == 0 {
+            tracing::debug!(from, %start_date, pages = page, calls = seen.len(), "listed");
             break;
         }
     }
@@ -674,6 +849,146 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn once_a_sighting_tells_the_apis_clock_a_new_call_is_looked_for_from_seconds_before_it()
+    {
+        // c1's record is ours at `now`; the API says it was created 2 s
+        // earlier. c2, handed over after that sighting, is looked for from
+        // 2 + 10 s before our time for it, not a minute before.
+        let now = jiff::Timestamp::now();
+        let created = now - jiff::SignedDuration::from_secs(2);
+        let api = FakeApi::default().listing_from(vec![
+            Ok(page(vec![Call {
+                created_at: created.to_string(),
+                ..ended("c1", "completed")
+            }])),
+            Ok(page(vec![ended("c2", "completed")])),
+        ]);
+        let mut rig = Rig::new(api, watching());
+        let mut first = ringing("k1", "c1");
+        first.seen_at = Some(now);
+        rig.shared.track(first);
+        let rx = rig.poll_rx.take().expect("a polling run");
+        let closed = CancellationToken::new();
+        let every = Duration::from_secs(5);
+        let task = tokio::spawn(super::super::poll::run(
+            rig.shared.clone(),
+            rx,
+            closed.clone(),
+            every,
+        ));
+        tokio::time::sleep(every + Duration::from_secs(1)).await;
+        assert_eq!(lists(&rig).len(), 1, "c1 was seen");
+        rig.shared.track(ringing("k2", "c2"));
+        closed.cancel();
+        task.await.expect("the sync ends");
+
+        let asked = lists(&rig);
+        assert_eq!(asked.len(), 2, "{asked:?}");
+        let first_since: jiff::Timestamp = asked[0].1.parse().expect("a start_date");
+        assert!(now.duration_since(first_since) >= jiff::SignedDuration::from_secs(60));
+        let since: jiff::Timestamp = asked[1].1.parse().expect("a start_date");
+        let lead = jiff::Timestamp::now().duration_since(since).as_secs();
+        assert!((12..=14).contains(&lead), "{lead} s: {asked:?}");
+        assert_eq!(rig.stat(|s| &s.ended), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_whose_ending_the_store_holds_is_settled_without_a_request() {
+        // A run killed after it kept c1's ending, before it recorded it:
+        // the rerun hands c1 over still `ringing`.
+        let written = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(5);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("june.results.calls.jsonl");
+        let store = Arc::new(crate::outcomes::Store::open(&path).expect("a store"));
+        let kept = Call {
+            summary: Some("Confirmed.".into()),
+            ..ended("c1", "completed")
+        };
+        assert!(store.keep("k1", 1, "c1", &kept).expect("kept"));
+        let mut s = watching();
+        s.outcomes = Some(store);
+        let api = FakeApi::default().listing_from(vec![Ok(page(vec![ended("c2", "busy")]))]);
+        let mut rig = Rig::new(api, s);
+        let mut k1 = ringing("k1", "c1");
+        k1.seen_at = Some(written);
+        sync_to_the_end(&mut rig, vec![k1, ringing("k2", "c2")]).await;
+
+        // One list, for c2 only; c1 was not read again.
+        assert_eq!(lists(&rig).len(), 1);
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
+        assert_eq!(rig.stat(|s| &s.ended), 2);
+        let table = rig.finish().await;
+        let k1 = last(&table, "k1");
+        assert_eq!(k1.status, Status::Call(CallStatus::Completed));
+        assert_eq!(
+            (k1.end_reason.as_str(), k1.duration_s.as_str()),
+            ("hung up", "12")
+        );
+        assert_eq!(last(&table, "k2").status, Status::Call(CallStatus::Busy));
+        let lines = std::fs::read_to_string(&path).expect("the store");
+        assert_eq!(lines.lines().count(), 2, "c1 once, c2 once: {lines}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn when_the_store_holds_every_call_nothing_is_listed() {
+        let written = jiff::Timestamp::now();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(
+            crate::outcomes::Store::open(&dir.path().join("s.calls.jsonl")).expect("a store"),
+        );
+        assert!(
+            store
+                .keep("k1", 1, "c1", &ended("c1", "no_answer"))
+                .expect("kept")
+        );
+        let mut s = watching();
+        s.outcomes = Some(store);
+        let mut rig = Rig::new(FakeApi::default(), s);
+        let mut k1 = ringing("k1", "c1");
+        k1.seen_at = Some(written);
+        sync_to_the_end(&mut rig, vec![k1]).await;
+        assert!(lists(&rig).is_empty());
+        assert_eq!(rig.api().gets_asked.load(Relaxed), 0);
+        let table = rig.finish().await;
+        assert_eq!(
+            last(&table, "k1").status,
+            Status::Call(CallStatus::NoAnswer)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_line_older_than_the_call_or_of_another_row_settles_nothing() {
+        // A store left from a sandbox that gave out the same call_ids.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(
+            crate::outcomes::Store::open(&dir.path().join("s.calls.jsonl")).expect("a store"),
+        );
+        store
+            .keep("k1", 1, "c1", &ended("c1", "no_answer"))
+            .expect("kept");
+        store
+            .keep("other", 1, "c2", &ended("c2", "no_answer"))
+            .expect("kept");
+        let mut s = watching();
+        s.outcomes = Some(store);
+        let api = FakeApi::default().listing_from(vec![Ok(page(vec![
+            ended("c1", "completed"),
+            ended("c2", "completed"),
+        ]))]);
+        let mut rig = Rig::new(api, s);
+        let mut k1 = ringing("k1", "c1");
+        k1.seen_at = Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60));
+        let mut k2 = ringing("k2", "c2");
+        k2.seen_at = Some(jiff::Timestamp::now());
+        sync_to_the_end(&mut rig, vec![k1, k2]).await;
+        assert_eq!(lists(&rig).len(), 1, "both were read from the API");
+        let table = rig.finish().await;
+        let completed = Status::Call(CallStatus::Completed);
+        assert_eq!(last(&table, "k1").status, completed);
+        assert_eq!(last(&table, "k2").status, completed);
     }
 
     #[tokio::test(start_paused = true)]

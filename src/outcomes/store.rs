@@ -12,7 +12,7 @@
 //! before the next append; any other line that does not read as an
 //! outcome is an error naming its line.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -287,8 +287,9 @@ pub fn read(path: &Path) -> Result<Vec<Outcome>, StoreError> {
 
 /// The store, open for appending. Shared by the poller's tasks (it is
 /// `Send + Sync`; one internal lock orders the appends). It remembers
-/// which call_ids it holds, so a rerun or `track` does not fetch again
-/// what it already has.
+/// where the line of each call_id it holds is (a few bytes per call), so
+/// a rerun or `track` neither fetches nor appends again what it already
+/// has ([`Store::get`]).
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
@@ -298,9 +299,12 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     file: File,
+    /// The same file, for reading lines back.
+    reader: File,
     /// Length of the file up to its last complete line.
     len: u64,
-    ids: HashSet<String>,
+    /// call_id -> (offset, length) of its last line.
+    ids: HashMap<String, (u64, u64)>,
     /// Set when a failed append could not be undone: the file may end in a
     /// partial line, so nothing more is appended after it.
     poisoned: bool,
@@ -310,10 +314,10 @@ impl Store {
     /// Opens (or creates) the store at `path`. A torn last line is cut off;
     /// a damaged line elsewhere is an error (kind `InvalidData`) naming it.
     pub fn open(path: &Path) -> io::Result<Store> {
-        let mut ids = HashSet::new();
+        let mut ids = HashMap::new();
         let existed = path.exists();
-        let valid_len = scan(path, |_, _, o| {
-            ids.insert(o.call_id);
+        let valid_len = scan(path, |offset, len, o| {
+            ids.insert(o.call_id, (offset, len));
         })?;
         let mut file = OpenOptions::new()
             .create(true)
@@ -329,10 +333,12 @@ impl Store {
             file.sync_all()?;
             sync_dir(path)?;
         }
+        let reader = File::open(path)?;
         Ok(Store {
             path: path.to_path_buf(),
             inner: Mutex::new(Inner {
                 file,
+                reader,
                 len: valid_len,
                 ids,
                 poisoned: false,
@@ -371,15 +377,50 @@ impl Store {
             inner.poisoned = undone.is_err();
             return Err(e);
         }
+        let at = inner.len;
         inner.len += line.len() as u64;
-        inner.ids.insert(outcome.call_id.clone());
+        inner
+            .ids
+            .insert(outcome.call_id.clone(), (at, line.len() as u64));
         Ok(())
+    }
+
+    /// Keeps what the ended call `call_id` (the row `key`'s, of `round`)
+    /// learned, unless the store holds it already: true when a line was
+    /// appended (and is on disk).
+    pub fn keep(&self, key: &str, round: u32, call_id: &str, call: &Call) -> io::Result<bool> {
+        if self.has(call_id) {
+            return Ok(false);
+        }
+        let mut outcome = Outcome::from_call(key, round, call);
+        outcome.call_id = call_id.to_string();
+        self.append(&outcome).map(|()| true)
     }
 
     /// True when the store already holds an outcome for this call.
     pub fn has(&self, call_id: &str) -> bool {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.ids.contains(call_id)
+        inner.ids.contains_key(call_id)
+    }
+
+    /// The outcome the store holds for this call (its last line), read
+    /// back from the file. Err when the line cannot be read or no longer
+    /// reads as an outcome (the file was changed under the run).
+    pub fn get(&self, call_id: &str) -> io::Result<Option<Outcome>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(&(offset, len)) = inner.ids.get(call_id) else {
+            return Ok(None);
+        };
+        let mut line = vec![0u8; usize::try_from(len).map_err(io::Error::other)?];
+        inner.reader.seek(SeekFrom::Start(offset))?;
+        inner.reader.read_exact(&mut line)?;
+        let outcome = parse_line(&line).map_err(|reason| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("post-call store {}: {reason}", self.path.display()),
+            )
+        })?;
+        Ok(Some(outcome))
     }
 
     /// Call_ids held.
@@ -468,6 +509,43 @@ mod tests {
         assert_eq!(fields, ["zeta", "alpha"]);
         // Reopened, it knows what it has.
         assert!(Store::open(&path).unwrap().has("c2"));
+    }
+
+    #[test]
+    fn keep_appends_an_ended_call_once_under_the_call_id_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.calls.jsonl");
+        let store = Store::open(&path).unwrap();
+        let call: Call = serde_json::from_str(
+            r#"{"call_id":" c1 ","status":"completed","summary":"Confirmed.",
+                "post_call_analysis":{"appointment_confirmed":"yes"}}"#,
+        )
+        .unwrap();
+        assert!(store.keep("k1", 2, "c1", &call).unwrap());
+        assert!(!store.keep("k1", 2, "c1", &call).unwrap(), "held already");
+        drop(store);
+        let back = read(&path).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!((back[0].call_id.as_str(), back[0].round), ("c1", 2));
+        assert_eq!(back[0].summary.as_deref(), Some("Confirmed."));
+        assert_eq!(back[0].field("appointment_confirmed"), Some("yes"));
+    }
+
+    #[test]
+    fn get_reads_back_the_last_line_of_a_call_before_and_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.calls.jsonl");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.get("c1").unwrap(), None);
+        store.append(&sample("c1", "no")).unwrap();
+        store.append(&sample("c2", "yes")).unwrap();
+        store.append(&sample("c1", "yes")).unwrap();
+        assert_eq!(store.get("c1").unwrap(), Some(sample("c1", "yes")));
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.get("c2").unwrap(), Some(sample("c2", "yes")));
+        assert_eq!(store.get("c1").unwrap(), Some(sample("c1", "yes")));
+        assert_eq!(store.get("c3").unwrap(), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod json;
 mod run;
 mod sandbox;
 mod secrets;
+mod store_kill;
 mod sync;
 mod triage;
 mod validate;
