@@ -45,6 +45,11 @@ impl Rows {
             .collect()
     }
 
+    /// The keys of [`Rows::in_order`]: what `results::tally_rows` takes.
+    pub fn keys_in_order(&self) -> impl Iterator<Item = &str> {
+        self.in_order().map(|(key, _, _)| key)
+    }
+
     /// Every recipient in input order (by row), as compaction writes them:
     /// (key, row, number), borrowed from the targets and the invalid rows,
     /// which are both in input order (nothing is kept beside them).

@@ -33,19 +33,23 @@ pub(super) fn finish(
     run: Executed,
     mut start: Start,
 ) -> anyhow::Result<Exit> {
-    // Every recipient in input order, derived now from the targets and the
-    // invalid rows (not kept beside them through the run).
-    let order = &input.rows.order();
     // Calls per caller ID and agent version, when more than one was used.
     start
         .notes
         .extend(crate::callerid::usage(&run.table).lines());
     let compacted = run.write_error.is_none()
-        && results::compact(&input.results_path, &input.header, order, &run.table)
+        // Every recipient in input order, derived from the targets and the
+        // invalid rows as the lines stream out (no list of them is built).
+        && results::compact_rows(
+            &input.results_path,
+            &input.header,
+            input.rows.in_order(),
+            &run.table,
+        )
             .map_err(|e| tracing::error!("{e}; the log is intact and a rerun resumes from it"))
             .is_ok();
     let ending = Ending {
-        counts: results::tally(order, &run.table),
+        counts: results::tally_rows(input.rows.keys_in_order(), &run.table),
         outcome: run.outcome,
         write_error: run.write_error,
         compacted,
@@ -63,7 +67,7 @@ pub(super) fn nothing_to_track(
 ) -> anyhow::Result<Exit> {
     if args.format == Format::Json {
         let counts = match &input.log {
-            Some(log) => results::tally(&input.rows.order(), &log.table),
+            Some(log) => results::tally_rows(input.rows.keys_in_order(), &log.table),
             None => Default::default(),
         };
         let mut report = RunReport::new(args, Exit::Ok).with_counts(&input.results_path, counts);
@@ -90,7 +94,7 @@ pub(super) fn refused(
     eprintln!("{}", crate::redact::mask(&format!("error: {changed}")));
     if args.format == Format::Json {
         let counts = match &input.log {
-            Some(log) => results::tally(&input.rows.order(), &log.table),
+            Some(log) => results::tally_rows(input.rows.keys_in_order(), &log.table),
             None => Default::default(),
         };
         let mut report = RunReport::new(args, exit).with_counts(&input.results_path, counts);
