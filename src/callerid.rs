@@ -248,7 +248,9 @@ impl UsageCounts {
                 continue;
             }
             if !r.from_number.is_empty() {
-                *out.by_caller_id.entry(r.from_number.to_string()).or_insert(0) += 1;
+                *out.by_caller_id
+                    .entry(r.from_number.to_string())
+                    .or_insert(0) += 1;
             }
             if !r.agent_version_id.is_empty() {
                 *out.by_agent_version

@@ -336,7 +336,9 @@ impl<'a, A: CallsApi> RowDial<'a, A> {
                 let intent = self.record(Status::Dispatching);
                 let intent_at = intent.updated_at.clone();
                 if let Err(e) = shared.appender.append_durable(intent).await {
-                    tracing::error!("{e}; no request is sent without its intent on disk");
+                    // Every worker waiting on the failed write gets this
+                    // error; the run's `error:` line says it, once.
+                    tracing::debug!("{e}; no request is sent without its intent on disk");
                     shared.stop_with(StopReason::WriteFailed);
                     return Intent::WriteFailed;
                 }

@@ -47,7 +47,9 @@ pub fn compact(
     rows: &[RowRef],
     table: &Table,
 ) -> Result<(), ResultsError> {
-    let rows = rows.iter().map(|r| (r.key.as_str(), r.row, r.to_number.as_str()));
+    let rows = rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.row, r.to_number.as_str()));
     compact_rows(path, header, rows, table)
 }
 

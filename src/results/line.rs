@@ -114,7 +114,12 @@ mod tests {
         let mut buf = Vec::new();
         push_line(
             &mut buf,
-            ["k", "url /v1?key=sk_line_mask_0003, said", "sk_line_", "mask_0003"],
+            [
+                "k",
+                "url /v1?key=sk_line_mask_0003, said",
+                "sk_line_",
+                "mask_0003",
+            ],
             true,
         );
         // Field by field, as before: two fields that only together spell

@@ -190,6 +190,9 @@ impl Writer {
     }
 }
 
+/// The most rows a fresh table is sized for up front (beyond, it grows).
+const MAX_PRESIZE: u64 = 20_000_000;
+
 /// Opens the results file for appending and starts the writer thread.
 ///
 /// `existing` is what [`read`](super::read) returned for `path`. None: the
@@ -234,7 +237,10 @@ pub fn open(
             file.write_all(&buf).map_err(wr)?;
             file.sync_all().map_err(wr)?;
             sync_dir(path).map_err(wr)?;
-            (file, Table::default())
+            // Sized for every row of the input at once: a table that grows
+            // by doubling holds its old and new arrays at its peak.
+            let rows = header.rows.unwrap_or(0).min(MAX_PRESIZE);
+            (file, Table::with_capacity(rows as usize))
         }
         Some(log) if log.legacy => {
             rewrite(path, header, &log.table).map_err(wr)?;

@@ -592,8 +592,6 @@ fn files_with_key(dir: &Path) -> Vec<String> {
 /// waiting on the writer, and the exit line says what happened.
 #[cfg(unix)]
 #[test]
-#[ignore = "fails today: src/dispatch/dial.rs (refresh_intent) logs an ERROR per worker waiting on \
-            the failed write; un-ignore with that fix"]
 fn disk_full_errors_print_once() {
     let mut cfg = Config::unlimited();
     cfg.numbers = vec!["+14155550100".into()];

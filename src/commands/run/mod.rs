@@ -118,7 +118,11 @@ fn hold_for_test() {
 /// by `track`).
 fn in_progress(args: &RunArgs, input: &Prepared) -> Vec<Tracked> {
     match &input.log {
-        Some(log) if args.wait => log.table.iter().filter_map(|r| Tracked::from_record(&r)).collect(),
+        Some(log) if args.wait => log
+            .table
+            .iter()
+            .filter_map(|r| Tracked::from_record(&r))
+            .collect(),
         _ => Vec::new(),
     }
 }
