@@ -140,7 +140,14 @@ impl std::fmt::Debug for Now {
 
 impl Settings {
     /// Defaults for a plan's dispatch section and request timeout.
+    /// The request timeout is held to its documented bounds
+    /// ([`crate::bounds`]): the plan and the flags are checked before this,
+    /// but every timer below adds to it, and none may overflow.
     pub fn new(concurrency: u32, rate: f64, max_attempts: u32, request_timeout: Duration) -> Self {
+        let request_timeout = request_timeout.clamp(
+            Duration::from_secs_f64(crate::bounds::MIN_TIMEOUT_S),
+            Duration::from_secs_f64(crate::bounds::MAX_TIMEOUT_S),
+        );
         Settings {
             concurrency: concurrency.max(1),
             rate_per_second: rate,
@@ -172,6 +179,25 @@ impl Settings {
             track_only: false,
             no_wait: false,
             clock: Now::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_request_timeout_gives_timers_within_bounds() {
+        let max = Duration::from_secs_f64(crate::bounds::MAX_TIMEOUT_S);
+        for t in [Duration::ZERO, Duration::from_nanos(1), max, Duration::MAX] {
+            let s = Settings::new(1, 1.0, 1, t);
+            assert!(s.lookup_after <= max, "{t:?}");
+            assert!(s.lookup_after > Duration::ZERO, "{t:?}");
+            assert!(s.drain <= max + Duration::from_secs(2), "{t:?}");
+            assert!(s.lookup_margin <= CLOCK_SKEW + max, "{t:?}");
+            // Added to an instant, as the engine does: no overflow.
+            let _ = std::time::Instant::now() + s.drain + s.lookup_margin;
         }
     }
 }
