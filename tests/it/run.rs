@@ -1620,3 +1620,45 @@ fn a_future_intent_time_is_looked_up_now_with_a_warning() {
     assert!(r["error"].contains("in the future"), "{r:?}");
     assert_eq!(sb.ledger_calls().len(), 1, "only the other row is dialled");
 }
+
+/// A rerun after a crash: the row the crash left open waits for its lookup
+/// (a request timeout after its intent, two minutes here), and the other
+/// rows are dialled meanwhile instead of after it.
+#[test]
+fn rows_left_open_by_a_crash_do_not_hold_back_the_others() {
+    let c = camp(&PlanOpts {
+        rows: 6,
+        request_timeout_s: 120.0,
+        ..PlanOpts::default()
+    });
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {n},2,{n},1,dispatching,,1,,,,,,{at}\n",
+        c.plan.display(),
+        n = number(0),
+        at = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+    );
+    std::fs::write(&c.results, log).unwrap();
+    let sb = TestSandbox::start(sandbox_config(true));
+    let mut child = runner(&c, &sb.base_url(), &[])
+        .spawn()
+        .expect("run callplan");
+    // Not a timing: a count, waited for far less than the open row's wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sb.ledger_calls().len() < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let calls = sb.ledger_calls();
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert_eq!(
+        calls.len(),
+        5,
+        "the five other rows, while row 2 waits: {calls:?}"
+    );
+    assert!(
+        calls.iter().all(|c| c["to_number"] != number(0).as_str()),
+        "the open row is not sent before its lookup: {calls:?}"
+    );
+}
