@@ -35,6 +35,7 @@
 //! (the API as the engine sees it) and `counters` (what the progress bar
 //! and the summary read).
 
+mod answers; // what a row does with each classified answer
 pub mod backoff; // waits before resends, and the breaker
 mod call_owners; // call_ids of this run and their rows
 pub mod calls_api; // the three calls the engine makes, as a trait
@@ -55,9 +56,9 @@ mod sync; // outcomes by list pages
 #[cfg(test)]
 mod fake_api; // canned answers for the unit tests of dial and poll
 
+pub use answers::MAX_WAITS;
 pub use calls_api::CallsApi;
 pub use counters::Stats;
-pub use dial::MAX_WAITS;
 pub use engine::{Engine, RunEnd};
 pub use job::{Job, Resume, Target, Targets, Tracked};
 pub use settings::{CLOCK_SKEW, MAX_INTENT_AGE, Now, RETRY_AFTER_BUDGET, Settings, Suppressed};
