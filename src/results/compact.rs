@@ -40,25 +40,14 @@ pub struct RowRef {
 /// record whose key is no longer in the input (a call_id is never dropped).
 /// Temp file in the same folder, fsync, rename over, fsync of the folder: a
 /// crash leaves either the old file or the new one, never a mix. Then the
-/// state file is written (`header`, the run's). See [`compact_rows`].
-pub fn compact(
-    path: &Path,
-    header: &Header,
-    rows: &[RowRef],
-    table: &Table,
-) -> Result<(), ResultsError> {
-    let rows = rows
-        .iter()
-        .map(|r| (r.key.as_str(), r.row, r.to_number.as_str()));
-    compact_rows(path, header, rows, table)
-}
-
-/// [`compact`] of the recipients `rows` yields, in input order, as `(key,
-/// row, to_number)`: the lines stream to the file as they are made. Beside
+/// state file is written (`header`, the run's).
+///
+/// `rows` yields the recipients in input order, as `(key, row,
+/// to_number)`: the lines stream to the file as they are made. Beside
 /// the table it keeps a bit per key of the table (written yet?) and, only
 /// for keys the table does not hold (never dialled), a copy of each such
 /// key, so that a key listed twice is written once.
-pub fn compact_rows<'a>(
+pub fn compact<'a>(
     path: &Path,
     header: &Header,
     rows: impl IntoIterator<Item = (&'a str, u64, &'a str)>,
@@ -163,17 +152,10 @@ pub(super) fn rewrite(path: &Path, header: &Header, table: &Table) -> io::Result
     })
 }
 
-/// Counts per status of the file [`compact`] writes for `rows` and `table`
-/// (rows without a record count as `pending`): what the summary shows.
-pub fn tally(rows: &[RowRef], table: &Table) -> BTreeMap<String, u64> {
-    tally_rows(rows.iter().map(|r| r.key.as_str()), table)
-}
-
-/// [`tally`] of the keys `keys` yields, in input order.
-pub fn tally_rows<'a>(
-    keys: impl IntoIterator<Item = &'a str>,
-    table: &Table,
-) -> BTreeMap<String, u64> {
+/// Counts per status of the file [`compact`] writes for the recipients
+/// whose keys `keys` yields in input order, and `table` (rows without a
+/// record count as `pending`): what the summary shows.
+pub fn tally<'a>(keys: impl IntoIterator<Item = &'a str>, table: &Table) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     let mut add = |word: &str| match m.get_mut(word) {
         Some(n) => *n += 1,
@@ -234,20 +216,9 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         }
         let log = read(&path).unwrap().unwrap();
-        let rows = vec![
-            RowRef {
-                key: "a".into(),
-                row: 2,
-                to_number: "+16505550101".into(),
-            },
-            RowRef {
-                key: "b".into(),
-                row: 3,
-                to_number: "+16505550199".into(),
-            },
-        ];
-        compact(&path, &log.header, &rows, &log.table).unwrap();
-        let tally = tally(&rows, &log.table);
+        let rows = [("a", 2, "+16505550101"), ("b", 3, "+16505550199")];
+        compact(&path, &log.header, rows, &log.table).unwrap();
+        let tally = tally(rows.map(|(key, _, _)| key), &log.table);
         assert_eq!(
             tally.into_iter().collect::<Vec<_>>(),
             [
@@ -314,7 +285,7 @@ mod tests {
         let log = read(&path).unwrap().unwrap();
         assert!(log.legacy);
         assert!(!state_path(&path).exists());
-        compact(&path, &log.header, &[], &log.table).unwrap();
+        compact(&path, &log.header, [], &log.table).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
@@ -358,7 +329,7 @@ mod tests {
         let before = std::fs::read(&path).unwrap();
         let log = read(&path).unwrap().unwrap();
         let missing = d.path().join("gone/r.csv");
-        assert!(compact(&missing, &log.header, &[], &log.table).is_err());
+        assert!(compact(&missing, &log.header, [], &log.table).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 }

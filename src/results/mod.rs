@@ -52,9 +52,7 @@ mod table;
 mod test_support;
 mod writer;
 
-pub use compact::{
-    RowRef, compact, compact_rows, counts, remove_stale_temp_files, tally, tally_rows,
-};
+pub use compact::{RowRef, compact, counts, remove_stale_temp_files, tally};
 pub use error::ResultsError;
 pub use header::{Header, Identity};
 pub use lock::{RunLock, lock};

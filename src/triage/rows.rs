@@ -45,7 +45,7 @@ impl Rows {
             .collect()
     }
 
-    /// The keys of [`Rows::in_order`]: what `results::tally_rows` takes.
+    /// The keys of [`Rows::in_order`]: what `results::tally` takes.
     pub fn keys_in_order(&self) -> impl Iterator<Item = &str> {
         self.in_order().map(|(key, _, _)| key)
     }
@@ -72,18 +72,6 @@ impl Rows {
                     .map(|r| (r.key.as_str(), r.row, r.to_number.as_str()))
             }
         })
-    }
-
-    /// [`Rows::in_order`] as the [`RowRef`]s `results::compact` and
-    /// `results::tally` take: built when a run ends, not kept through it.
-    pub fn order(&self) -> Vec<RowRef> {
-        let mut out = Vec::with_capacity(self.targets.len() + self.invalid.len());
-        out.extend(self.in_order().map(|(key, row, to_number)| RowRef {
-            key: key.into(),
-            row,
-            to_number: to_number.into(),
-        }));
-        out
     }
 
     /// The rows as a results file records them, without the plan or the

@@ -76,9 +76,9 @@ fn rows_in(kinds: &str, zone: Option<TimeZone>) -> Rows {
 #[test]
 fn the_input_order_is_derived_from_the_targets_and_the_invalid_rows() {
     let r = rows("tisti");
-    let order: Vec<u64> = r.order().iter().map(|o| o.row).collect();
+    let order: Vec<u64> = r.in_order().map(|(_, row, _)| row).collect();
     assert_eq!(order, [2, 3, 4, 5, 6]);
-    let keys: Vec<String> = r.order().into_iter().map(|o| o.key.to_string()).collect();
+    let keys: Vec<String> = r.in_order().map(|(key, _, _)| key.to_string()).collect();
     assert_eq!(keys, ["k2", "k3", "k4", "k5", "k6"]);
     assert_eq!(r.listed_numbers().len(), 1);
     assert!(r.listed_numbers().contains("+12125550004"));

@@ -40,7 +40,7 @@ pub(super) fn finish(
     let compacted = run.write_error.is_none()
         // Every recipient in input order, derived from the targets and the
         // invalid rows as the lines stream out (no list of them is built).
-        && results::compact_rows(
+        && results::compact(
             &input.results_path,
             &input.header,
             input.rows.in_order(),
@@ -49,7 +49,7 @@ pub(super) fn finish(
             .map_err(|e| tracing::error!("{e}; the log is intact and a rerun resumes from it"))
             .is_ok();
     let ending = Ending {
-        counts: results::tally_rows(input.rows.keys_in_order(), &run.table),
+        counts: results::tally(input.rows.keys_in_order(), &run.table),
         outcome: run.outcome,
         write_error: run.write_error,
         compacted,
@@ -67,7 +67,7 @@ pub(super) fn nothing_to_track(
 ) -> anyhow::Result<Exit> {
     if args.format == Format::Json {
         let counts = match &input.log {
-            Some(log) => results::tally_rows(input.rows.keys_in_order(), &log.table),
+            Some(log) => results::tally(input.rows.keys_in_order(), &log.table),
             None => Default::default(),
         };
         let mut report = RunReport::new(args, Exit::Ok).with_counts(&input.results_path, counts);
@@ -94,7 +94,7 @@ pub(super) fn refused(
     eprintln!("{}", crate::redact::mask(&format!("error: {changed}")));
     if args.format == Format::Json {
         let counts = match &input.log {
-            Some(log) => results::tally_rows(input.rows.keys_in_order(), &log.table),
+            Some(log) => results::tally(input.rows.keys_in_order(), &log.table),
             None => Default::default(),
         };
         let mut report = RunReport::new(args, exit).with_counts(&input.results_path, counts);

@@ -195,7 +195,7 @@ pub(super) fn dry_run(
     exit: Exit,
 ) -> anyhow::Result<Exit> {
     let counts = match &input.log {
-        Some(log) => results::tally_rows(input.rows.keys_in_order(), &log.table),
+        Some(log) => results::tally(input.rows.keys_in_order(), &log.table),
         None => BTreeMap::new(),
     };
     let mut report = RunReport::new(args, exit).with_counts(&input.results_path, counts);
