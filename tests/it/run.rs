@@ -614,14 +614,13 @@ fn unverifiable_rows_stay_in_doubt() {
         ..PlanOpts::default()
     });
     // A log as a killed run leaves it: row 2 sent, answer never recorded.
-    let log = format!(
-        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
-         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
-         {n},2,{n},1,dispatching,,1,,,,,,2020-01-01T00:00:00.000Z\n",
-        c.plan.display(),
-        n = number(0)
+    write_first_layout_log(
+        &c,
+        &format!(
+            "{n},2,{n},1,dispatching,,1,,,,,,2020-01-01T00:00:00.000Z\n",
+            n = number(0)
+        ),
     );
-    std::fs::write(&c.results, log).unwrap();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -702,14 +701,13 @@ fn a_request_is_looked_up_under_the_number_it_was_sent_to() {
     // (the CSV was edited since): not found there, the row must not be
     // dialled at the new number as if confirmed absent.
     let old = "+14155550999";
-    let log = format!(
-        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
-         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
-         {n},2,{old},1,dispatching,,1,,,,,,2020-01-01T00:00:00.000Z\n",
-        c.plan.display(),
-        n = number(0)
+    write_first_layout_log(
+        &c,
+        &format!(
+            "{n},2,{old},1,dispatching,,1,,,,,,2020-01-01T00:00:00.000Z\n",
+            n = number(0)
+        ),
     );
-    std::fs::write(&c.results, log).unwrap();
     let sb = TestSandbox::start(sandbox_config(true));
     let o = run(&c, &sb.base_url(), &[]);
     assert_eq!(code(&o), 4, "{}", show(&o));
@@ -736,14 +734,10 @@ fn an_unreadable_send_time_keeps_the_row_in_doubt() {
     });
     // Without the send time there is no window to search: a guess (now)
     // would miss an older call and dial again.
-    let log = format!(
-        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
-         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
-         {n},2,{n},1,dispatching,,1,,,,,,yesterday\n",
-        c.plan.display(),
-        n = number(0)
+    write_first_layout_log(
+        &c,
+        &format!("{n},2,{n},1,dispatching,,1,,,,,,yesterday\n", n = number(0)),
     );
-    std::fs::write(&c.results, log).unwrap();
     let sb = TestSandbox::start(sandbox_config(true));
     let o = run(&c, &sb.base_url(), &[]);
     assert_eq!(code(&o), 4, "{}", show(&o));
@@ -766,14 +760,13 @@ fn a_hostile_attempts_count_does_not_overflow() {
         rows: 1,
         ..PlanOpts::default()
     });
-    let log = format!(
-        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
-         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
-         {n},2,{n},1,error,,4294967295,503,,,,,2020-01-01T00:00:00.000Z\n",
-        c.plan.display(),
-        n = number(0)
+    write_first_layout_log(
+        &c,
+        &format!(
+            "{n},2,{n},1,error,,4294967295,503,,,,,2020-01-01T00:00:00.000Z\n",
+            n = number(0)
+        ),
     );
-    std::fs::write(&c.results, log).unwrap();
     let sb = TestSandbox::start(sandbox_config(true));
     let o = run(&c, &sb.base_url(), &[]);
     assert_eq!(code(&o), 0, "{}", show(&o));
@@ -1592,15 +1585,14 @@ fn a_future_intent_time_is_looked_up_now_with_a_warning() {
         ..PlanOpts::default()
     });
     let tomorrow = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
-    let log = format!(
-        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
-         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
-         {n},2,{n},1,dispatching,,1,,,,,,{at}\n",
-        c.plan.display(),
-        n = number(0),
-        at = tomorrow.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+    write_first_layout_log(
+        &c,
+        &format!(
+            "{n},2,{n},1,dispatching,,1,,,,,,{at}\n",
+            n = number(0),
+            at = tomorrow.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        ),
     );
-    std::fs::write(&c.results, log).unwrap();
     let mut cfg = sandbox_config(true);
     cfg.list_lag_ms = 0;
     let sb = TestSandbox::start(cfg);
@@ -1631,15 +1623,14 @@ fn rows_left_open_by_a_crash_do_not_hold_back_the_others() {
         request_timeout_s: 120.0,
         ..PlanOpts::default()
     });
-    let log = format!(
-        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
-         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
-         {n},2,{n},1,dispatching,,1,,,,,,{at}\n",
-        c.plan.display(),
-        n = number(0),
-        at = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+    write_first_layout_log(
+        &c,
+        &format!(
+            "{n},2,{n},1,dispatching,,1,,,,,,{at}\n",
+            n = number(0),
+            at = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        ),
     );
-    std::fs::write(&c.results, log).unwrap();
     let sb = TestSandbox::start(sandbox_config(true));
     let mut child = runner(&c, &sb.base_url(), &[])
         .spawn()
@@ -1661,4 +1652,16 @@ fn rows_left_open_by_a_crash_do_not_hold_back_the_others() {
         calls.iter().all(|c| c["to_number"] != number(0).as_str()),
         "the open row is not sent before its lookup: {calls:?}"
     );
+}
+
+/// Writes `c`'s results file as a killed run of the first layout left it:
+/// its comment and column lines, then `records` (CSV lines).
+fn write_first_layout_log(c: &Camp, records: &str) {
+    let log = format!(
+        "#callplan results v1,campaign=itest,from_number=+14155550100,agent_version_id=av_sandbox,plan={}\n\
+         key,row,to_number,round,status,call_id,attempts,http_status,error,end_reason,duration_s,next_at,updated_at\n\
+         {records}",
+        c.plan.display(),
+    );
+    std::fs::write(&c.results, log).unwrap();
 }
