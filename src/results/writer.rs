@@ -122,6 +122,23 @@ impl Inner {
         Ok(batch)
     }
 
+    /// The writer stops for good with `failed`: lines queued and not yet
+    /// taken are never written, their waiters get the error, so does every
+    /// later append, and the run is halted.
+    fn fail(&self, failed: WriteFailed, halt: &CancellationToken) {
+        let behind = {
+            let mut q = self.lock();
+            q.failed.get_or_insert(failed.clone());
+            q.buf = Vec::new();
+            q.recs = Vec::new();
+            q.batch.take()
+        };
+        halt.cancel();
+        if let Some(b) = behind {
+            b.release(Err(failed));
+        }
+    }
+
     fn stopped(&self) -> WriteFailed {
         WriteFailed {
             path: self.path.clone(),
@@ -297,7 +314,14 @@ fn spawn_writer<F: Sink>(
     let shared = inner.clone();
     let thread = std::thread::Builder::new()
         .name("results-writer".into())
-        .spawn(move || writer_loop(&shared, file, table, &halt))
+        .spawn(move || {
+            // If the loop unwinds (a panic), the queue fails with it: no
+            // append waits for a writer that is gone.
+            let guard = FailOnUnwind(&shared, &halt);
+            let out = writer_loop(&shared, file, table, &halt);
+            std::mem::forget(guard);
+            out
+        })
         .expect("spawning the results writer thread");
     let alive = Arc::new(Alive(inner.clone()));
     (
@@ -307,6 +331,16 @@ fn spawn_writer<F: Sink>(
         },
         Writer { thread },
     )
+}
+
+/// Fails the queue ([`Inner::fail`]) when dropped: forgotten when the
+/// writer loop returns, so it acts only when the loop unwinds.
+struct FailOnUnwind<'a>(&'a Inner, &'a CancellationToken);
+
+impl Drop for FailOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.fail(self.0.stopped(), self.1);
+    }
 }
 
 /// Releases a taken batch's waiters with an error if the writer thread
@@ -367,18 +401,8 @@ fn writer_loop<F: Sink>(
                 path: inner.path.clone(),
                 source: Arc::new(e),
             };
-            // Lines queued behind the failed batch are never written: their
-            // waiters get the error too, and so does every later append.
-            let behind = {
-                let mut q = inner.lock();
-                q.failed = Some(failed.clone());
-                q.buf = Vec::new();
-                q.recs = Vec::new();
-                q.batch.take()
-            };
-            halt.cancel();
             release.with(Err(failed.clone()));
-            Release(behind, inner).with(Err(failed.clone()));
+            inner.fail(failed.clone(), halt);
             return (table, Some(failed));
         }
         for rec in recs.drain(..) {

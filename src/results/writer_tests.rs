@@ -398,3 +398,44 @@ fn a_rehearsal_file_is_refused_by_a_real_run_even_without_its_state() {
     w.finish();
     assert_eq!(read(&real).unwrap().unwrap().header, header());
 }
+
+/// A sink whose fsync panics: the writer thread dies mid-batch.
+struct PanicsOnSync;
+
+impl Write for PanicsOnSync {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for PanicsOnSync {
+    fn sync(&mut self) -> io::Result<()> {
+        panic!("fsync panicked (test)")
+    }
+}
+
+#[tokio::test]
+async fn a_writer_that_dies_fails_every_append_and_halts_instead_of_hanging() {
+    let halt = CancellationToken::new();
+    let (app, w) = spawn_writer(
+        "dies.csv".into(),
+        PanicsOnSync,
+        Table::default(),
+        "june".into(),
+        halt.clone(),
+    );
+    // A guard against a hang, not a timing: either answer comes at once.
+    let guard = std::time::Duration::from_secs(60);
+    let first = tokio::time::timeout(guard, app.append_durable(rec("a", Status::Dispatching)));
+    assert!(first.await.expect("the first waiter is released").is_err());
+    // The thread is gone: a later append fails too, and does not wait.
+    let later = tokio::time::timeout(guard, app.append_durable(rec("b", Status::Dispatching)));
+    assert!(later.await.expect("a later append is answered").is_err());
+    assert!(halt.is_cancelled(), "the run is halted");
+    drop(app);
+    let (_, failed) = w.finish();
+    assert!(failed.is_some());
+}
