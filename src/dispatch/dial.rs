@@ -133,11 +133,7 @@ fn may_dial_now<A: CallsApi>(shared: &Arc<Shared<A>>, job: &Job, target: &Target
         (rec.from_number, rec.agent_version_id) = (from.into(), agent.into());
         rec
     };
-    if shared
-        .settings
-        .suppressed
-        .contains(target.to_number.as_str())
-    {
+    if target.listed {
         shared.appender.append(record(Status::Suppressed));
         Stats::add(&shared.stats.done, 1);
         tracing::info!(key = %target.key, "on a do-not-call list: not dialled");
@@ -630,9 +626,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_number_on_a_do_not_call_list_is_never_sent() {
         let mut settings = settings();
-        let mut listed = crate::dispatch::Suppressed::default();
-        listed.insert("+16505550199".into());
-        settings.suppressed = Arc::new(listed);
+        let mut targets = crate::dispatch::Targets::default();
+        let mut listed = super::super::fake_api::target("k1");
+        listed.listed = true;
+        targets.push(listed, None);
+        settings.targets = Arc::new(targets);
         let rig = Rig::new(FakeApi::default(), settings);
         rig.dial(job("k1")).await;
 

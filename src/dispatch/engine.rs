@@ -115,36 +115,30 @@ impl<A: CallsApi> Engine<A> {
         let planned = (jobs.len() as u64).min(limit);
         Stats::add(&shared.stats.total, resume.len() as u64 + planned);
 
+        // Rows an earlier run left open wait until their requests can no
+        // longer be in flight (a request timeout). Without `--limit` the
+        // other rows (never the ones looked up) are dialled meanwhile and
+        // the resends after them; with it, the resends come first.
+        let lookups = {
+            let shared = shared.clone();
+            tokio::spawn(async move { reconcile_open_rows(&shared, resume).await })
+        };
+        let resends_first = shared.settings.limit.is_some();
         let mut dials = JoinSet::new();
-        if shared.settings.limit.is_some() {
-            // `--limit`: the rows an earlier run left open come first.
-            let resent = reconcile_open_rows(&shared, resume).await;
-            if !shared.stop.is_cancelled() {
-                let extra = (resent.len() as u64).min(limit.saturating_sub(planned));
-                Stats::add(&shared.stats.total, extra);
-                let in_order = resent.into_iter().chain(jobs);
-                dial_in_order(&shared, &mut dials, in_order, limit).await;
-            }
-        } else {
-            // Open rows wait until their requests can no longer be in
-            // flight (a request timeout): the other rows, which are never
-            // the ones looked up, are dialled meanwhile; rows the lookups
-            // find were never created are dialled after them.
-            let lookups = {
-                let shared = shared.clone();
-                tokio::spawn(async move { reconcile_open_rows(&shared, resume).await })
-            };
-            if !shared.stop.is_cancelled() {
-                dial_in_order(&shared, &mut dials, jobs.into_iter(), limit).await;
-            }
-            let resent = lookups.await.unwrap_or_else(|e| {
-                tracing::error!("the reconciliation task failed: {e}");
-                Vec::new()
-            });
-            if !shared.stop.is_cancelled() {
-                Stats::add(&shared.stats.total, resent.len() as u64);
-                dial_in_order(&shared, &mut dials, resent.into_iter(), limit).await;
-            }
+        let mut jobs = Some(jobs);
+        if !resends_first && !shared.stop.is_cancelled() {
+            let fresh = jobs.take().into_iter().flatten();
+            dial_in_order(&shared, &mut dials, fresh, limit).await;
+        }
+        let resent = lookups.await.unwrap_or_else(|e| {
+            tracing::error!("the reconciliation task failed: {e}");
+            Vec::new()
+        });
+        if !shared.stop.is_cancelled() {
+            let extra = (resent.len() as u64).min(limit.saturating_sub(planned));
+            Stats::add(&shared.stats.total, extra);
+            let rest = resent.into_iter().chain(jobs.into_iter().flatten());
+            dial_in_order(&shared, &mut dials, rest, limit).await;
         }
         if more_may_come && !shared.stop.is_cancelled() {
             dial_redials_as_due(&shared, &mut dials, &mut redial_rx).await;

@@ -61,5 +61,5 @@ pub use calls_api::CallsApi;
 pub use counters::Stats;
 pub use engine::{Engine, RunEnd};
 pub use job::{Job, Resume, Target, Targets, Tracked};
-pub use settings::{CLOCK_SKEW, MAX_INTENT_AGE, Now, RETRY_AFTER_BUDGET, Settings, Suppressed};
+pub use settings::{CLOCK_SKEW, MAX_INTENT_AGE, Now, RETRY_AFTER_BUDGET, Settings};
 pub use state::StopReason;

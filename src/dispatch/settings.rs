@@ -34,10 +34,6 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
 /// (and can lower the rate, or rerun later) instead of after hours.
 pub const RETRY_AFTER_BUDGET: Duration = Duration::from_secs(30 * 60);
 
-/// Numbers (E.164) on a do-not-call list: each is probed just before its
-/// request's intent is written, so nothing listed is ever dialled, whatever
-/// path (first dial, reconciled resend, redial) led there.
-pub type Suppressed = rustc_hash::FxHashSet<String>;
 
 /// How the engine behaves; see the README, "Running a campaign".
 #[derive(Debug, Clone)]
@@ -78,8 +74,6 @@ pub struct Settings {
     /// When the command started: the first send is logged relative to it
     /// (how long a resume takes to start dialling).
     pub origin: std::time::Instant,
-    /// Do-not-call numbers, checked before every dial.
-    pub suppressed: Arc<Suppressed>,
     /// Poll created calls this often until each is terminal, and wait for
     /// them before the run ends (`--wait`, `track`); None: fire and forget.
     pub poll_every: Option<Duration>,
@@ -167,7 +161,6 @@ impl Settings {
             aimd_cooldown: Duration::from_millis(500),
             limit: None,
             origin: std::time::Instant::now(),
-            suppressed: Arc::default(),
             poll_every: None,
             poll_by: super::poll::PollBy::from_env(),
             outcomes: None,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::dispatch::{Suppressed, Target, Targets};
+use crate::dispatch::{Target, Targets};
 use crate::plan::Plan;
 use crate::results::{Log, RowRef, Status};
 use crate::validate::{self, InputError, Report, Severity};
@@ -33,18 +33,6 @@ pub struct Rows {
 }
 
 impl Rows {
-    /// The numbers of the rows on a do-not-call list: what the engine
-    /// probes just before each dial (every number a run can dial is a row
-    /// of this input, so the listed numbers among them are the whole of
-    /// the list that matters).
-    pub fn listed_numbers(&self) -> Suppressed {
-        self.targets
-            .iter()
-            .filter(|(_, t)| t.listed)
-            .map(|(_, t)| t.to_number.to_string())
-            .collect()
-    }
-
     /// The keys of [`Rows::in_order`]: what `results::tally` takes.
     pub fn keys_in_order(&self) -> impl Iterator<Item = &str> {
         self.in_order().map(|(key, _, _)| key)

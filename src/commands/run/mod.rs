@@ -342,7 +342,6 @@ fn settings(
     settings.redial_in_doubt = args.redial_in_doubt;
     settings.limit = args.limit;
     settings.origin = origin;
-    settings.suppressed = Arc::new(input.rows.listed_numbers());
     settings.wait = args.wait;
     settings.track_only = track_only;
     settings.no_wait = args.no_wait;
