@@ -163,11 +163,6 @@ impl Targets {
         self.fetch = Some(Arc::new(fetch));
     }
 
-    /// The row reader, when the targets come from a file.
-    pub fn fetch(&self) -> Option<&RowFetch> {
-        self.fetch.as_deref()
-    }
-
     /// Before the first dial: the recipients file is still the one
     /// validated (see [`RowFetch::check`]).
     pub fn check_unchanged(&self) -> Result<(), Changed> {

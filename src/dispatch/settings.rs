@@ -34,7 +34,6 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
 /// (and can lower the rate, or rerun later) instead of after hours.
 pub const RETRY_AFTER_BUDGET: Duration = Duration::from_secs(30 * 60);
 
-
 /// How the engine behaves; see the README, "Running a campaign".
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -33,6 +33,7 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use super::{Reader, Record, Span, span_hash};
+use crate::text::thousands;
 
 /// Which columns of a row are sent, and the plan's default variables: how
 /// a record becomes the `variables` and `metadata` of its request. One
@@ -128,13 +129,13 @@ impl Changed {
         match &self.what {
             ChangedWhat::Row(row) => format!(
                 "{file} changed after it was validated (row {} is not what was checked): {RUN_AGAIN}",
-                grouped(*row)
+                thousands(*row)
             ),
             ChangedWhat::Size { was, now } => format!(
                 "{file} changed after it was validated (it is {} bytes long, it was {} when \
                  checked): {RUN_AGAIN}",
-                grouped(*now),
-                grouped(*was)
+                thousands(*now),
+                thousands(*was)
             ),
             ChangedWhat::Saved => format!(
                 "{file} changed after it was validated (the workbook was saved again): {RUN_AGAIN}"
@@ -144,19 +145,6 @@ impl Changed {
             }
         }
     }
-}
-
-/// `1204` -> `1,204`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// What validation saw of the file as a whole.
@@ -189,8 +177,11 @@ pub struct RowFetch {
     shown: String,
     fields: Fields,
     seen: Seen,
-    /// Opened at the first read, by path (so an edit that replaced the
-    /// file is seen).
+    /// Opened once, by path, at the check before the first dial (a file
+    /// replaced before then is the one compared). From then on this handle
+    /// is read: a file an editor replaces later (save by rename) is not
+    /// seen, and the run keeps dialling the bytes it validated, which its
+    /// hashes still vouch for; an edit in place is refused row by row.
     file: OnceLock<Result<File, String>>,
 }
 
@@ -220,11 +211,6 @@ impl RowFetch {
             seen,
             file: OnceLock::new(),
         }
-    }
-
-    /// The column mapping the rows are read with.
-    pub fn fields(&self) -> &Fields {
-        &self.fields
     }
 
     fn changed(&self, what: ChangedWhat) -> Changed {
@@ -336,7 +322,7 @@ impl RowFetch {
             RowAt::Unknown => {
                 return Err(self.changed(ChangedWhat::Unreadable(format!(
                     "row {} was not read from it",
-                    grouped(row)
+                    thousands(row)
                 ))));
             }
             RowAt::Csv(span) => span,
@@ -523,14 +509,6 @@ mod tests {
         std::fs::write(&path, b"a workbook saved again").unwrap();
         let err = fetch.check(std::iter::once((2, &kept))).unwrap_err();
         assert_eq!(err.what, ChangedWhat::Saved);
-    }
-
-    #[test]
-    fn numbers_are_grouped_by_thousands() {
-        assert_eq!(grouped(7), "7");
-        assert_eq!(grouped(1204), "1,204");
-        assert_eq!(grouped(1_000_000), "1,000,000");
-        assert_eq!(grouped(999), "999");
     }
 
     proptest! {

@@ -139,6 +139,7 @@ impl Table {
     }
 
     /// True when `key` has a record.
+    #[cfg(test)]
     pub fn contains(&self, key: &str) -> bool {
         self.position(key).is_some()
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Finding, Kind, Report, Severity};
 use crate::redact::Masked;
+use crate::text::thousands;
 
 /// Output format of reports (`--format text|json`). It lives with the
 /// output code, not in `cli`, so that `validate` does not depend on the
@@ -39,19 +40,6 @@ pub fn write_report(report: &Report, format: Format, out: &mut dyn Write) -> io:
         Format::Json => write_json(report, &mut out)?,
     }
     out.flush()
-}
-
-/// `1,234,567`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// `file, row 7, column to_number: "value"`.
