@@ -33,7 +33,6 @@ use super::counters::Stats;
 use super::job::{Job, Tracked};
 use super::state::{Shared, StopReason, stopped};
 use crate::api::LookupError;
-use crate::outcomes::Outcome;
 use crate::wire::{Call, CallStatus};
 
 /// No call is polled more often than this.
@@ -350,12 +349,7 @@ pub(super) fn keep_outcome<A: CallsApi>(shared: &Shared<A>, tracked: &Tracked, c
     let Some(store) = &shared.settings.outcomes else {
         return;
     };
-    if store.has(&tracked.call_id) {
-        return;
-    }
-    let mut outcome = Outcome::from_call(&tracked.key, tracked.round, call);
-    outcome.call_id.clone_from(&tracked.call_id);
-    if let Err(e) = store.append(&outcome) {
+    if let Err(e) = store.keep(&tracked.key, tracked.round, &tracked.call_id, call) {
         tracing::warn!(key = %tracked.key, call_id = %tracked.call_id,
             "could not keep the call's post-call data in {}: {e}", store.path().display());
     }

@@ -5,10 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::store::{Outcome, StoreError, parse_line, scan};
+use super::store::{Outcome, StoreError, read_outcome_at, scan};
 
 /// The last line of each wanted call_id in a store, and the analysis
 /// fields those calls carry, in first-seen order.
@@ -76,26 +75,16 @@ impl StoreIndex {
 
     /// The outcome of a call, read from the store.
     pub fn get(&mut self, call_id: &str) -> Result<Option<Outcome>, StoreError> {
-        let (Some(&(offset, len)), Some(file)) = (self.lines.get(call_id), self.file.as_mut())
+        let (Some(&(offset, len)), Some(file)) = (self.lines.get(call_id), self.file.as_ref())
         else {
             return Ok(None);
         };
-        let rd = |source| StoreError::Read {
-            path: self.path.clone(),
-            source,
-        };
-        let mut buf = vec![0u8; len as usize];
-        file.seek(SeekFrom::Start(offset)).map_err(rd)?;
-        file.read_exact(&mut buf).map_err(rd)?;
-        // Read and checked once already; a file changed since reads as
-        // damaged rather than as another call's data.
-        match parse_line(&buf) {
-            Ok(o) if o.call_id == call_id => Ok(Some(o)),
-            _ => Err(StoreError::Read {
+        read_outcome_at(file, offset, len, call_id)
+            .map(Some)
+            .map_err(|source| StoreError::Read {
                 path: self.path.clone(),
-                source: std::io::Error::other("the file changed while it was read"),
-            }),
-        }
+                source,
+            })
     }
 }
 

@@ -243,6 +243,29 @@ pub(super) fn scan(
     Ok(valid_len)
 }
 
+/// The outcome on the line at `offset` (`len` bytes) of a store file, which
+/// an index found there for `call_id`: read without moving the file's
+/// position, and checked to be that call's (a file changed since it was
+/// indexed reads as damaged, never as another call's data).
+pub(super) fn read_outcome_at(
+    file: &File,
+    offset: u64,
+    len: u64,
+    call_id: &str,
+) -> io::Result<Outcome> {
+    use std::os::unix::fs::FileExt;
+    let mut line = vec![0u8; usize::try_from(len).map_err(io::Error::other)?];
+    file.read_exact_at(&mut line, offset)?;
+    match parse_line(&line) {
+        Ok(o) if o.call_id == call_id => Ok(o),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the file changed while it was read",
+        )),
+        Err(reason) => Err(io::Error::new(io::ErrorKind::InvalidData, reason)),
+    }
+}
+
 /// One line as an outcome; the reason when it is not one.
 pub(super) fn parse_line(bytes: &[u8]) -> Result<Outcome, String> {
     let outcome: Outcome = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
@@ -407,20 +430,18 @@ impl Store {
     /// back from the file. Err when the line cannot be read or no longer
     /// reads as an outcome (the file was changed under the run).
     pub fn get(&self, call_id: &str) -> io::Result<Option<Outcome>> {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let Some(&(offset, len)) = inner.ids.get(call_id) else {
             return Ok(None);
         };
-        let mut line = vec![0u8; usize::try_from(len).map_err(io::Error::other)?];
-        inner.reader.seek(SeekFrom::Start(offset))?;
-        inner.reader.read_exact(&mut line)?;
-        let outcome = parse_line(&line).map_err(|reason| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("post-call store {}: {reason}", self.path.display()),
-            )
-        })?;
-        Ok(Some(outcome))
+        read_outcome_at(&inner.reader, offset, len, call_id)
+            .map(Some)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("post-call store {}: {e}", self.path.display()),
+                )
+            })
     }
 
     /// Call_ids held.
