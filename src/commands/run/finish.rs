@@ -66,12 +66,7 @@ pub(super) fn nothing_to_track(
     triaged: &Counts,
 ) -> anyhow::Result<Exit> {
     if args.format == Format::Json {
-        let counts = match &input.log {
-            Some(log) => results::tally(input.rows.keys_in_order(), &log.table),
-            None => Default::default(),
-        };
-        let mut report = RunReport::new(args, Exit::Ok).with_counts(&input.results_path, counts);
-        report.triage = Some(triaged.into());
+        let mut report = super::report::before_dialling(args, input, Exit::Ok, triaged);
         report
             .notes
             .push("nothing to track: no call of this results file is in progress".into());
@@ -93,12 +88,7 @@ pub(super) fn refused(
     let exit = Exit::RecipientsChanged;
     eprintln!("{}", crate::redact::mask(&format!("error: {changed}")));
     if args.format == Format::Json {
-        let counts = match &input.log {
-            Some(log) => results::tally(input.rows.keys_in_order(), &log.table),
-            None => Default::default(),
-        };
-        let mut report = RunReport::new(args, exit).with_counts(&input.results_path, counts);
-        report.triage = Some(triaged.into());
+        let mut report = super::report::before_dialling(args, input, exit, triaged);
         report.notes.push(changed.to_string());
         report.print()?;
     }

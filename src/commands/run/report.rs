@@ -182,8 +182,27 @@ impl RunReport {
     }
 }
 
+/// The document of a run that ends before dialling (a dry run, nothing to
+/// track, a changed recipients file): the results file's counts as they
+/// stand, and the triage.
+pub(super) fn before_dialling(
+    args: &RunArgs,
+    input: &Prepared,
+    exit: Exit,
+    triaged: &Counts,
+) -> RunReport {
+    let counts = match &input.log {
+        Some(log) => results::tally(input.rows.keys_in_order(), &log.table),
+        None => BTreeMap::new(),
+    };
+    let mut report = RunReport::new(args, exit).with_counts(&input.results_path, counts);
+    report.triage = Some(triaged.into());
+    report
+}
+
 /// `--dry-run --format json`: what would be sent, the file's counts as
-/// they stand, triage's counts; exit 0. `shown` are the requests printed
+/// they stand, triage's counts; exit 0, or 2 when
+/// the base URL is unusable. `shown` are the requests printed
 /// in full, `would_send` all that would be sent.
 pub(super) fn dry_run(
     args: &RunArgs,
@@ -194,12 +213,7 @@ pub(super) fn dry_run(
     shown: Vec<serde_json::Value>,
     exit: Exit,
 ) -> anyhow::Result<Exit> {
-    let counts = match &input.log {
-        Some(log) => results::tally(input.rows.keys_in_order(), &log.table),
-        None => BTreeMap::new(),
-    };
-    let mut report = RunReport::new(args, exit).with_counts(&input.results_path, counts);
-    report.triage = Some((&sorted.counts).into());
+    let mut report = before_dialling(args, input, exit, &sorted.counts);
     report.dry_run = Some(DryRunJson {
         would_send,
         url,
