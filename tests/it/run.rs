@@ -1665,3 +1665,51 @@ fn write_first_layout_log(c: &Camp, records: &str) {
     );
     std::fs::write(&c.results, log).unwrap();
 }
+
+/// The two orders of a rerun after a crash, run to the end: the open row,
+/// confirmed never created, is sent once (after the other rows, or first
+/// with `--limit`), and nobody is called twice.
+#[test]
+fn an_open_row_confirmed_absent_is_sent_once_after_the_others_or_first_with_a_limit() {
+    for limit in [None, Some("2")] {
+        let c = camp(&PlanOpts {
+            rows: 4,
+            request_timeout_s: 0.5,
+            ..PlanOpts::default()
+        });
+        let at = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ");
+        write_first_layout_log(
+            &c,
+            &format!("{n},2,{n},1,dispatching,,1,,,,,,{at}\n", n = number(0)),
+        );
+        let sb = TestSandbox::start(sandbox_config(true));
+        let args: Vec<&str> = limit.map(|l| vec!["--limit", l]).unwrap_or_default();
+        let o = run(&c, &sb.base_url(), &args);
+        assert_eq!(code(&o), 0, "{limit:?}: {}", show(&o));
+        let sent: Vec<String> = sb
+            .ledger_calls()
+            .iter()
+            .map(|c| c["to_number"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let mut once = sent.clone();
+        once.sort();
+        once.dedup();
+        assert_eq!(
+            once.len(),
+            sent.len(),
+            "{limit:?}: someone called twice: {sent:?}"
+        );
+        match limit {
+            None => assert_eq!(sent.len(), 4, "every row once: {sent:?}"),
+            Some(_) => assert_eq!(
+                once,
+                [number(0), number(1)],
+                "with --limit 2 the open row comes first: {sent:?}"
+            ),
+        }
+        assert!(
+            sent.contains(&number(0)),
+            "{limit:?}: the open row was sent"
+        );
+    }
+}
