@@ -53,7 +53,6 @@ impl<A: CallsApi> RowDial<'_, A> {
     /// (then the row, and the rejections it counted, go back to `pending`).
     pub(super) fn on_rejected(&mut self, http_status: u16, message: String) -> Next {
         let shared = self.shared;
-        drop(self.permit.take());
         self.row.last_http = Some(http_status);
         // Observed and recorded under the breaker's lock, so that the
         // window's lines are rewritten after all of them.
@@ -88,6 +87,10 @@ impl<A: CallsApi> RowDial<'_, A> {
         if let Some(message) = tripped {
             shared.stop_with(StopReason::Breaker { message });
         }
+        // The in-flight permit goes back only now: a row waiting for it
+        // must see the stop the breaker just decided, not send one more
+        // request the same rejection would answer.
+        drop(self.permit.take());
         Next::Done
     }
 
