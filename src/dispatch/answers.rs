@@ -36,7 +36,9 @@ impl<A: CallsApi> RowDial<'_, A> {
         self.row.last_error.clear();
         Stats::add(&shared.stats.created, 1);
         let target = self.target;
-        if let Some(first) = shared.claim(&call_id, target, self.job.round, &self.row) {
+        if let Some(first) =
+            shared.claim(&call_id, self.job.target, target, self.job.round, &self.row)
+        {
             shared.dispute(&call_id, target, self.job.round, &self.row, &first);
             return Next::Done;
         }

@@ -1,72 +1,176 @@
-//! The call_ids this run recorded, each with its row ([`Owner`]): an API
-//! that gives one call_id to two rows is caught here.
+//! The call_ids this run recorded, each with its row ([`CallOwners`]): an
+//! API that gives one call_id to two rows is caught here.
 //!
 //! Every created or found call claims its call_id for its row and round.
 //! A call_id claimed again by the same row and round (a lookup finding the
 //! call an idempotent resend created) is fine; claimed by another row, it
 //! names no one call: a warning names both rows, both are recorded
 //! `in_doubt` with that reason (their next run looks each up by its own
-//! metadata), and the call is no longer polled. One small entry per call
-//! (the map lives in [`Shared::call_owners`]), its strings inline (no
-//! allocation for ids, keys, numbers and times up to 24 bytes); a hash of
-//! the id alone would be smaller but could, rarely, accuse two innocent rows.
+//! metadata), and the call is no longer polled.
+//!
+//! One entry per call of the run, so it is kept small and fixed (32 bytes,
+//! no heap): the call_id as a 128-bit hash keyed afresh each run (two
+//! innocent rows would share one with odds of about n²/2¹²⁹: never, for
+//! any list; and an API cannot aim at a key it does not know), the row as
+//! its index in the run's [`Targets`](super::job::Targets), and the
+//! intent's time in whole seconds. A row sent otherwise than its target
+//! says (a resumed row's earlier number, caller ID or agent version) or
+//! whose intent time is of another layout keeps its full [`Owner`] beside
+//! (rare).
+
+use std::hash::{BuildHasher, Hasher};
 
 use compact_str::CompactString;
+use hashbrown::HashTable;
+use rustc_hash::FxHashMap;
 
 use super::calls_api::CallsApi;
 use super::counters::Stats;
 use super::job::Target;
 use super::state::{RowState, Shared, lock};
-use crate::results::{Record, Status};
+use crate::results::Status;
+
+/// A call_id's 128-bit hash (see the module's note).
+type CallHash = [u64; 2];
 
 /// The row a call_id of this run was recorded for: enough to name it and
 /// to mark it `in_doubt` if the API gives the same call_id to another row.
 #[derive(Debug, Clone)]
 pub(super) struct Owner {
-    pub(super) key: CompactString,
-    pub(super) row: u64,
-    pub(super) to_number: CompactString,
+    /// The row as its request was sent.
+    pub(super) target: Target,
     pub(super) round: u32,
     pub(super) attempts: u32,
     /// The time of the intent its request left under (an in-doubt record
     /// is stamped with it, so a later lookup's list starts early enough).
     pub(super) intent_at: CompactString,
+}
+
+/// One call of the run: 32 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    id: CallHash,
+    /// Its row's index in the run's targets.
+    target: u32,
+    round: u32,
+    /// The intent's time, whole seconds since the Unix epoch (0: none);
+    /// floored, so a lookup from it starts no later than the intent.
+    intent_s: u32,
+    attempts: u16,
     /// Its call_id was also given to another row: no longer polled.
-    pub(super) disputed: bool,
+    disputed: bool,
+    /// Its full [`Owner`] is kept in [`CallOwners::odd`].
+    odd: bool,
+}
+
+/// Every call_id this run recorded (created or found), with its row.
+#[derive(Debug, Default)]
+pub(super) struct CallOwners {
+    keys: (std::hash::RandomState, std::hash::RandomState),
+    slots: HashTable<Slot>,
+    odd: FxHashMap<CallHash, Owner>,
+}
+
+impl CallOwners {
+    /// Room for `n` calls without growing.
+    pub(super) fn with_capacity(n: usize) -> CallOwners {
+        CallOwners {
+            slots: HashTable::with_capacity(n),
+            ..CallOwners::default()
+        }
+    }
+
+    fn hash(&self, call_id: &str) -> CallHash {
+        let one = |keys: &std::hash::RandomState| {
+            let mut h = keys.build_hasher();
+            h.write(call_id.as_bytes());
+            h.finish()
+        };
+        [one(&self.keys.0), one(&self.keys.1)]
+    }
+
+    fn find(&self, call_id: &str) -> Option<&Slot> {
+        let id = self.hash(call_id);
+        self.slots.find(id[0], |s| s.id == id)
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 time, if it is one that fits.
+fn seconds_of(text: &str) -> Option<u32> {
+    let t: jiff::Timestamp = text.parse().ok()?;
+    u32::try_from(t.as_second()).ok()
 }
 
 impl<A: CallsApi> Shared<A> {
-    /// Records `call_id` as the call of `target`'s `round`. Some: the API
-    /// gave it to another row (or round) earlier this run, returned here.
+    /// Records `call_id` as the call of `target` (index `at` in the run's
+    /// targets, as it was sent) for `round`. Some: the API gave it to
+    /// another row (or round) earlier this run, returned here.
     pub(super) fn claim(
         &self,
         call_id: &str,
+        at: u32,
         target: &Target,
         round: u32,
         row: &RowState,
     ) -> Option<Owner> {
         let mut owners = lock(&self.call_owners);
-        match owners.get_mut(call_id) {
-            Some(first) if *first.key == *target.key && first.round == round => None,
-            Some(first) => {
-                first.disputed = true;
-                Some(first.clone())
+        let id = owners.hash(call_id);
+        if let Some(first) = owners.slots.find_mut(id[0], |s| s.id == id) {
+            if first.target == at && first.round == round {
+                return None;
             }
-            None => {
-                owners.insert(
-                    call_id.into(),
-                    Owner {
-                        key: target.key.clone(),
-                        row: target.row,
-                        to_number: target.to_number.clone(),
-                        round,
-                        attempts: row.attempts,
-                        intent_at: row.intent_at.as_str().into(),
-                        disputed: false,
-                    },
-                );
-                None
-            }
+            first.disputed = true;
+            let first = *first;
+            return Some(self.owner_of(&owners, &first));
+        }
+        let intent_s = match row.intent_at.as_str() {
+            "" => Some(0),
+            text => seconds_of(text),
+        };
+        let as_listed = self.settings.targets.get(at) == Some(target);
+        let attempts = u16::try_from(row.attempts).ok();
+        let odd = !as_listed || intent_s.is_none() || attempts.is_none();
+        if odd {
+            owners.odd.insert(
+                id,
+                Owner {
+                    target: target.clone(),
+                    round,
+                    attempts: row.attempts,
+                    intent_at: row.intent_at.as_str().into(),
+                },
+            );
+        }
+        let slot = Slot {
+            id,
+            target: at,
+            round,
+            intent_s: intent_s.unwrap_or(0),
+            attempts: attempts.unwrap_or(u16::MAX),
+            disputed: false,
+            odd,
+        };
+        owners.slots.insert_unique(id[0], slot, |s| s.id[0]);
+        None
+    }
+
+    /// The full owner of `slot`.
+    fn owner_of(&self, owners: &CallOwners, slot: &Slot) -> Owner {
+        if slot.odd
+            && let Some(owner) = owners.odd.get(&slot.id)
+        {
+            return owner.clone();
+        }
+        let target = self.settings.targets.get(slot.target).cloned();
+        let intent = (slot.intent_s > 0)
+            .then(|| jiff::Timestamp::from_second(i64::from(slot.intent_s)).ok())
+            .flatten();
+        Owner {
+            target: target.unwrap_or_else(|| Target::new("", 0, "")),
+            round: slot.round,
+            attempts: u32::from(slot.attempts),
+            intent_at: intent
+                .map_or_else(CompactString::default, |t| crate::text::format_ts(t).into()),
         }
     }
 
@@ -74,8 +178,8 @@ impl<A: CallsApi> Shared<A> {
     /// polled (whose outcome would it be?).
     pub(super) fn disputed(&self, call_id: &str) -> bool {
         lock(&self.call_owners)
-            .get(call_id)
-            .is_some_and(|o| o.disputed)
+            .find(call_id)
+            .is_some_and(|s| s.disputed)
     }
 
     /// The API gave `call_id` to `target` after `first`: a warning naming
@@ -90,12 +194,13 @@ impl<A: CallsApi> Shared<A> {
         row: &RowState,
         first: &Owner,
     ) {
+        let earlier = &first.target;
         tracing::warn!(
             "the API returned call_id {call_id} for row {} (key {}) and again for row {} \
              (key {}): both are marked in_doubt and looked up by their own metadata on the \
              next run",
-            first.row,
-            first.key,
+            earlier.row,
+            earlier.key,
             target.row,
             target.key
         );
@@ -107,23 +212,82 @@ impl<A: CallsApi> Shared<A> {
         };
         let mut rec = self.record(target, round, Status::InDoubt, row);
         rec.call_id = call_id.into();
-        rec.error = why(first.row, &first.key).into();
+        rec.error = why(earlier.row, &earlier.key).into();
         self.appender.append(rec);
-        let mut earlier = Record::new(
-            &first.key,
-            first.row,
-            &first.to_number,
-            first.round,
-            Status::InDoubt,
-        );
-        earlier.call_id = call_id.into();
-        earlier.attempts = first.attempts;
-        earlier.error = why(target.row, &target.key).into();
-        if !first.intent_at.is_empty() {
-            earlier.updated_at = (*first.intent_at).into();
-        }
-        self.appender.append(earlier);
+        let first_row = RowState {
+            attempts: first.attempts,
+            intent_at: first.intent_at.to_string(),
+            ..RowState::default()
+        };
+        let mut rec = self.record(earlier, first.round, Status::InDoubt, &first_row);
+        rec.call_id = call_id.into();
+        rec.error = why(target.row, &target.key).into();
+        self.appender.append(rec);
         Stats::add(&self.stats.in_doubt, 2);
         Stats::add(&self.stats.done, 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake_api::{FakeApi, Rig, settings, target};
+    use super::*;
+
+    fn row(attempts: u32, intent_at: &str) -> RowState {
+        RowState {
+            attempts,
+            intent_at: intent_at.into(),
+            ..RowState::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_as_listed_is_kept_in_32_bytes_and_named_back_whole() {
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        let rig = Rig::new(FakeApi::default(), settings());
+        let (k1, k2) = (target("k1"), target("k2"));
+        let intent = row(2, "2026-03-01T10:00:00.250Z");
+        assert!(rig.shared.claim("call_1", 0, &k1, 1, &intent).is_none());
+        // Found again for the same row and round: the same call.
+        assert!(rig.shared.claim("call_1", 0, &k1, 1, &row(3, "")).is_none());
+        assert!(!rig.shared.disputed("call_1"));
+        let first = rig
+            .shared
+            .claim("call_1", 1, &k2, 1, &row(1, ""))
+            .expect("a dispute");
+        assert_eq!(first.target, k1);
+        assert_eq!((first.round, first.attempts), (1, 2));
+        // Whole seconds, floored: a lookup from it starts no later.
+        assert_eq!(first.intent_at, "2026-03-01T10:00:00Z");
+        assert!(rig.shared.disputed("call_1"));
+        assert!(lock(&rig.shared.call_owners).odd.is_empty());
+        // Another round of the same row is another call.
+        let again = rig.shared.claim("call_1", 0, &k1, 2, &row(1, ""));
+        assert!(again.is_some_and(|o| o.round == 1));
+        assert!(!rig.shared.disputed("call_2"));
+    }
+
+    #[tokio::test]
+    async fn a_row_sent_otherwise_than_listed_is_named_as_it_was_sent() {
+        let rig = Rig::new(FakeApi::default(), settings());
+        let mut sent = target("k1");
+        sent.to_number = "+16505550111".into();
+        sent.from_number = "+14155550999".into();
+        let odd_time = "2026-03-01 10:00:00.250+00:00[UTC] (not ours)";
+        assert!(
+            rig.shared
+                .claim("call_9", 0, &sent, 4, &row(7, odd_time))
+                .is_none()
+        );
+        let first = rig
+            .shared
+            .claim("call_9", 1, &target("k2"), 1, &row(1, ""))
+            .expect("a dispute");
+        assert_eq!(
+            first.target, sent,
+            "the number and caller ID it was sent with"
+        );
+        assert_eq!((first.round, first.attempts), (4, 7));
+        assert_eq!(first.intent_at, odd_time, "kept as written");
     }
 }

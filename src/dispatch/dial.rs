@@ -730,7 +730,7 @@ mod tests {
         let rig = Rig::new(api, settings());
         let row = RowState::default();
         let k1 = super::super::fake_api::target("k1");
-        assert!(rig.shared.claim("call_7", &k1, 1, &row).is_none());
+        assert!(rig.shared.claim("call_7", 0, &k1, 1, &row).is_none());
         rig.dial(job("k1")).await;
         assert!(!rig.shared.disputed("call_7"));
         assert_eq!(last(&rig.finish().await, "k1").call_id, "call_7");

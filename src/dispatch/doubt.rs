@@ -83,7 +83,14 @@ impl<A: CallsApi> RowDial<'_, A> {
         match found {
             Lookup::Found(call) => {
                 Stats::sub(&shared.stats.in_doubt, 1);
-                shared.adopt(target, round, &self.row, &call, self.live_place.take());
+                shared.adopt(
+                    self.job.target,
+                    target,
+                    round,
+                    &self.row,
+                    &call,
+                    self.live_place.take(),
+                );
                 Next::Done
             }
             Lookup::Absent => {

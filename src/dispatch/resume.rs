@@ -142,7 +142,7 @@ pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume
     }
     match found {
         Lookup::Found(call) => {
-            shared.adopt(&sent_to, round, &row, &call, None);
+            shared.adopt(open.target, &sent_to, round, &row, &call, None);
             None
         }
         Lookup::Absent => {

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::{Backoff, Breaker};
-use super::call_owners::Owner;
+use super::call_owners::CallOwners;
 use super::calls_api::CallsApi;
 use super::counters::Stats;
 use super::job::{Job, Target, Tracked};
@@ -147,7 +147,7 @@ pub(super) struct Shared<A> {
     /// Every call_id this run recorded (created or found), with its row:
     /// one entry per call, to catch an API that gives one call_id to two
     /// rows.
-    pub(super) call_owners: Mutex<rustc_hash::FxHashMap<compact_str::CompactString, Owner>>,
+    pub(super) call_owners: Mutex<CallOwners>,
 }
 
 /// A row's progress within this run.
@@ -193,6 +193,7 @@ impl<A: CallsApi> Shared<A> {
         poll_tx: Option<mpsc::UnboundedSender<Tracked>>,
         redial_tx: mpsc::UnboundedSender<Job>,
     ) -> Shared<A> {
+        let targets_len = settings.targets.len();
         // The backoff's jitter differs between runs (and processes).
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -224,7 +225,7 @@ impl<A: CallsApi> Shared<A> {
             reason: Mutex::new(None),
             dialled: AtomicU64::new(0),
             retry_waits: Mutex::new(RetryWaits::default()),
-            call_owners: Mutex::new(Default::default()),
+            call_owners: Mutex::new(CallOwners::with_capacity(targets_len)),
         }
     }
 
@@ -461,6 +462,7 @@ impl<A: CallsApi> Shared<A> {
     /// `live_place`: the row's live-call place, kept by the call if it is live.
     pub(super) fn adopt(
         &self,
+        at: u32,
         target: &Target,
         round: u32,
         row: &RowState,
@@ -470,7 +472,7 @@ impl<A: CallsApi> Shared<A> {
         // As the API gave it (the list reader let only a sane id through):
         // cut or prefixed, it would name no call when polled or looked for.
         let call_id = call.call_id.trim();
-        if let Some(first) = self.claim(call_id, target, round, row) {
+        if let Some(first) = self.claim(call_id, at, target, round, row) {
             self.dispute(call_id, target, round, row, &first);
             return;
         }

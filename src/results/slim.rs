@@ -118,8 +118,8 @@ const DIGIT_PAIRS: [u8; 200] = {
 };
 
 /// The text columns a typical row leaves empty (`error`, `duration_s`,
-/// `next_at`) and an `updated_at` of another layout ([`Stamp::Text`]), in
-/// one string: empty when they all are, so a typical row pays nothing.
+/// `next_at`), an `updated_at` of another layout ([`Stamp::Text`]) and a
+/// `to_number` that is not the key, in one string: empty when they all are, so a typical row pays nothing.
 /// Inline up to 24 bytes (a duration, a `next_at`), on the heap beyond.
 ///
 /// Encoding: a first byte `@` + a mask of the fields present (bit i: field
@@ -129,7 +129,7 @@ const DIGIT_PAIRS: [u8; 200] = {
 pub(super) struct Tail(CompactString);
 
 /// Fields in a [`Tail`].
-pub(super) const TAIL_FIELDS: usize = 4;
+pub(super) const TAIL_FIELDS: usize = 5;
 
 impl Tail {
     pub(super) fn new(fields: [&str; TAIL_FIELDS]) -> Tail {
@@ -348,24 +348,26 @@ mod tests {
 
     #[test]
     fn a_tail_holds_its_fields_exactly_and_nothing_when_empty() {
-        let empty = Tail::new(["", "", "", ""]);
+        let empty = Tail::new(["", "", "", "", ""]);
         assert!(empty.is_empty());
-        assert_eq!(empty.fields(), ["", "", "", ""]);
-        // A duration or a next_at alone stays inline.
-        let t = Tail::new(["", "31.5", "", ""]);
-        assert_eq!(t.fields(), ["", "31.5", "", ""]);
+        assert_eq!(empty.fields(), ["", "", "", "", ""]);
+        // A duration, a next_at or a number alone stays inline.
+        let t = Tail::new(["", "31.5", "", "", ""]);
+        assert_eq!(t.fields(), ["", "31.5", "", "", ""]);
         assert!(!t.is_heap_allocated());
-        let t = Tail::new(["", "", "2026-06-08T13:00:00Z", ""]);
+        let t = Tail::new(["", "", "2026-06-08T13:00:00Z", "", ""]);
+        assert!(!t.is_heap_allocated());
+        let t = Tail::new(["", "", "", "", "+16505550100"]);
         assert!(!t.is_heap_allocated());
         let long = "x:1:".repeat(5000);
-        let f = ["e: 12:3", "", &long, "2026-01-01T00:00:00+01:00"];
+        let f = ["e: 12:3", "", &long, "2026-01-01T00:00:00+01:00", "+1 650"];
         assert_eq!(Tail::new(f).fields(), f);
     }
 
     proptest::proptest! {
         #[test]
-        fn any_tail_reads_back(a in "\\PC{0,30}", b in "[0-9.:]{0,8}", c in "\\PC{0,30}", d in ".{0,30}") {
-            let f = [a.as_str(), b.as_str(), c.as_str(), d.as_str()];
+        fn any_tail_reads_back(a in "\\PC{0,30}", b in "[0-9.:]{0,8}", c in "\\PC{0,30}", d in ".{0,30}", e in "\\PC{0,20}") {
+            let f = [a.as_str(), b.as_str(), c.as_str(), d.as_str(), e.as_str()];
             let tail = Tail::new(f);
             proptest::prop_assert_eq!(tail.fields(), f);
         }

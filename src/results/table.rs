@@ -1,10 +1,10 @@
 //! The [`Table`]: the last record of each key, in the order keys first
 //! appeared, kept small and fixed per key so that a million rows fit in
-//! about 150 MB.
+//! about 130 MB.
 //!
-//! Each key's record is kept in a slim form ([`Slim`], 144 bytes, no heap
-//! for a typical row): the key, number, call id and the rarely filled text
-//! columns as inline strings (`compact_str`: up to 24 bytes need no heap),
+//! Each key's record is kept in a slim form ([`Slim`], 120 bytes, no heap
+//! for a typical row): the key, call id and the rarely filled text columns
+//! (among them the number, when it is not the key) as inline strings (`compact_str`: up to 24 bytes need no heap),
 //! the `updated_at` of callplan's layout as its digits in a `u64`, and the
 //! caller ID, agent version, end reason and status as numbers into pools of
 //! the values repeated across rows. The index is a `hashbrown::HashTable`
@@ -26,10 +26,11 @@ use super::slim::{Pool, Stamp, TAIL_FIELDS, Tail, hash_of, stamp_of, stamp_text}
 #[derive(Debug, Clone)]
 struct Slim {
     key: CompactString,
-    to_number: CompactString,
     call_id: CompactString,
-    /// `error`, `duration_s`, `next_at`, and `updated_at` when it is of no
-    /// layout of callplan's ([`Stamp::Text`]).
+    /// `error`, `duration_s`, `next_at`, `updated_at` when it is of no
+    /// layout of callplan's ([`Stamp::Text`]), and `to_number` when it is
+    /// not the key ([`Slim::own_number`]; the key is the number unless the
+    /// plan names a key column).
     tail: Tail,
     /// The digits of `updated_at` (see [`stamp_of`]).
     updated: u64,
@@ -42,6 +43,8 @@ struct Slim {
     status: u32,
     http_status: Option<u16>,
     updated_layout: Stamp,
+    /// `to_number` is not the key: it is the tail's last field.
+    own_number: bool,
 }
 
 /// The last record of each key, in the order keys first appeared.
@@ -152,11 +155,15 @@ impl Table {
     /// The record at `i` ([`Table::position`]), as an owned record.
     pub(super) fn record(&self, i: usize) -> Record {
         let s = &self.records[i];
-        let [error, duration_s, next_at, updated_text] = s.tail.fields();
+        let [error, duration_s, next_at, updated_text, number] = s.tail.fields();
         Record {
             key: s.key.clone(),
             row: s.row,
-            to_number: s.to_number.clone(),
+            to_number: if s.own_number {
+                number.into()
+            } else {
+                s.key.clone()
+            },
             from_number: self.from_numbers.get(s.from_number).clone(),
             agent_version_id: self.agent_versions.get(s.agent_version_id).clone(),
             round: s.round,
@@ -216,10 +223,11 @@ impl Table {
         } else {
             ""
         };
-        let tail: [&str; TAIL_FIELDS] = [p.error, p.duration_s, p.next_at, updated_text];
+        let own_number = p.to_number != p.key;
+        let number = if own_number { p.to_number } else { "" };
+        let tail: [&str; TAIL_FIELDS] = [p.error, p.duration_s, p.next_at, updated_text, number];
         Slim {
             key: p.key.into(),
-            to_number: p.to_number.into(),
             call_id: p.call_id.into(),
             tail: Tail::new(tail),
             updated,
@@ -232,6 +240,7 @@ impl Table {
             status: self.statuses.intern_value(p.status),
             http_status: p.http_status,
             updated_layout,
+            own_number,
         }
     }
 
@@ -268,8 +277,8 @@ mod tests {
     /// a control byte, at hashbrown's 7/8 load at most, up to twice that
     /// just after it doubles).
     #[test]
-    fn a_key_costs_at_most_160_bytes_index_included() {
-        assert_eq!(std::mem::size_of::<Slim>(), 144);
+    fn a_key_costs_at_most_136_bytes_index_included() {
+        assert_eq!(std::mem::size_of::<Slim>(), 120);
         let mut t = Table::with_capacity(0);
         let n = 100_000;
         for i in 0..n {
@@ -281,7 +290,7 @@ mod tests {
             t.upsert(r);
         }
         assert!(t.records.iter().all(|s| !s.key.is_heap_allocated()
-            && !s.to_number.is_heap_allocated()
+            && !s.own_number
             && !s.call_id.is_heap_allocated()
             && s.tail.is_empty()
             && s.updated_layout == Stamp::Millis));
@@ -297,7 +306,7 @@ mod tests {
         let per_key = (sized.records.capacity() * std::mem::size_of::<Slim>()
             + sized.index.capacity() * 5 * 8 / 7)
             / n;
-        assert!(per_key <= 160, "{per_key} bytes per key");
+        assert!(per_key <= 136, "{per_key} bytes per key");
     }
 
     #[test]
@@ -318,6 +327,14 @@ mod tests {
         let mut b = rec("b", Status::Dispatching);
         b.updated_at = CompactString::default();
         t.upsert(b.clone());
+        // A number that is not the key, or none, reads back as it was.
+        for number in ["+16505550100", ""] {
+            let mut c = rec("c", Status::Pending);
+            c.to_number = number.into();
+            let mut t = Table::default();
+            t.upsert(c.clone());
+            assert_eq!(t.get("c"), Some(c));
+        }
         // The last record of a key replaces it, in its place.
         a.status = Status::InDoubt;
         a.error = CompactString::default();
