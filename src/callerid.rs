@@ -19,7 +19,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::dispatch::Target;
+use compact_str::CompactString;
+
+use crate::dispatch::Targets;
 use crate::phone::{self, RegionCode};
 use crate::plan::{LocalCallerId, Plan};
 use crate::results::{Record, Table};
@@ -183,38 +185,44 @@ impl Pool {
 /// [`Pool::choose`], balancing against what is already in use. Rows of
 /// the first two kinds are counted before any is chosen, so new rows
 /// balance against the whole campaign.
-pub fn assign(plan: &Plan, targets: &mut [Target], table: Option<&Table>) {
+pub fn assign(plan: &Plan, targets: &mut Targets, table: Option<&Table>) {
     let pool = Pool::of(plan);
     let mut usage = Usage::new();
     let mut open = Vec::new();
+    let mut sticky = Vec::new();
     // Rows on a do-not-call list are never dialled: they take no caller ID.
-    for (i, t) in targets.iter_mut().enumerate().filter(|(_, t)| !t.listed) {
+    for (i, t) in targets.iter().filter(|(_, t)| !t.listed) {
         let recorded = table
             .and_then(|tb| tb.from_number(&t.key))
             .map(str::trim)
             .filter(|n| !n.is_empty() && pool.contains(n));
-        if t.from_number.is_empty()
-            && let Some(n) = recorded
-        {
-            t.from_number = n.into();
-        }
-        if t.from_number.is_empty() {
-            open.push(i);
-        } else {
-            count(&mut usage, &t.from_number);
-        }
+        let from = match (t.from_number.is_empty(), recorded) {
+            (false, _) => t.from_number.as_str(),
+            (true, Some(n)) => {
+                sticky.push((i, CompactString::from(n)));
+                n
+            }
+            (true, None) => {
+                open.push(i);
+                continue;
+            }
+        };
+        count(&mut usage, from);
+    }
+    for (i, n) in sticky {
+        targets.set_from_number(i, &n);
     }
     let need_region = pool.has_countries();
     for i in open {
-        let t = &mut targets[i];
+        let Some(t) = targets.get(i) else { continue };
         let region = if need_region {
             phone::region_of(&t.to_number)
         } else {
             None
         };
         let (n, _) = pool.choose(&t.to_number, region, None, &usage);
-        t.from_number = n.into();
-        count(&mut usage, &t.from_number);
+        count(&mut usage, n);
+        targets.set_from_number(i, n);
     }
 }
 
@@ -285,6 +293,7 @@ pub fn usage(table: &Table) -> UsageCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::Target;
     use proptest::prelude::*;
 
     const DEFAULT: &str = "+14155550100";
@@ -425,31 +434,40 @@ mod tests {
         let mut rec = Record::new("k2", 3, "+442079460102", 1, crate::results::Status::Pending);
         rec.from_number = "+15555550100".into(); // no longer the plan's
         table.upsert(rec);
-        let mut targets = vec![
+        let mut list = vec![
             target("k1", "+442079460101"),
             target("k2", "+442079460102"),
             target("k3", "+442079460103"),
             target("k4", "+16502530001"),
         ];
-        targets[2].from_number = a.into(); // the row's own
+        list[2].from_number = a.into(); // the row's own
+        let targets_of = |list: &[Target]| {
+            let mut targets = Targets::default();
+            for t in list {
+                targets.push(t.clone(), None);
+            }
+            targets
+        };
+        let from_numbers = |targets: &Targets| {
+            targets
+                .iter()
+                .map(|(_, t)| t.from_number)
+                .collect::<Vec<_>>()
+        };
+        let mut targets = targets_of(&list);
         assign(&plan, &mut targets, Some(&table));
-        let got: Vec<&str> = targets.iter().map(|t| t.from_number.as_str()).collect();
         // k1 sticks to a, k3 names a: k2 balances to b; k4 is not in GB.
-        assert_eq!(got, [a, b, a, DEFAULT]);
+        assert_eq!(from_numbers(&targets), [a, b, a, DEFAULT]);
         // Without a table the same list gets the same choices every time.
-        let mut again = targets.clone();
-        let mut third = targets.clone();
-        for t in again.iter_mut().chain(third.iter_mut()) {
+        for t in &mut list {
             t.from_number.clear();
         }
+        let mut again = targets_of(&list);
+        let mut third = targets_of(&list);
         assign(&plan, &mut again, None);
         assign(&plan, &mut third, None);
-        assert_eq!(
-            again.iter().map(|t| &t.from_number).collect::<Vec<_>>(),
-            third.iter().map(|t| &t.from_number).collect::<Vec<_>>()
-        );
-        assert_eq!(again[0].from_number, a);
-        assert_eq!(again[1].from_number, b);
+        assert_eq!(from_numbers(&again), from_numbers(&third));
+        assert_eq!(from_numbers(&again)[..2], [a, b]);
     }
 
     #[test]

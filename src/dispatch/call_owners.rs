@@ -8,14 +8,15 @@
 //! `in_doubt` with that reason (their next run looks each up by its own
 //! metadata), and the call is no longer polled.
 //!
-//! One entry per call of the run, so it is kept small and fixed (32 bytes,
-//! no heap): the call_id as a 128-bit hash keyed afresh each run (two
-//! innocent rows would share one with odds of about n²/2¹²⁹: never, for
-//! any list; and an API cannot aim at a key it does not know), the row as
-//! its index in the run's [`Targets`](super::job::Targets), and the
-//! intent's time in whole seconds. A row sent otherwise than its target
-//! says (a resumed row's earlier number, caller ID or agent version) or
-//! whose intent time is of another layout keeps its full [`Owner`] beside
+//! One entry per call of the run, so it is kept small and fixed (24 bytes,
+//! no heap): the call_id as a 96-bit hash keyed afresh each run (two
+//! innocent rows would share one with odds of about n²/2⁹⁷, 10⁻¹⁷ for a
+//! million calls; and an API cannot aim at a key it does not know), the
+//! row as its index in the run's [`Targets`](super::targets::Targets), and
+//! the intent's time in whole seconds. A row sent otherwise than its
+//! target says (a resumed row's earlier number, caller ID or agent
+//! version), whose intent time is of another layout, or whose round or
+//! attempts pass what the slot holds, keeps its full [`Owner`] beside
 //! (rare).
 
 use std::hash::{BuildHasher, Hasher};
@@ -30,8 +31,8 @@ use super::job::Target;
 use super::state::{RowState, Shared, lock};
 use crate::results::Status;
 
-/// A call_id's 128-bit hash (see the module's note).
-type CallHash = [u64; 2];
+/// A call_id's 96-bit hash (see the module's note).
+type CallHash = [u32; 3];
 
 /// The row a call_id of this run was recorded for: enough to name it and
 /// to mark it `in_doubt` if the API gives the same call_id to another row.
@@ -46,21 +47,31 @@ pub(super) struct Owner {
     pub(super) intent_at: CompactString,
 }
 
-/// One call of the run: 32 bytes.
+/// One call of the run: 24 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     id: CallHash,
     /// Its row's index in the run's targets.
     target: u32,
-    round: u32,
     /// The intent's time, whole seconds since the Unix epoch (0: none);
     /// floored, so a lookup from it starts no later than the intent.
     intent_s: u32,
-    attempts: u16,
-    /// Its call_id was also given to another row: no longer polled.
-    disputed: bool,
-    /// Its full [`Owner`] is kept in [`CallOwners::odd`].
-    odd: bool,
+    round: u16,
+    attempts: u8,
+    /// [`DISPUTED`], [`ODD`].
+    flags: u8,
+}
+
+/// [`Slot::flags`]: its call_id was also given to another row (no longer
+/// polled).
+const DISPUTED: u8 = 1;
+/// [`Slot::flags`]: its full [`Owner`] is kept in [`CallOwners::odd`].
+const ODD: u8 = 2;
+
+impl Slot {
+    fn is(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
 }
 
 /// Every call_id this run recorded (created or found), with its row.
@@ -86,13 +97,19 @@ impl CallOwners {
             h.write(call_id.as_bytes());
             h.finish()
         };
-        [one(&self.keys.0), one(&self.keys.1)]
+        let (a, b) = (one(&self.keys.0), one(&self.keys.1));
+        [a as u32, (a >> 32) as u32, b as u32]
     }
 
     fn find(&self, call_id: &str) -> Option<&Slot> {
         let id = self.hash(call_id);
-        self.slots.find(id[0], |s| s.id == id)
+        self.slots.find(slot_hash(&id), |s| s.id == id)
     }
+}
+
+/// Where the table puts a call: its hash's first 64 bits.
+fn slot_hash(id: &CallHash) -> u64 {
+    u64::from(id[0]) | u64::from(id[1]) << 32
 }
 
 /// Seconds since the epoch of an RFC 3339 time, if it is one that fits.
@@ -113,23 +130,29 @@ impl<A: CallsApi> Shared<A> {
         round: u32,
         row: &RowState,
     ) -> Option<Owner> {
-        let mut owners = lock(&self.call_owners);
+        let mut guard = lock(&self.call_owners);
+        let owners = &mut *guard;
         let id = owners.hash(call_id);
-        if let Some(first) = owners.slots.find_mut(id[0], |s| s.id == id) {
-            if first.target == at && first.round == round {
+        if let Some(first) = owners.slots.find_mut(slot_hash(&id), |s| s.id == id) {
+            let first_round = match owners.odd.get(&id) {
+                Some(owner) if first.is(ODD) => owner.round,
+                _ => u32::from(first.round),
+            };
+            if first.target == at && first_round == round {
                 return None;
             }
-            first.disputed = true;
+            first.flags |= DISPUTED;
             let first = *first;
-            return Some(self.owner_of(&owners, &first));
+            return Some(self.owner_of(owners, &first));
         }
         let intent_s = match row.intent_at.as_str() {
             "" => Some(0),
             text => seconds_of(text),
         };
-        let as_listed = self.settings.targets.get(at) == Some(target);
-        let attempts = u16::try_from(row.attempts).ok();
-        let odd = !as_listed || intent_s.is_none() || attempts.is_none();
+        let as_listed = self.settings.targets.get(at).as_ref() == Some(target);
+        let attempts = u8::try_from(row.attempts).ok();
+        let slim_round = u16::try_from(round).ok();
+        let odd = !as_listed || intent_s.is_none() || attempts.is_none() || slim_round.is_none();
         if odd {
             owners.odd.insert(
                 id,
@@ -144,30 +167,31 @@ impl<A: CallsApi> Shared<A> {
         let slot = Slot {
             id,
             target: at,
-            round,
             intent_s: intent_s.unwrap_or(0),
-            attempts: attempts.unwrap_or(u16::MAX),
-            disputed: false,
-            odd,
+            round: slim_round.unwrap_or(u16::MAX),
+            attempts: attempts.unwrap_or(u8::MAX),
+            flags: if odd { ODD } else { 0 },
         };
-        owners.slots.insert_unique(id[0], slot, |s| s.id[0]);
+        owners
+            .slots
+            .insert_unique(slot_hash(&id), slot, |s| slot_hash(&s.id));
         None
     }
 
     /// The full owner of `slot`.
     fn owner_of(&self, owners: &CallOwners, slot: &Slot) -> Owner {
-        if slot.odd
+        if slot.is(ODD)
             && let Some(owner) = owners.odd.get(&slot.id)
         {
             return owner.clone();
         }
-        let target = self.settings.targets.get(slot.target).cloned();
+        let target = self.settings.targets.get(slot.target);
         let intent = (slot.intent_s > 0)
             .then(|| jiff::Timestamp::from_second(i64::from(slot.intent_s)).ok())
             .flatten();
         Owner {
             target: target.unwrap_or_else(|| Target::new("", 0, "")),
-            round: slot.round,
+            round: u32::from(slot.round),
             attempts: u32::from(slot.attempts),
             intent_at: intent
                 .map_or_else(CompactString::default, |t| crate::text::format_ts(t).into()),
@@ -179,7 +203,7 @@ impl<A: CallsApi> Shared<A> {
     pub(super) fn disputed(&self, call_id: &str) -> bool {
         lock(&self.call_owners)
             .find(call_id)
-            .is_some_and(|s| s.disputed)
+            .is_some_and(|s| s.is(DISPUTED))
     }
 
     /// The API gave `call_id` to `target` after `first`: a warning naming
@@ -242,8 +266,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_row_as_listed_is_kept_in_32_bytes_and_named_back_whole() {
-        assert_eq!(std::mem::size_of::<Slot>(), 32);
+    async fn a_row_as_listed_is_kept_in_24_bytes_and_named_back_whole() {
+        assert_eq!(std::mem::size_of::<Slot>(), 24);
         let rig = Rig::new(FakeApi::default(), settings());
         let (k1, k2) = (target("k1"), target("k2"));
         let intent = row(2, "2026-03-01T10:00:00.250Z");

@@ -699,10 +699,12 @@ mod tests {
     async fn a_call_id_returned_for_a_second_row_marks_both_rows_in_doubt() {
         let api = FakeApi::default().creating(vec![created("call_1"), created("call_1")]);
         let mut settings = settings();
-        let mut targets = super::super::fake_api::targets();
-        let k2 = &mut targets.as_mut_slice()[1];
+        let mut targets = crate::dispatch::Targets::default();
+        let mut k2 = super::super::fake_api::target("k2");
         k2.row = 3;
         k2.to_number = "+16505550198".into();
+        targets.push(super::super::fake_api::target("k1"), None);
+        targets.push(k2, None);
         settings.targets = Arc::new(targets);
         let rig = Rig::new(api, settings);
         rig.dial(job("k1")).await;

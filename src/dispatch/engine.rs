@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::calls_api::CallsApi;
 use super::counters::Stats;
 use super::dial::dial;
-use super::job::{Job, Resume, Tracked};
+use super::job::{Job, Resume, Tracked, taken_in_order};
 use super::poll::{self, Poller};
 use super::resume::{resume_one, taken_sent_at};
 use super::settings::Settings;
@@ -127,7 +127,7 @@ impl<A: CallsApi> Engine<A> {
         let mut dials = JoinSet::new();
         let mut jobs = Some(jobs);
         if !resends_first && !shared.stop.is_cancelled() {
-            let fresh = jobs.take().into_iter().flatten();
+            let fresh = jobs.take().into_iter().flat_map(taken_in_order);
             dial_in_order(&shared, &mut dials, fresh, limit).await;
         }
         let resent = lookups.await.unwrap_or_else(|e| {
@@ -137,7 +137,9 @@ impl<A: CallsApi> Engine<A> {
         if !shared.stop.is_cancelled() {
             let extra = (resent.len() as u64).min(limit.saturating_sub(planned));
             Stats::add(&shared.stats.total, extra);
-            let rest = resent.into_iter().chain(jobs.into_iter().flatten());
+            let rest = resent
+                .into_iter()
+                .chain(jobs.into_iter().flat_map(taken_in_order));
             dial_in_order(&shared, &mut dials, rest, limit).await;
         }
         if more_may_come && !shared.stop.is_cancelled() {

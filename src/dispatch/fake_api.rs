@@ -20,9 +20,10 @@ use tokio::sync::mpsc;
 
 use super::calls_api::CallsApi;
 use super::counters::Stats;
-use super::job::{Job, Target, Targets, Tracked};
+use super::job::{Job, Target, Tracked};
 use super::settings::Settings;
 use super::state::Shared;
+use super::targets::Targets;
 use crate::api::{Answer, CallRequest, Campaign, LookupError};
 use crate::results::{self, Header, Identity, Record, Status, Table};
 use crate::wire::{Call, CallList};

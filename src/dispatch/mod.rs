@@ -52,6 +52,7 @@ mod resume; // rows an earlier run left open
 pub mod settings; // how the engine behaves
 mod state; // what a run's tasks share
 mod sync; // outcomes by list pages
+pub mod targets; // every recipient of the run, kept small
 
 #[cfg(test)]
 mod fake_api; // canned answers for the unit tests of dial and poll
@@ -60,6 +61,7 @@ pub use answers::MAX_WAITS;
 pub use calls_api::CallsApi;
 pub use counters::Stats;
 pub use engine::{Engine, RunEnd};
-pub use job::{Job, Resume, Target, Targets, Tracked};
+pub use job::{Job, Resume, Target, Tracked};
 pub use settings::{CLOCK_SKEW, MAX_INTENT_AGE, Now, RETRY_AFTER_BUDGET, Settings};
 pub use state::StopReason;
+pub use targets::Targets;

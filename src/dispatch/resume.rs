@@ -51,7 +51,7 @@ pub(super) fn taken_sent_at(
 
 /// Settles one row left open; Some: the row is to be dialled again.
 pub(super) async fn resume_one<A: CallsApi>(shared: Arc<Shared<A>>, open: Resume) -> Option<Job> {
-    let Some(in_csv) = shared.settings.targets.get(open.target).cloned() else {
+    let Some(in_csv) = shared.settings.targets.get(open.target) else {
         tracing::error!(
             "a row to resume names target {}, which this run does not have",
             open.target

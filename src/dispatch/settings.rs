@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::job::Targets;
+use super::targets::Targets;
 
 /// The oldest an intent may be when its request leaves (at most; see
 /// [`Settings::max_intent_age`]). A row writes its intent before it waits

@@ -282,7 +282,7 @@ impl<A: CallsApi> Shared<A> {
         targets
             .find(key)
             .and_then(|i| targets.get(i))
-            .and_then(|t| targets.zone(t))
+            .and_then(|t| targets.zone(&t))
             .cloned()
             .unwrap_or(jiff::tz::TimeZone::UTC)
     }

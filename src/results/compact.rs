@@ -47,10 +47,10 @@ pub struct RowRef {
 /// the table it keeps a bit per key of the table (written yet?) and, only
 /// for keys the table does not hold (never dialled), a copy of each such
 /// key, so that a key listed twice is written once.
-pub fn compact<'a>(
+pub fn compact<K: AsRef<str>>(
     path: &Path,
     header: &Header,
-    rows: impl IntoIterator<Item = (&'a str, u64, &'a str)>,
+    rows: impl IntoIterator<Item = (K, u64, K)>,
     table: &Table,
 ) -> Result<(), ResultsError> {
     let wr = |source| ResultsError::Write {
@@ -64,6 +64,7 @@ pub fn compact<'a>(
         out.write_all(&line)?;
         let mut seen = FirstSeen::new(table);
         for (key, row, to_number) in rows {
+            let (key, to_number) = (key.as_ref(), to_number.as_ref());
             line.clear();
             match seen.place(table, key) {
                 Some(Place::Recorded(i)) => table.record(i).write_to(&campaign, &mut line),
@@ -155,7 +156,10 @@ pub(super) fn rewrite(path: &Path, header: &Header, table: &Table) -> io::Result
 /// Counts per status of the file [`compact`] writes for the recipients
 /// whose keys `keys` yields in input order, and `table` (rows without a
 /// record count as `pending`): what the summary shows.
-pub fn tally<'a>(keys: impl IntoIterator<Item = &'a str>, table: &Table) -> BTreeMap<String, u64> {
+pub fn tally<K: AsRef<str>>(
+    keys: impl IntoIterator<Item = K>,
+    table: &Table,
+) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     let mut add = |word: &str| match m.get_mut(word) {
         Some(n) => *n += 1,
@@ -165,7 +169,7 @@ pub fn tally<'a>(keys: impl IntoIterator<Item = &'a str>, table: &Table) -> BTre
     };
     let mut seen = FirstSeen::new(table);
     for key in keys {
-        match seen.place(table, key) {
+        match seen.place(table, key.as_ref()) {
             Some(Place::Recorded(i)) => add(table.status_at(i).as_str()),
             Some(Place::Never) => add("pending"),
             None => {}
@@ -285,7 +289,7 @@ mod tests {
         let log = read(&path).unwrap().unwrap();
         assert!(log.legacy);
         assert!(!state_path(&path).exists());
-        compact(&path, &log.header, [], &log.table).unwrap();
+        compact::<&str>(&path, &log.header, [], &log.table).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
@@ -329,7 +333,7 @@ mod tests {
         let before = std::fs::read(&path).unwrap();
         let log = read(&path).unwrap().unwrap();
         let missing = d.path().join("gone/r.csv");
-        assert!(compact(&missing, &log.header, [], &log.table).is_err());
+        assert!(compact::<&str>(&missing, &log.header, [], &log.table).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 }

@@ -58,5 +58,6 @@ pub use header::{Header, Identity};
 pub use lock::{RunLock, lock};
 pub use read::{Log, read};
 pub use record::{COLUMNS, Disposition, Record, Status};
+pub use slim::Pool;
 pub use table::Table;
 pub use writer::{Appender, WriteFailed, Writer, open};

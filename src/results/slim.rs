@@ -219,7 +219,7 @@ pub(super) fn hash_of<T: Hash + ?Sized>(v: &T) -> u64 {
 /// (a `u32`). Number 0 is the empty value. The index holds numbers only
 /// and hashes the values where they are kept.
 #[derive(Debug, Clone)]
-pub(super) struct Pool<T> {
+pub struct Pool<T> {
     values: Vec<T>,
     index: HashTable<u32>,
     /// The number last asked for: a column mostly repeats its value from
@@ -232,7 +232,7 @@ const SMALL_POOL: usize = 8;
 
 impl<T: Hash + Eq> Pool<T> {
     /// A pool whose number 0 is `first` (the empty value).
-    pub(super) fn new(first: T) -> Pool<T> {
+    pub fn new(first: T) -> Pool<T> {
         let mut p = Pool {
             values: Vec::new(),
             index: HashTable::new(),
@@ -270,7 +270,7 @@ impl<T: Hash + Eq> Pool<T> {
     }
 
     /// The value of a number this pool gave.
-    pub(super) fn get(&self, n: u32) -> &T {
+    pub fn get(&self, n: u32) -> &T {
         &self.values[n as usize]
     }
 
@@ -283,7 +283,7 @@ impl<T: Hash + Eq> Pool<T> {
 
 impl Pool<CompactString> {
     /// The number of `v`, added when new.
-    pub(super) fn intern(&mut self, v: &str) -> u32 {
+    pub fn intern(&mut self, v: &str) -> u32 {
         if v.is_empty() {
             return 0;
         }

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use crate::dispatch::{Target, Targets};
 use crate::plan::Plan;
 use crate::results::{Log, RowRef, Status};
@@ -34,14 +36,14 @@ pub struct Rows {
 
 impl Rows {
     /// The keys of [`Rows::in_order`]: what `results::tally` takes.
-    pub fn keys_in_order(&self) -> impl Iterator<Item = &str> {
+    pub fn keys_in_order(&self) -> impl Iterator<Item = CompactString> + '_ {
         self.in_order().map(|(key, _, _)| key)
     }
 
     /// Every recipient in input order (by row), as compaction writes them:
-    /// (key, row, number), borrowed from the targets and the invalid rows,
-    /// which are both in input order (nothing is kept beside them).
-    pub fn in_order(&self) -> impl Iterator<Item = (&str, u64, &str)> {
+    /// (key, row, number), from the targets and the invalid rows, which
+    /// are both in input order (nothing is kept beside them).
+    pub fn in_order(&self) -> impl Iterator<Item = (CompactString, u64, CompactString)> + '_ {
         let mut targets = self.targets.iter().map(|(_, t)| t).peekable();
         let mut invalid = self.invalid.iter().map(|(r, _)| r).peekable();
         std::iter::from_fn(move || {
@@ -51,13 +53,11 @@ impl Rows {
                 (None, _) => false,
             };
             if take_target {
-                targets
-                    .next()
-                    .map(|t| (t.key.as_str(), t.row, t.to_number.as_str()))
+                targets.next().map(|t| (t.key, t.row, t.to_number))
             } else {
                 invalid
                     .next()
-                    .map(|r| (r.key.as_str(), r.row, r.to_number.as_str()))
+                    .map(|r| (r.key.clone(), r.row, r.to_number.clone()))
             }
         })
     }

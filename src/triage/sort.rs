@@ -3,12 +3,15 @@
 //! alone past `end_at`, or is settled. One pass over the input, in input
 //! order, so the engine dials rows in the order of the sheet.
 
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxBuildHasher, FxHashSet};
 
 use super::{Counts, Rows, Rules, Triage};
-use crate::dispatch::{Job, Resume, Target};
+use crate::dispatch::{Job, Resume, Target, Targets};
 use crate::results::{Disposition, Record, Status, Table};
 use crate::schedule::Window;
 
@@ -17,8 +20,52 @@ use crate::schedule::Window;
 struct Sorter<'a> {
     rules: Rules<'a>,
     now: Timestamp,
-    seen: FxHashSet<&'a str>,
+    seen: Seen<'a>,
     out: Triage,
+}
+
+/// The keys already given to a row: targets by index (4 bytes each, the
+/// key hashed where the targets keep it), the invalid rows' keys borrowed.
+struct Seen<'a> {
+    targets: &'a Targets,
+    by_target: HashTable<u32>,
+    others: FxHashSet<&'a str>,
+}
+
+impl<'a> Seen<'a> {
+    fn new(targets: &'a Targets, others: usize) -> Seen<'a> {
+        Seen {
+            targets,
+            by_target: HashTable::with_capacity(targets.len()),
+            others: FxHashSet::with_capacity_and_hasher(others, Default::default()),
+        }
+    }
+
+    fn has(&self, key: &str, hash: u64) -> bool {
+        self.others.contains(key)
+            || self
+                .by_target
+                .find(hash, |&i| self.targets.key(i) == key)
+                .is_some()
+    }
+
+    /// Gives `key` to target `i`; false if a row has it already.
+    fn target(&mut self, i: u32, key: &str) -> bool {
+        let hash = FxBuildHasher.hash_one(key);
+        if self.has(key, hash) {
+            return false;
+        }
+        let targets = self.targets;
+        self.by_target.insert_unique(hash, i, |&j| {
+            FxBuildHasher.hash_one(targets.key(j).as_str())
+        });
+        true
+    }
+
+    /// Gives `key` to an invalid row; false if a row has it already.
+    fn other(&mut self, key: &'a str) -> bool {
+        !self.has(key, FxBuildHasher.hash_one(key)) && self.others.insert(key)
+    }
 }
 
 /// Whether a job is a row's next round (a redial) or a dial of its
@@ -38,10 +85,7 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
     let mut sorter = Sorter {
         rules,
         now,
-        seen: FxHashSet::with_capacity_and_hasher(
-            targets.len() + rows.invalid.len(),
-            Default::default(),
-        ),
+        seen: Seen::new(targets, rows.invalid.len()),
         out: Triage {
             counts: Counts {
                 rows: rows.rows_read,
@@ -53,8 +97,9 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
     };
     let last = |key: &str| table.and_then(|t| t.get(key));
     for (i, target) in targets.iter().filter(|(_, t)| !t.listed) {
-        if sorter.seen.insert(target.key.as_str()) {
-            sorter.target(i, target, targets.zone(target), last(&target.key).as_ref());
+        if sorter.seen.target(i, &target.key) {
+            let zone = targets.zone(&target);
+            sorter.target(i, &target, zone, last(&target.key).as_ref());
         } else {
             tracing::warn!(
                 row = target.row,
@@ -65,15 +110,15 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
         }
     }
     for (i, target) in targets.iter().filter(|(_, t)| t.listed) {
-        if sorter.seen.insert(target.key.as_str()) {
-            sorter.suppressed(i, target, last(&target.key).as_ref());
+        if sorter.seen.target(i, &target.key) {
+            sorter.suppressed(i, &target, last(&target.key).as_ref());
         } else {
             // Another row holds this key: never overwrite its record.
             sorter.out.counts.duplicate_keys += 1;
         }
     }
     for (row, why) in &rows.invalid {
-        if sorter.seen.insert(row.key.as_str()) {
+        if sorter.seen.other(row.key.as_str()) {
             sorter.invalid(row, why, last(&row.key).as_ref());
         } else {
             sorter.out.counts.duplicate_keys += 1;

@@ -290,8 +290,11 @@ fn a_redial_that_no_window_before_end_at_can_hold_is_settled() {
 
 #[test]
 fn a_second_row_with_the_same_key_is_a_duplicate() {
-    let mut r = rows("tt");
-    std::sync::Arc::make_mut(&mut r.targets).as_mut_slice()[1].key = "k2".into();
+    let mut r = rows("t");
+    let mut again = Target::new("k2", 3, "+12125550003");
+    again.to_number = "+12125550003".into();
+    std::sync::Arc::make_mut(&mut r.targets).push(again, Some(ny()));
+    r.rows_read = 2;
     let p = plan("");
     let out = triage(Rules::Plan(&p), &r, None, ts("2026-06-02T15:00:00Z"));
     assert_eq!((out.counts.dial, out.counts.duplicate_keys), (1, 1));

@@ -214,11 +214,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     // Each recipient's caller ID: its own cell, else the one it was called
     // from before (sticky), else the plan's local rules.
     let targets = Arc::make_mut(&mut validated.rows.targets);
-    crate::callerid::assign(
-        &plan,
-        targets.as_mut_slice(),
-        log.as_ref().map(|l| &l.table),
-    );
+    crate::callerid::assign(&plan, targets, log.as_ref().map(|l| &l.table));
     // Redials and calling windows find a row by its key.
     if plan.redial.is_some() || plan.schedule.is_some() {
         targets.index_keys();
