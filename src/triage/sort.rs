@@ -217,12 +217,13 @@ impl Sorter<'_> {
         {
             self.out.counts.in_progress += 1;
         }
-        *self
-            .out
-            .counts
-            .settled
-            .entry(rec.status.as_str().to_string())
-            .or_insert(0) += 1;
+        let settled = &mut self.out.counts.settled;
+        match settled.get_mut(rec.status.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                settled.insert(rec.status.as_str().to_string(), 1);
+            }
+        }
     }
 
     /// A row on a do-not-call list, target `i`.
