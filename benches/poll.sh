@@ -18,6 +18,13 @@
 #   RUNS=1 ROWS=300 benches/poll.sh
 #   SCALE=20 ROWS=120 benches/poll.sh    # calls three times as long (about 15 s)
 #   BIN=/tmp/old/callplan MODES=list benches/poll.sh   # another build, list only
+#   BINS="/work/wt/bin/callplan-before target/release/callplan" MODES=list benches/poll.sh
+#
+# BINS="a b" runs each binary in turn within each round (interleaved, so
+# load from other work hits them alike) and prints the median per binary
+# and mode. The sandbox is always SANDBOX_BIN (default: the first binary),
+# so only the runner changes. 429s: every answer 429 the sandbox gave
+# (creates and lists); refused creates: creates sent - calls created.
 #
 # Needs python3 (reads the ledger). Loopback only.
 set -euo pipefail
@@ -31,10 +38,17 @@ POLL=${POLL:-2s}
 SCALE=${SCALE:-60}
 MODES=${MODES:-list per-call}
 
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN=$PWD/target/release/callplan
+if [ -z "${BINS:-}" ]; then
+  if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=$PWD/target/release/callplan
+  fi
+  BINS=$BIN
 fi
+read -r -a bins <<< "$BINS"
+for b in "${bins[@]}"; do [ -x "$b" ] || { echo "not an executable: $b" >&2; exit 2; }; done
+SANDBOX_BIN=${SANDBOX_BIN:-${bins[0]}}
+BIN=$SANDBOX_BIN   # what benches/lib.sh starts the sandbox with
 
 . benches/lib.sh   # TMP, stop, start, median
 
@@ -68,7 +82,7 @@ dispatch:
 YAML
 
 # Prints: requests per call, wall, bound, wall/bound, creates, lists, gets,
-# calls, ideal, wall/ideal.
+# calls, ideal, wall/ideal, 429s.
 measure() {
   python3 - "$1" "$2" "$ACTIVE" "$ROWS" "$(awk -v r="$RATE" 'BEGIN {print r * 0.9}')" <<'PY'
 import heapq, json, sys, datetime
@@ -90,35 +104,43 @@ for _, l in sorted(lives):
     heapq.heappush(free, start + l)
     ideal = max(ideal, start + l)
 print(f"{(r['create'] + r['list'] + r['get']) / rows:.2f} {wall:.1f} {bound:.1f} {wall / bound:.2f} "
-      f"{r['create']} {r['list']} {r['get']} {len(calls)} {ideal:.1f} {wall / ideal:.2f}")
+      f"{r['create']} {r['list']} {r['get']} {len(calls)} {ideal:.1f} {wall / ideal:.2f} "
+      f"{stats['answers'].get('429', 0)}")
 PY
 }
 
 echo "# run --wait --poll-every $POLL: $ROWS rows, max_active_calls $ACTIVE, sandbox rate limit $RATE/s (reads counted), time_scale $SCALE, $RUNS runs, fresh sandbox each"
+for i in "${!bins[@]}"; do echo "# bin $i: ${bins[$i]}"; done
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for mode in $MODES; do : > "$TMP/runs.$mode"; done
+for i in "${!bins[@]}"; do for mode in $MODES; do : > "$TMP/runs.$i.$mode"; done; done
 for run in $(seq "$RUNS"); do
+  for i in "${!bins[@]}"; do
   for mode in $MODES; do
     start
     rm -f "$TMP/c/bench.results.csv" "$TMP/c/bench.results.calls.jsonl"   # and its post-call store
     t0=$(date +%s.%N)
     env DIALNEXA_API_KEY=bench DIALNEXA_BASE_URL="$URL/v1" CALLPLAN_POLL=$mode \
-      "$BIN" run "$TMP/c/plan.yaml" --wait --poll-every "$POLL" --quiet > "$TMP/summary" 2> "$TMP/stderr" || {
-        echo "run failed ($mode):" >&2; cat "$TMP/summary" "$TMP/stderr" >&2; exit 1; }
+      "${bins[$i]}" run "$TMP/c/plan.yaml" --wait --poll-every "$POLL" --quiet > "$TMP/summary" 2> "$TMP/stderr" || {
+        echo "run failed (bin $i, $mode):" >&2; cat "$TMP/summary" "$TMP/stderr" >&2; exit 1; }
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}' > "$TMP/stats.json.wall"
     curl -s "$URL/_sandbox/stats" > "$TMP/stats.json"
     curl -s "$URL/_sandbox/ledger" > "$TMP/ledger.json"
     stop
-    read -r rpc wall bound ratio creates lists gets calls ideal to_ideal < <(measure "$TMP/stats.json" "$TMP/ledger.json")
-    printf 'run %s %-8s: %s requests/call (create %s, list %s, get %s), wall %ss, bound %ss, wall/bound %s, ideal %ss, wall/ideal %s\n' \
-      "$run" "$mode" "$rpc" "$creates" "$lists" "$gets" "$wall" "$bound" "$ratio" "$ideal" "$to_ideal"
-    echo "$rpc $wall $ratio $ideal $to_ideal $bound" >> "$TMP/runs.$mode"
+    read -r rpc wall bound ratio creates lists gets calls ideal to_ideal r429 < <(measure "$TMP/stats.json" "$TMP/ledger.json")
+    printf 'run %s bin %s %-8s: %s requests/call (create %s, list %s, get %s; %s calls, %s refused creates, %s 429s), wall %ss, bound %ss, wall/bound %s, ideal %ss, ideal/bound %s, wall/ideal %s\n' \
+      "$run" "$i" "$mode" "$rpc" "$creates" "$lists" "$gets" "$calls" "$((creates - calls))" "$r429" "$wall" "$bound" "$ratio" "$ideal" \
+      "$(awk -v a="$ideal" -v b="$bound" 'BEGIN {printf "%.2f", a / b}')" "$to_ideal"
+    echo "$rpc $wall $ratio $ideal $to_ideal $bound $r429 $((creates - calls)) $(awk -v a="$ideal" -v b="$bound" 'BEGIN {printf "%.2f", a / b}')" >> "$TMP/runs.$i.$mode"
+  done
   done
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 col() { cut -d' ' -f"$1" "$TMP/runs.$2" | median; }
-for mode in $MODES; do
-  printf 'median %-8s: %s requests/call, wall %ss, bound %ss, wall/bound %s, ideal %ss, wall/ideal %s\n' "$mode" \
-    "$(col 1 "$mode")" "$(col 2 "$mode")" "$(col 6 "$mode")" "$(col 3 "$mode")" "$(col 4 "$mode")" "$(col 5 "$mode")"
+for i in "${!bins[@]}"; do
+  for mode in $MODES; do
+    printf 'median bin %s %-8s: %s requests/call, %s 429s (%s refused creates), wall %ss, bound %ss, wall/bound %s (runs: %s), ideal %ss, ideal/bound %s, wall/ideal %s\n' "$i" "$mode" \
+      "$(col 1 "$i.$mode")" "$(col 7 "$i.$mode")" "$(col 8 "$i.$mode")" "$(col 2 "$i.$mode")" "$(col 6 "$i.$mode")" "$(col 3 "$i.$mode")" \
+      "$(cut -d' ' -f3 "$TMP/runs.$i.$mode" | paste -sd' ')" "$(col 4 "$i.$mode")" "$(col 9 "$i.$mode")" "$(col 5 "$i.$mode")"
+  done
 done
