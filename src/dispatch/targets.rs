@@ -45,9 +45,9 @@ struct Stored {
 pub struct Targets {
     list: Vec<Stored>,
     /// Each row's key, once a key that is not its row's number was pushed
-    /// (then for every row; empty text: the key is the number). Empty
-    /// while every key is its number.
-    keys: Vec<CompactString>,
+    /// (then for every row; None: the key is the number). Empty while every
+    /// key is its number.
+    keys: Vec<Option<CompactString>>,
     /// Numbers of no E.164 form [`Stored::number`] holds (empty, or not
     /// normalized), by index.
     odd_numbers: FxHashMap<u32, CompactString>,
@@ -108,12 +108,8 @@ impl Targets {
         let own_key = target.key != target.to_number;
         if own_key || !self.keys.is_empty() {
             // The rows before the first key of its own: their numbers.
-            self.keys.resize(self.list.len(), CompactString::default());
-            self.keys.push(if own_key {
-                target.key
-            } else {
-                CompactString::default()
-            });
+            self.keys.resize(self.list.len(), None);
+            self.keys.push(own_key.then_some(target.key));
         }
         let stored = Stored {
             number,
@@ -169,7 +165,7 @@ impl Targets {
     /// The key of target `i` (empty past the end).
     pub fn key(&self, i: u32) -> CompactString {
         match (self.keys.get(i as usize), self.list.get(i as usize)) {
-            (Some(k), _) if !k.is_empty() => k.clone(),
+            (Some(Some(k)), _) => k.clone(),
             (_, Some(s)) => self.number(i, s),
             (_, None) => CompactString::default(),
         }
@@ -178,7 +174,7 @@ impl Targets {
     fn target(&self, i: u32, s: &Stored) -> Target {
         let to_number = self.number(i, s);
         let key = match self.keys.get(i as usize) {
-            Some(k) if !k.is_empty() => k.clone(),
+            Some(Some(k)) => k.clone(),
             _ => to_number.clone(),
         };
         Target {
@@ -309,6 +305,7 @@ mod tests {
             target("+447911123456", "+447911123456"),
             // Numbers of no E.164 form are kept as they came.
             target("", ""),
+            target("", "+16505550101"),
             target("x", "+0123"),
             target("y", "6505550100"),
             target("z", "+12345678901234567890"),
@@ -320,7 +317,7 @@ mod tests {
         let got: Vec<Target> = t.iter().map(|(_, t)| t).collect();
         assert_eq!(got, pushed);
         assert!(t.listed(0) && !t.listed(1));
-        assert_eq!(t.get(6), None);
+        assert_eq!(t.get(7), None);
     }
 
     #[test]
@@ -398,10 +395,19 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_number_reads_back(n in "\\+?[0-9]{0,22}|\\PC{0,12}") {
+        fn any_keys_and_numbers_read_back(
+            rows in proptest::collection::vec(("\\+?[0-9]{0,22}|\\PC{0,12}", proptest::option::of("\\PC{0,12}")), 1..8)
+        ) {
             let mut t = Targets::default();
-            t.push(target("k", &n), None);
-            proptest::prop_assert_eq!(t.get(0).map(|t| t.to_number), Some(CompactString::from(n)));
+            let mut pushed = Vec::new();
+            for (n, key) in &rows {
+                // None: the key is the number, as the default key is.
+                let target = target(key.as_deref().unwrap_or(n), n);
+                t.push(target.clone(), None);
+                pushed.push(target);
+            }
+            let got: Vec<Target> = t.iter().map(|(_, t)| t).collect();
+            proptest::prop_assert_eq!(got, pushed);
         }
     }
 }
