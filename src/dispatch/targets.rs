@@ -12,7 +12,7 @@
 //! Every conversion is exact: a target reads back as it was pushed.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use compact_str::CompactString;
 use jiff::tz::TimeZone;
@@ -55,8 +55,9 @@ pub struct Targets {
     agents: Pool<CompactString>,
     zones: Vec<TimeZone>,
     zone_ids: FxHashMap<String, u32>,
-    /// (hash of the key, index), sorted: built by [`Targets::index_keys`].
-    by_key: Vec<(u64, u32)>,
+    /// (hash of the key, index), sorted: built by [`Targets::index_keys`]
+    /// or by the first [`Targets::find`], dropped by a push.
+    by_key: OnceLock<Vec<(u64, u32)>>,
     /// Reads rows back; None when the targets have no file (tests, or
     /// `status` from a results file alone): their cells are then empty.
     fetch: Option<Arc<RowFetch>>,
@@ -72,7 +73,7 @@ impl Default for Targets {
             agents: Pool::new(CompactString::default()),
             zones: Vec::new(),
             zone_ids: FxHashMap::default(),
-            by_key: Vec::new(),
+            by_key: OnceLock::new(),
             fetch: None,
         }
     }
@@ -100,6 +101,7 @@ impl Targets {
     /// Adds `target` with its calling zone; its index.
     pub fn push(&mut self, target: Target, zone: Option<TimeZone>) -> u32 {
         let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        self.by_key = OnceLock::new();
         let zone = zone.map_or(0, |z| self.zone_id(z));
         let number = packed(&target.to_number).unwrap_or(0);
         if number == 0 && !target.to_number.is_empty() {
@@ -220,22 +222,29 @@ impl Targets {
         self.zones.get(i as usize)
     }
 
-    /// Makes [`Targets::find`] work (16 bytes a row; only runs that
-    /// redial or follow calling windows need it).
+    /// Builds the key index [`Targets::find`] uses now rather than at its
+    /// first call (16 bytes a row; only runs that redial or follow calling
+    /// windows look rows up by key).
     pub fn index_keys(&mut self) {
-        let mut by_key: Vec<(u64, u32)> = self
-            .iter()
-            .map(|(i, t)| (FxBuildHasher.hash_one(t.key.as_str()), i))
-            .collect();
-        by_key.sort_unstable();
-        self.by_key = by_key;
+        self.by_key();
     }
 
-    /// The index of the first target with `key`, once keys are indexed.
+    fn by_key(&self) -> &[(u64, u32)] {
+        self.by_key.get_or_init(|| {
+            let mut by_key: Vec<(u64, u32)> = (0..self.list.len() as u32)
+                .map(|i| (FxBuildHasher.hash_one(self.key(i).as_str()), i))
+                .collect();
+            by_key.sort_unstable();
+            by_key
+        })
+    }
+
+    /// The index of the first target with `key`.
     pub fn find(&self, key: &str) -> Option<u32> {
         let h = FxBuildHasher.hash_one(key);
-        let from = self.by_key.partition_point(|(k, _)| *k < h);
-        self.by_key
+        let by_key = self.by_key();
+        let from = by_key.partition_point(|(k, _)| *k < h);
+        by_key
             .get(from..)?
             .iter()
             .take_while(|(k, _)| *k == h)
@@ -334,8 +343,13 @@ mod tests {
             keys,
             ["+16505550100", "+16505550101", "patient-3", "+16505550103"]
         );
-        t.index_keys();
-        assert_eq!(t.find("patient-3"), Some(2));
+        assert_eq!(t.find("patient-3"), Some(2), "indexed at the first look");
+        t.push(target("late", "+16505550109"), None);
+        assert_eq!(
+            t.find("late"),
+            Some(4),
+            "a push is in the next look's index"
+        );
         assert_eq!(t.find("+16505550103"), Some(3));
         assert_eq!(t.find("+16505550102"), None, "a number is not a key here");
     }
