@@ -123,6 +123,23 @@ pub(crate) fn run(c: &Camp, base_url: &str, args: &[&str]) -> Output {
     runner(c, base_url, args).output().expect("run callplan")
 }
 
+/// `callplan run PLAN --sandbox ARGS` in the campaign's folder, with no
+/// key and no base URL in its environment: a rehearsal needs neither.
+fn rehearse(c: &Camp, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("run")
+        .arg(&c.plan)
+        .arg("--sandbox")
+        .args(args)
+        .current_dir(c.dir.path())
+        .env_remove("DIALNEXA_API_KEY")
+        .env_remove("DIALNEXA_BASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run callplan")
+}
+
 pub(crate) fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
@@ -1245,15 +1262,7 @@ fn sandbox_flag_runs_the_whole_campaign_in_process() {
         rate: 200.0,
         ..PlanOpts::default()
     });
-    let o = Command::new(bin())
-        .arg("run")
-        .arg(&c.plan)
-        .arg("--sandbox")
-        .current_dir(c.dir.path())
-        .env_remove("DIALNEXA_API_KEY")
-        .env_remove("DIALNEXA_BASE_URL")
-        .output()
-        .unwrap();
+    let o = rehearse(&c, &[]);
     assert_eq!(code(&o), 0, "{}", show(&o));
     let sandbox_results = c.dir.path().join("itest.results.sandbox.csv");
     assert_eq!(records(&sandbox_results).len(), 30);
@@ -1456,15 +1465,7 @@ fn a_rehearsal_file_and_a_real_one_refuse_each_other_even_alone() {
         rate: 200.0,
         ..PlanOpts::default()
     });
-    let o = Command::new(bin())
-        .arg("run")
-        .arg(&c.plan)
-        .arg("--sandbox")
-        .current_dir(c.dir.path())
-        .env_remove("DIALNEXA_API_KEY")
-        .env_remove("DIALNEXA_BASE_URL")
-        .output()
-        .unwrap();
+    let o = rehearse(&c, &[]);
     assert_eq!(code(&o), 0, "{}", show(&o));
     let rehearsal = c.dir.path().join("itest.results.sandbox.csv");
     assert!(
@@ -1493,17 +1494,8 @@ fn a_rehearsal_file_and_a_real_one_refuse_each_other_even_alone() {
     }
     assert_eq!(code(&run(&c, &sb.base_url(), &[])), 0);
     std::fs::remove_file(c.dir.path().join(".itest.results.csv.state")).unwrap();
-    let o = Command::new(bin())
-        .arg("run")
-        .arg(&c.plan)
-        .arg("--sandbox")
-        .arg("--results")
-        .arg(&c.results)
-        .current_dir(c.dir.path())
-        .env_remove("DIALNEXA_API_KEY")
-        .env_remove("DIALNEXA_BASE_URL")
-        .output()
-        .unwrap();
+    let results = c.results.to_str().expect("a UTF-8 path");
+    let o = rehearse(&c, &["--results", results]);
     assert_eq!(code(&o), 2, "{}", show(&o));
     assert!(
         text(&o.stderr).contains("belongs to another campaign"),
