@@ -173,6 +173,17 @@ impl Targets {
         }
     }
 
+    /// True when target `i`'s key is `key` (without building the key: a
+    /// number is compared as digits).
+    pub fn key_is(&self, i: u32, key: &str) -> bool {
+        match (self.keys.get(i as usize), self.list.get(i as usize)) {
+            (Some(Some(k)), _) => k == key,
+            (_, Some(s)) if s.number != 0 => packed(key) == Some(s.number),
+            (_, Some(_)) => self.odd_numbers.get(&i).map_or("", |n| n.as_str()) == key,
+            (_, None) => false,
+        }
+    }
+
     fn target(&self, i: u32, s: &Stored) -> Target {
         let to_number = self.number(i, s);
         let key = match self.keys.get(i as usize) {
@@ -249,7 +260,7 @@ impl Targets {
             .iter()
             .take_while(|(k, _)| *k == h)
             .map(|(_, i)| *i)
-            .filter(|i| self.key(*i) == key)
+            .filter(|&i| self.key_is(i, key))
             .min()
     }
 
@@ -421,6 +432,10 @@ mod tests {
                 pushed.push(target);
             }
             let got: Vec<Target> = t.iter().map(|(_, t)| t).collect();
+            for (i, p) in (0u32..).zip(&pushed) {
+                proptest::prop_assert!(t.key_is(i, &p.key));
+                proptest::prop_assert_eq!(t.key_is(i, "+1"), p.key == "+1");
+            }
             proptest::prop_assert_eq!(got, pushed);
         }
     }

@@ -147,6 +147,11 @@ impl Table {
         self.position(key).is_some()
     }
 
+    /// The status of a key's last record, without building the record.
+    pub fn status(&self, key: &str) -> Option<&Status> {
+        self.position(key).map(|i| self.status_at(i))
+    }
+
     /// The status of the record at `i`.
     pub(super) fn status_at(&self, i: usize) -> &Status {
         self.statuses.get(self.records[i].status)

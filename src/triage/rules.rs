@@ -42,6 +42,13 @@ impl Rules<'_> {
     /// ended, else (with a plan) computed from the ending and the time it
     /// was recorded. A `next_at` is believed only for an ending the plan
     /// (still) redials with rounds left.
+    /// True when no row's ended call is ever due again under these rules
+    /// (a plan without `redial:`): a settled record is then settled
+    /// whatever else it holds.
+    pub fn never_redials(&self) -> bool {
+        matches!(self, Rules::Plan(plan) if plan.redial.is_none())
+    }
+
     pub fn redial_due(&self, rec: &Record, zone: Option<&TimeZone>) -> Option<Timestamp> {
         let Status::Call(status) = &rec.status else {
             return None;

@@ -45,7 +45,7 @@ impl<'a> Seen<'a> {
         self.others.contains(key)
             || self
                 .by_target
-                .find(hash, |&i| self.targets.key(i) == key)
+                .find(hash, |&i| self.targets.key_is(i, key))
                 .is_some()
     }
 
@@ -96,18 +96,32 @@ pub fn triage(rules: Rules<'_>, rows: &Rows, table: Option<&Table>, now: Timesta
         },
     };
     let last = |key: &str| table.and_then(|t| t.get(key));
-    for (i, target) in targets.iter().filter(|(_, t)| !t.listed) {
-        if sorter.seen.target(i, &target.key) {
-            let zone = targets.zone(&target);
-            sorter.target(i, &target, zone, last(&target.key).as_ref());
-        } else {
-            tracing::warn!(
-                row = target.row,
-                "key {} appears twice; dialled once",
-                target.key
-            );
+    let never_redials = sorter.rules.never_redials();
+    let count = u32::try_from(targets.len()).unwrap_or(u32::MAX);
+    for i in (0..count).filter(|&i| !targets.listed(i)) {
+        let key = targets.key(i);
+        if !sorter.seen.target(i, &key) {
+            let row = targets.get(i).map_or(0, |t| t.row);
+            tracing::warn!(row, "key {key} appears twice; dialled once");
             sorter.out.counts.duplicate_keys += 1;
+            continue;
         }
+        // A rerun's rows are mostly settled: under a plan that never
+        // redials, a settled status alone decides (no record, no target
+        // built). A suppressed one is not: off every list, the row is new.
+        if never_redials
+            && let Some(status) = table.and_then(|t| t.status(&key))
+            && status.disposition() == Disposition::Settled
+            && *status != Status::Suppressed
+        {
+            sorter.settled(status);
+            continue;
+        }
+        let Some(target) = targets.get(i) else {
+            continue;
+        };
+        let zone = targets.zone(&target);
+        sorter.target(i, &target, zone, last(&key).as_ref());
     }
     for (i, target) in targets.iter().filter(|(_, t)| t.listed) {
         if sorter.seen.target(i, &target.key) {
@@ -163,7 +177,7 @@ impl Sorter<'_> {
                         self.out.wait.push((due, next));
                     }
                 }
-                _ => self.settled(rec),
+                _ => self.settled(&rec.status),
             },
         }
     }
@@ -211,17 +225,17 @@ impl Sorter<'_> {
         });
     }
 
-    fn settled(&mut self, rec: &Record) {
-        if let Status::Call(c) = &rec.status
+    fn settled(&mut self, status: &Status) {
+        if let Status::Call(c) = status
             && !c.is_terminal()
         {
             self.out.counts.in_progress += 1;
         }
         let settled = &mut self.out.counts.settled;
-        match settled.get_mut(rec.status.as_str()) {
+        match settled.get_mut(status.as_str()) {
             Some(n) => *n += 1,
             None => {
-                settled.insert(rec.status.as_str().to_string(), 1);
+                settled.insert(status.as_str().to_string(), 1);
             }
         }
     }
@@ -237,7 +251,7 @@ impl Sorter<'_> {
                 // ID and agent version from the record); the engine's
                 // check before dialling refuses a resend.
                 Disposition::Reconcile => self.look_up(i, rec),
-                Disposition::Settled => self.settled(rec),
+                Disposition::Settled => self.settled(&rec.status),
             },
             None => self.record_suppressed(row),
         }
@@ -253,7 +267,9 @@ impl Sorter<'_> {
     /// exists or may exist for its key, whose record is kept.
     fn invalid(&mut self, row: &crate::results::RowRef, why: &str, last: Option<&Record>) {
         match last {
-            Some(rec) if rec.status.disposition() == Disposition::Settled => self.settled(rec),
+            Some(rec) if rec.status.disposition() == Disposition::Settled => {
+                self.settled(&rec.status)
+            }
             Some(rec) if rec.status.disposition() == Disposition::Reconcile => {
                 // Not looked up while the row is invalid: it waits, as
                 // invalid, for the sheet to be fixed.

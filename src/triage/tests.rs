@@ -388,3 +388,41 @@ fn the_resume_command_has_absolute_quoted_paths() {
         )
     );
 }
+
+#[test]
+fn without_redials_a_settled_status_settles_and_a_suppressed_one_is_dialled_anew() {
+    let p = plan("");
+    // 2 completed, 3 no_answer, 4 queued, 5 suppressed (now on no list),
+    // 6 pending, 7 rejected, 8 the key of row 2 again.
+    let mut rows = rows("tttttt");
+    let mut again = Target::new("k2", 8, "+12125550008");
+    again.to_number = "+12125550008".into();
+    std::sync::Arc::make_mut(&mut rows.targets).push(again, Some(ny()));
+    rows.rows_read = 7;
+    let t = table(&[
+        (2, "completed"),
+        (3, "no_answer"),
+        (4, "queued"),
+        (5, "suppressed"),
+        (6, "pending"),
+        (7, "rejected"),
+    ]);
+    let out = triage(Rules::Plan(&p), &rows, Some(&t), ts("2026-06-02T15:00:00Z"));
+    let c = &out.counts;
+    let settled: Vec<(&str, u64)> = c.settled.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        settled,
+        [
+            ("completed", 1),
+            ("no_answer", 1),
+            ("queued", 1),
+            ("rejected", 1)
+        ],
+        "{c:?}"
+    );
+    assert_eq!(c.in_progress, 1, "{c:?}");
+    assert_eq!((c.dial, c.duplicate_keys), (2, 1), "{c:?}");
+    let dialled: Vec<u32> = out.dial.iter().map(|j| j.target).collect();
+    assert_eq!(dialled, [3, 4], "rows 5 and 6, in input order");
+    assert_eq!(c.total(), c.rows, "{c:?}");
+}
