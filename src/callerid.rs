@@ -19,8 +19,6 @@
 
 use std::collections::BTreeMap;
 
-use compact_str::CompactString;
-
 use crate::dispatch::Targets;
 use crate::phone::{self, RegionCode};
 use crate::plan::{LocalCallerId, Plan};
@@ -189,28 +187,24 @@ pub fn assign(plan: &Plan, targets: &mut Targets, table: Option<&Table>) {
     let pool = Pool::of(plan);
     let mut usage = Usage::new();
     let mut open = Vec::new();
-    let mut sticky = Vec::new();
     // Rows on a do-not-call list are never dialled: they take no caller ID.
-    for (i, t) in targets.iter().filter(|(_, t)| !t.listed) {
+    let count_all = u32::try_from(targets.len()).unwrap_or(u32::MAX);
+    for i in 0..count_all {
+        let Some(t) = targets.get(i).filter(|t| !t.listed) else {
+            continue;
+        };
         let recorded = table
             .and_then(|tb| tb.from_number(&t.key))
             .map(str::trim)
             .filter(|n| !n.is_empty() && pool.contains(n));
-        let from = match (t.from_number.is_empty(), recorded) {
-            (false, _) => t.from_number.as_str(),
+        match (t.from_number.is_empty(), recorded) {
+            (false, _) => count(&mut usage, &t.from_number),
             (true, Some(n)) => {
-                sticky.push((i, CompactString::from(n)));
-                n
+                count(&mut usage, n);
+                targets.set_from_number(i, n);
             }
-            (true, None) => {
-                open.push(i);
-                continue;
-            }
-        };
-        count(&mut usage, from);
-    }
-    for (i, n) in sticky {
-        targets.set_from_number(i, &n);
+            (true, None) => open.push(i),
+        }
     }
     let need_region = pool.has_countries();
     for i in open {

@@ -134,9 +134,9 @@ impl<A: CallsApi> Shared<A> {
         let owners = &mut *guard;
         let id = owners.hash(call_id);
         if let Some(first) = owners.slots.find_mut(slot_hash(&id), |s| s.id == id) {
-            let first_round = match owners.odd.get(&id) {
-                Some(owner) if first.is(ODD) => owner.round,
-                _ => u32::from(first.round),
+            let first_round = match first.is(ODD).then(|| owners.odd.get(&id)).flatten() {
+                Some(owner) => owner.round,
+                None => u32::from(first.round),
             };
             if first.target == at && first_round == round {
                 return None;
@@ -149,7 +149,7 @@ impl<A: CallsApi> Shared<A> {
             "" => Some(0),
             text => seconds_of(text),
         };
-        let as_listed = self.settings.targets.get(at).as_ref() == Some(target);
+        let as_listed = self.settings.targets.lists(at, target);
         let attempts = u8::try_from(row.attempts).ok();
         let slim_round = u16::try_from(round).ok();
         let odd = !as_listed || intent_s.is_none() || attempts.is_none() || slim_round.is_none();

@@ -39,8 +39,8 @@ struct Stored {
 }
 
 /// Every recipient of a run, in input order, owned once: jobs, resumes and
-/// redials name them by index ([`Job::target`]); a key index is built when
-/// redials need to find a row by key.
+/// redials name them by index ([`Job::target`]); a key index is built at
+/// the first look-up by key (redials, calling windows).
 #[derive(Debug, Clone)]
 pub struct Targets {
     list: Vec<Stored>,
@@ -164,32 +164,57 @@ impl Targets {
         out
     }
 
+    /// True when target `i`'s number is `text` (compared as digits, not
+    /// built).
+    fn number_is(&self, i: u32, s: &Stored, text: &str) -> bool {
+        if s.number != 0 {
+            return packed(text) == Some(s.number);
+        }
+        self.odd_numbers.get(&i).map_or("", |n| n.as_str()) == text
+    }
+
+    /// Target `i`'s key when it is not its number.
+    fn own_key(&self, i: u32) -> Option<&CompactString> {
+        self.keys.get(i as usize)?.as_ref()
+    }
+
     /// The key of target `i` (empty past the end).
     pub fn key(&self, i: u32) -> CompactString {
-        match (self.keys.get(i as usize), self.list.get(i as usize)) {
-            (Some(Some(k)), _) => k.clone(),
-            (_, Some(s)) => self.number(i, s),
-            (_, None) => CompactString::default(),
+        match (self.own_key(i), self.list.get(i as usize)) {
+            (Some(k), _) => k.clone(),
+            (None, Some(s)) => self.number(i, s),
+            (None, None) => CompactString::default(),
         }
     }
 
-    /// True when target `i`'s key is `key` (without building the key: a
-    /// number is compared as digits).
+    /// True when target `i`'s key is `key` (without building the key).
     pub fn key_is(&self, i: u32, key: &str) -> bool {
-        match (self.keys.get(i as usize), self.list.get(i as usize)) {
-            (Some(Some(k)), _) => k == key,
-            (_, Some(s)) if s.number != 0 => packed(key) == Some(s.number),
-            (_, Some(_)) => self.odd_numbers.get(&i).map_or("", |n| n.as_str()) == key,
-            (_, None) => false,
+        match (self.own_key(i), self.list.get(i as usize)) {
+            (Some(k), _) => k == key,
+            (None, Some(s)) => self.number_is(i, s, key),
+            (None, None) => false,
         }
+    }
+
+    /// True when `t` names target `i` as it is listed: the same key, row,
+    /// number, caller ID and agent version (what a record of the row is
+    /// made of), compared without building the target.
+    pub fn lists(&self, i: u32, t: &Target) -> bool {
+        self.list.get(i as usize).is_some_and(|s| {
+            s.row == t.row
+                && self.key_is(i, &t.key)
+                && self.number_is(i, s, &t.to_number)
+                && *self.callers.get(s.from_number) == t.from_number
+                && *self.agents.get(s.agent_version_id) == t.agent_version_id
+        })
     }
 
     fn target(&self, i: u32, s: &Stored) -> Target {
         let to_number = self.number(i, s);
-        let key = match self.keys.get(i as usize) {
-            Some(Some(k)) => k.clone(),
-            _ => to_number.clone(),
-        };
+        let key = self
+            .own_key(i)
+            .cloned()
+            .unwrap_or_else(|| to_number.clone());
         Target {
             key,
             row: s.row,
@@ -434,6 +459,10 @@ mod tests {
             let got: Vec<Target> = t.iter().map(|(_, t)| t).collect();
             for (i, p) in (0u32..).zip(&pushed) {
                 proptest::prop_assert!(t.key_is(i, &p.key));
+                proptest::prop_assert!(t.lists(i, p));
+                let mut moved = p.clone();
+                moved.to_number.push('0');
+                proptest::prop_assert!(!t.lists(i, &moved));
                 proptest::prop_assert_eq!(t.key_is(i, "+1"), p.key == "+1");
             }
             proptest::prop_assert_eq!(got, pushed);

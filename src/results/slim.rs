@@ -119,8 +119,9 @@ const DIGIT_PAIRS: [u8; 200] = {
 
 /// The text columns a typical row leaves empty (`error`, `duration_s`,
 /// `next_at`), an `updated_at` of another layout ([`Stamp::Text`]) and a
-/// `to_number` that is not the key, in one string: empty when they all are, so a typical row pays nothing.
-/// Inline up to 24 bytes (a duration, a `next_at`), on the heap beyond.
+/// `to_number` that is not the key, in one string: empty when they all
+/// are, so a typical row pays nothing. Inline up to 24 bytes (a duration,
+/// a `next_at`, a number), on the heap beyond.
 ///
 /// Encoding: a first byte `@` + a mask of the fields present (bit i: field
 /// i), then the byte length and `:` of each present field but the last,

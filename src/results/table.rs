@@ -4,8 +4,9 @@
 //!
 //! Each key's record is kept in a slim form ([`Slim`], 120 bytes, no heap
 //! for a typical row): the key, call id and the rarely filled text columns
-//! (among them the number, when it is not the key) as inline strings (`compact_str`: up to 24 bytes need no heap),
-//! the `updated_at` of callplan's layout as its digits in a `u64`, and the
+//! (among them the number, when it is not the key) as inline strings
+//! (`compact_str`: up to 24 bytes need no heap), the `updated_at` of
+//! callplan's layout as its digits in a `u64`, and the
 //! caller ID, agent version, end reason and status as numbers into pools of
 //! the values repeated across rows. The index is a `hashbrown::HashTable`
 //! of record numbers (4 bytes a slot) that hashes the key where the record

@@ -37,11 +37,6 @@ impl Rules<'_> {
         }
     }
 
-    /// When a row whose last call ended (`rec`) is due for its next round,
-    /// if it is redialled at all: the `next_at` written when the call
-    /// ended, else (with a plan) computed from the ending and the time it
-    /// was recorded. A `next_at` is believed only for an ending the plan
-    /// (still) redials with rounds left.
     /// True when no row's ended call is ever due again under these rules
     /// (a plan without `redial:`): a settled record is then settled
     /// whatever else it holds.
@@ -49,6 +44,11 @@ impl Rules<'_> {
         matches!(self, Rules::Plan(plan) if plan.redial.is_none())
     }
 
+    /// When a row whose last call ended (`rec`) is due for its next round,
+    /// if it is redialled at all: the `next_at` written when the call
+    /// ended, else (with a plan) computed from the ending and the time it
+    /// was recorded. A `next_at` is believed only for an ending the plan
+    /// (still) redials with rounds left.
     pub fn redial_due(&self, rec: &Record, zone: Option<&TimeZone>) -> Option<Timestamp> {
         let Status::Call(status) = &rec.status else {
             return None;

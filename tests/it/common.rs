@@ -28,6 +28,20 @@ pub fn bin() -> PathBuf {
 }
 
 /// Folder of the test fixtures.
+/// `callplan` in `dir` with nothing of the caller's environment that could
+/// reach a real API or change what it prints: no key, no base URL, no
+/// `RUST_LOG`, no stdin.
+pub fn offline(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.current_dir(dir)
+        .env("NO_PROXY", "127.0.0.1")
+        .env_remove("DIALNEXA_API_KEY")
+        .env_remove("DIALNEXA_BASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use callplan::sandbox::{Config, Faults, RateLimit, VersionState};
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin, latest, records, show};
+use crate::common::{TestSandbox, bin, latest, offline, records, show};
 
 const KEY: &str = "sk_test_9f8e7d6c5b4a_SUPERSECRET";
 
@@ -126,16 +126,11 @@ pub(crate) fn run(c: &Camp, base_url: &str, args: &[&str]) -> Output {
 /// `callplan run PLAN --sandbox ARGS` in the campaign's folder, with no
 /// key and no base URL in its environment: a rehearsal needs neither.
 fn rehearse(c: &Camp, args: &[&str]) -> Output {
-    Command::new(bin())
+    offline(c.dir.path())
         .arg("run")
         .arg(&c.plan)
         .arg("--sandbox")
         .args(args)
-        .current_dir(c.dir.path())
-        .env_remove("DIALNEXA_API_KEY")
-        .env_remove("DIALNEXA_BASE_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .output()
         .expect("run callplan")
 }

@@ -7,20 +7,14 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{bin, fixtures, latest, show};
+use crate::common::{bin, fixtures, latest, offline, show};
 
 /// `callplan <args>` in `dir`, at the test instant `now`, with nothing of
 /// the caller's environment that could reach a real API.
 fn callplan(dir: &Path, now: &str, args: &[&str]) -> Output {
-    Command::new(bin())
+    offline(dir)
         .args(args)
-        .current_dir(dir)
         .env("CALLPLAN_TEST_NOW", now)
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("DIALNEXA_API_KEY")
-        .env_remove("DIALNEXA_BASE_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .output()
         .expect("run callplan")
 }

@@ -7,14 +7,14 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use callplan::recipients::{Reader, Record};
 use callplan::validate::Kind;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook, Worksheet};
 use serde_json::Value;
 
-use crate::common::{bin, fixtures, records};
+use crate::common::{fixtures, offline, records};
 
 type Found = BTreeSet<(String, Option<u64>, Option<String>)>;
 
@@ -23,11 +23,8 @@ const PLAN: &str = "name: wb\nfrom_number: \"+14155550100\"\nagent_version_id: a
 const CRM: &str = "columns:\n  metadata: [crm]\n";
 
 fn callplan(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
+    offline(cwd)
         .args(args)
-        .current_dir(cwd)
-        .env_remove("DIALNEXA_API_KEY")
-        .env_remove("DIALNEXA_BASE_URL")
         .output()
         .expect("the callplan binary runs")
 }
