@@ -160,7 +160,7 @@ impl Targets {
             return self.odd_numbers.get(&i).cloned().unwrap_or_default();
         }
         let mut out = CompactString::const_new("+");
-        out.push_str(itoa_u64(s.number).as_str());
+        out.push_str(itoa::Buffer::new().format(s.number));
         out
     }
 
@@ -322,11 +322,6 @@ impl Targets {
         }
         Some(target)
     }
-}
-
-/// `n` in decimal, on the stack.
-fn itoa_u64(n: u64) -> CompactString {
-    compact_str::ToCompactString::to_compact_string(&n)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use compact_str::{CompactString, ToCompactString};
+use compact_str::CompactString;
 
 use crate::text::now_rfc3339;
 use crate::wire::{CallStatus, own_status};
@@ -234,28 +234,28 @@ impl Record {
     /// Appends this record as one CSV line, `campaign` (the file's
     /// [`campaign_cell`](super::header::campaign_cell)) in the last column.
     pub(super) fn write_to(&self, campaign: &str, buf: &mut Vec<u8>) {
-        // Numbers as text on the stack (CompactString formats integers
-        // inline, no heap).
-        let row = self.row.to_compact_string();
-        let round = self.round.to_compact_string();
-        let attempts = self.attempts.to_compact_string();
-        let http = self
-            .http_status
-            .map(|s| s.to_compact_string())
-            .unwrap_or_default();
+        // Numbers as text on the stack.
+        let (mut row, mut round, mut attempts, mut http) = Default::default();
+        let row = itoa::Buffer::format(&mut row, self.row);
+        let round = itoa::Buffer::format(&mut round, self.round);
+        let attempts = itoa::Buffer::format(&mut attempts, self.attempts);
+        let http = match self.http_status {
+            Some(s) => itoa::Buffer::format(&mut http, s),
+            None => "",
+        };
         push_line(
             buf,
             [
                 self.key.as_str(),
-                &row,
+                row,
                 &self.to_number,
                 &self.from_number,
                 &self.agent_version_id,
-                &round,
+                round,
                 self.status.as_str(),
                 &self.call_id,
-                &attempts,
-                &http,
+                attempts,
+                http,
                 &self.error,
                 &self.end_reason,
                 &self.duration_s,

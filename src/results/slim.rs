@@ -145,7 +145,7 @@ impl Tail {
         let mut s = CompactString::default();
         s.push(char::from(b'@' + mask));
         for f in fields[..last].iter().filter(|f| !f.is_empty()) {
-            s.push_str(itoa_len(f.len()).as_str());
+            s.push_str(itoa::Buffer::new().format(f.len()));
             s.push(':');
         }
         for f in fields {
@@ -203,11 +203,6 @@ impl Tail {
     pub(super) fn is_heap_allocated(&self) -> bool {
         self.0.is_heap_allocated()
     }
-}
-
-/// A length in decimal, on the stack.
-fn itoa_len(n: usize) -> CompactString {
-    compact_str::ToCompactString::to_compact_string(&n)
 }
 
 /// The hash every table of this module uses (FxHash: keys and values are

@@ -5,7 +5,8 @@
 //! shared queue at once (so lines keep the order of the appends); the
 //! thread takes everything queued in one go, writes it with one `write`,
 //! fsyncs once, and only then releases the waiters whose lines that batch
-//! held, all of them with one wake-up. A worker sends a request only after
+//! held, all of them with one wake-up (of a relay task on their runtime,
+//! which wakes them there). A worker sends a request only after
 //! the `dispatching` record of its intent has been released, so no call
 //! ever leaves without its intent on disk. A failed write or fsync poisons
 //! the writer: the waiters of that batch and of the lines queued behind it
@@ -34,6 +35,14 @@ use super::state::{state_path, write_state};
 /// Buffer sizes the writer keeps between batches; larger ones are freed.
 const KEEP_BYTES: usize = 1 << 20;
 const KEEP_RECORDS: usize = 4096;
+
+/// How long lines nobody waits for (a call's answer, an outcome) may sit
+/// queued before the writer takes them anyway, and how many bytes of them
+/// make it take them at once. In a busy run they go sooner, with the next
+/// intent's batch: one fsync serves both (measured: fsyncs per call
+/// halved, BENCHMARKS.md).
+const LAZY_FOR: std::time::Duration = std::time::Duration::from_millis(10);
+const LAZY_BYTES: usize = 1 << 16;
 
 /// The writer thread failed: the error is shared by every later append.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -66,11 +75,71 @@ impl Batch {
         }
     }
 
-    /// Releases every waiter with `res` (the first release wins).
-    fn release(&self, res: Result<(), WriteFailed>) {
+    /// Sets the batch's result (the first release wins) and wakes its
+    /// waiters: through `relay` when there is one, else from this thread.
+    fn release(self: Arc<Self>, res: Result<(), WriteFailed>, relay: Option<&Relay>) {
         let _ = self.done.set(res);
-        self.notify.notify_waiters();
+        match relay {
+            Some(relay) => relay.hand(self),
+            None => self.notify.notify_waiters(),
+        }
     }
+}
+
+/// Wakes a released batch's waiters from a task on their runtime. A task
+/// woken from another thread costs that runtime a wake-up of its own (a
+/// system call each: one per call, measured); the writer thread wakes the
+/// relay once per batch instead, and the relay wakes the batch's tasks
+/// where they run, which costs none.
+#[derive(Debug, Default)]
+struct Relay {
+    /// Batches released and not yet relayed; true once the writer ended.
+    ready: Mutex<(Vec<Arc<Batch>>, bool)>,
+    wake: Notify,
+}
+
+impl Relay {
+    /// Starts the relay on the current tokio runtime, if there is one.
+    fn start() -> Option<Arc<Relay>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let relay = Arc::new(Relay::default());
+        runtime.spawn(relay.clone().run());
+        Some(relay)
+    }
+
+    fn hand(&self, batch: Arc<Batch>) {
+        lock(&self.ready).0.push(batch);
+        self.wake.notify_one();
+    }
+
+    /// The writer has ended: the relay wakes what is left, then stops.
+    fn close(&self) {
+        lock(&self.ready).1 = true;
+        self.wake.notify_one();
+    }
+
+    async fn run(self: Arc<Self>) {
+        let mut taken = Vec::new();
+        loop {
+            self.wake.notified().await;
+            let closed = {
+                let mut ready = lock(&self.ready);
+                std::mem::swap(&mut ready.0, &mut taken);
+                ready.1
+            };
+            for batch in taken.drain(..) {
+                batch.notify.notify_waiters();
+            }
+            if closed {
+                return;
+            }
+        }
+    }
+}
+
+/// Locks `m`, past a panic of another holder (the data stays usable).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What the appenders hand the writer thread, under one lock.
@@ -98,11 +167,20 @@ struct Inner {
     work: Condvar,
     campaign: String,
     path: PathBuf,
+    /// Wakes the waiters of released batches on their runtime.
+    relay: Option<Arc<Relay>>,
+    /// [`LAZY_FOR`], or a test's.
+    lazy_for: std::time::Duration,
 }
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.queue)
+    }
+
+    /// Releases `batch`'s waiters with `res`.
+    fn release(&self, batch: Arc<Batch>, res: Result<(), WriteFailed>) {
+        batch.release(res, self.relay.as_deref());
     }
 
     /// Queues `rec`'s line; returns the batch to wait for when `durable`.
@@ -114,7 +192,13 @@ impl Inner {
         rec.write_to(&self.campaign, &mut q.buf);
         q.recs.push(rec);
         let batch = durable.then(|| q.batch.get_or_insert_with(Default::default).clone());
-        let wake = std::mem::take(&mut q.idle);
+        // A line nobody waits for does not wake the writer: it goes with
+        // the next durable one's fsync, or when the writer's wait times out
+        // (`LAZY_FOR`), or once enough of them are queued.
+        let wake = q.idle && (durable || q.buf.len() >= LAZY_BYTES);
+        if wake {
+            q.idle = false;
+        }
         drop(q);
         if wake {
             self.work.notify_one();
@@ -135,7 +219,7 @@ impl Inner {
         };
         halt.cancel();
         if let Some(b) = behind {
-            b.release(Err(failed));
+            self.release(b, Err(failed));
         }
     }
 
@@ -280,6 +364,7 @@ pub fn open(
         table,
         campaign,
         halt,
+        LAZY_FOR,
     ))
 }
 
@@ -304,12 +389,15 @@ fn spawn_writer<F: Sink>(
     table: Table,
     campaign: String,
     halt: CancellationToken,
+    lazy_for: std::time::Duration,
 ) -> (Appender, Writer) {
     let inner = Arc::new(Inner {
         queue: Mutex::new(Queue::default()),
         work: Condvar::new(),
         campaign,
         path,
+        relay: Relay::start(),
+        lazy_for,
     });
     let shared = inner.clone();
     let thread = std::thread::Builder::new()
@@ -317,6 +405,9 @@ fn spawn_writer<F: Sink>(
         .spawn(move || {
             // If the loop unwinds (a panic), the queue fails with it: no
             // append waits for a writer that is gone.
+            // Dropped last, on the way out or in an unwind: the relay
+            // wakes what the writer released and stops.
+            let _relay = CloseRelay(&shared);
             let guard = FailOnUnwind(&shared, &halt);
             let out = writer_loop(&shared, file, table, &halt);
             std::mem::forget(guard);
@@ -343,6 +434,17 @@ impl Drop for FailOnUnwind<'_> {
     }
 }
 
+/// Closes the writer's relay, if it has one, when dropped.
+struct CloseRelay<'a>(&'a Inner);
+
+impl Drop for CloseRelay<'_> {
+    fn drop(&mut self) {
+        if let Some(relay) = &self.0.relay {
+            relay.close();
+        }
+    }
+}
+
 /// Releases a taken batch's waiters with an error if the writer thread
 /// leaves without releasing them (it panicked): nobody waits forever.
 struct Release<'a>(Option<Arc<Batch>>, &'a Inner);
@@ -350,7 +452,7 @@ struct Release<'a>(Option<Arc<Batch>>, &'a Inner);
 impl Release<'_> {
     fn with(mut self, res: Result<(), WriteFailed>) {
         if let Some(b) = self.0.take() {
-            b.release(res);
+            self.1.release(b, res);
         }
     }
 }
@@ -358,7 +460,7 @@ impl Release<'_> {
 impl Drop for Release<'_> {
     fn drop(&mut self) {
         if let Some(b) = self.0.take() {
-            b.release(Err(self.1.stopped()));
+            self.1.release(b, Err(self.1.stopped()));
         }
     }
 }
@@ -378,9 +480,20 @@ fn writer_loop<F: Sink>(
     loop {
         let batch = {
             let mut q = inner.lock();
-            while q.buf.is_empty() && !q.closed {
+            while !q.closed && q.batch.is_none() && q.buf.len() < LAZY_BYTES {
                 q.idle = true;
-                q = inner.work.wait(q).unwrap_or_else(|e| e.into_inner());
+                if q.buf.is_empty() {
+                    q = inner.work.wait(q).unwrap_or_else(|e| e.into_inner());
+                    continue;
+                }
+                let (back, waited) = inner
+                    .work
+                    .wait_timeout(q, inner.lazy_for)
+                    .unwrap_or_else(|e| e.into_inner());
+                q = back;
+                if waited.timed_out() {
+                    break;
+                }
             }
             q.idle = false;
             if q.buf.is_empty() {

@@ -41,6 +41,7 @@ fn write_failure_fails_every_append_and_halts() {
         Table::default(),
         "june".into(),
         halt.clone(),
+        LAZY_FOR,
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -130,13 +131,99 @@ impl Sink for Probe {
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn probe_writer(probe: &Probe, halt: &CancellationToken) -> (Appender, Writer) {
+    lazy_probe_writer(probe, halt, LAZY_FOR)
+}
+
+fn lazy_probe_writer(
+    probe: &Probe,
+    halt: &CancellationToken,
+    lazy_for: std::time::Duration,
+) -> (Appender, Writer) {
     spawn_writer(
         "probe.csv".into(),
         probe.clone(),
         Table::default(),
         "june".into(),
         halt.clone(),
+        lazy_for,
     )
+}
+
+const AN_HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+#[tokio::test(flavor = "current_thread")]
+async fn lines_nobody_waits_for_ride_with_the_next_intents_fsync() {
+    let probe = Probe::default();
+    let (app, w) = lazy_probe_writer(&probe, &CancellationToken::new(), AN_HOUR);
+    for i in 0..20 {
+        app.append(rec(
+            &format!("a{i}"),
+            Status::Call(crate::wire::CallStatus::Queued),
+        ));
+    }
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        probe.writes.load(Ordering::SeqCst),
+        0,
+        "the writer was woken"
+    );
+    assert!(durable(&app, "k".into()).await.unwrap());
+    // The 20 answers and the intent: one write, one fsync.
+    assert_eq!(probe.writes.load(Ordering::SeqCst), 1);
+    assert_eq!(probe.syncs.load(Ordering::SeqCst), 1);
+    let text = String::from_utf8(probe.bytes.lock().unwrap().clone()).unwrap();
+    let keys: Vec<_> = text.lines().map(|l| l.split(',').next().unwrap()).collect();
+    let mut want: Vec<String> = (0..20).map(|i| format!("a{i}")).collect();
+    want.push("k".into());
+    assert_eq!(keys, want, "in the order of the appends");
+    drop(app);
+    assert_eq!(w.finish().0.len(), 21);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_lone_line_nobody_waits_for_is_written_after_the_lazy_wait() {
+    let probe = Probe::default();
+    let lazy = std::time::Duration::from_millis(10);
+    let (app, w) = lazy_probe_writer(&probe, &CancellationToken::new(), lazy);
+    app.append(rec("a", Status::Call(crate::wire::CallStatus::Queued)));
+    // No other append comes: the writer's wait times out and takes it.
+    for _ in 0..1000 {
+        if probe.syncs.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(probe.syncs.load(Ordering::SeqCst), 1, "never written");
+    assert!(app.inner.lock().recs.is_empty());
+    drop(app);
+    assert_eq!(w.finish().0.len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn many_lines_nobody_waits_for_are_written_without_waiting() {
+    let probe = Probe::default();
+    let (app, w) = lazy_probe_writer(&probe, &CancellationToken::new(), AN_HOUR);
+    // More than LAZY_BYTES of answers wake the writer on their own.
+    let mut i = 0;
+    while app.inner.lock().buf.len() < LAZY_BYTES {
+        app.append(rec(
+            &format!("a{i}"),
+            Status::Call(crate::wire::CallStatus::Queued),
+        ));
+        i += 1;
+    }
+    app.append(rec("last", Status::Call(crate::wire::CallStatus::Queued)));
+    for _ in 0..1000 {
+        if probe.syncs.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(probe.syncs.load(Ordering::SeqCst) > 0, "never written");
+    drop(app);
+    assert_eq!(w.finish().0.len(), i + 1);
 }
 
 /// A probe whose first fsync waits until the sender is used.
@@ -426,6 +513,7 @@ async fn a_writer_that_dies_fails_every_append_and_halts_instead_of_hanging() {
         Table::default(),
         "june".into(),
         halt.clone(),
+        LAZY_FOR,
     );
     // A guard against a hang, not a timing: either answer comes at once.
     let guard = std::time::Duration::from_secs(60);

@@ -55,7 +55,10 @@ pub(super) fn execute(
     sorted: Triage,
     tracked: Vec<Tracked>,
 ) -> anyhow::Result<Executed> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread runs the engine (the results writer has its own): on two
+    // cores, two workers handing tasks to each other cost more CPU per call
+    // than they gained (BENCHMARKS.md, issue 11).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
