@@ -41,7 +41,7 @@ fn write_failure_fails_every_append_and_halts() {
         Table::default(),
         "june".into(),
         halt.clone(),
-        LAZY_FOR,
+        Timing::RUN,
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -131,13 +131,26 @@ impl Sink for Probe {
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn probe_writer(probe: &Probe, halt: &CancellationToken) -> (Appender, Writer) {
-    lazy_probe_writer(probe, halt, LAZY_FOR)
+    timed_probe_writer(probe, halt, Timing::RUN)
 }
 
+/// A probe writer whose lines nobody waits for wait `lazy_for`.
 fn lazy_probe_writer(
     probe: &Probe,
     halt: &CancellationToken,
-    lazy_for: std::time::Duration,
+    lazy_for: Duration,
+) -> (Appender, Writer) {
+    let timing = Timing {
+        lazy_for,
+        ..Timing::RUN
+    };
+    timed_probe_writer(probe, halt, timing)
+}
+
+fn timed_probe_writer(
+    probe: &Probe,
+    halt: &CancellationToken,
+    timing: Timing,
 ) -> (Appender, Writer) {
     spawn_writer(
         "probe.csv".into(),
@@ -145,11 +158,68 @@ fn lazy_probe_writer(
         Table::default(),
         "june".into(),
         halt.clone(),
-        lazy_for,
+        timing,
     )
 }
 
-const AN_HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+#[tokio::test(flavor = "current_thread")]
+async fn after_a_batch_of_several_intents_the_next_is_held_open_to_gather_more() {
+    let (probe, open_gate) = gated();
+    let timing = Timing {
+        gather_for: Duration::from_millis(200),
+        ..Timing::RUN
+    };
+    let (app, w) = timed_probe_writer(&probe, &CancellationToken::new(), timing);
+    let writes = || probe.writes.load(Ordering::SeqCst);
+    // A lone intent: written at once (its fsync held at the gate).
+    let first = durable(&app, "k0".into());
+    while writes() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // Three queue behind it: one batch of three.
+    let three: Vec<_> = (1..=3).map(|i| durable(&app, format!("k{i}"))).collect();
+    until_queued(&app, 3).await;
+    open_gate.send(()).unwrap();
+    assert!(first.await.unwrap());
+    for t in three {
+        assert!(t.await.unwrap());
+    }
+    assert_eq!(writes(), 2);
+    // The last batch held three: the next is held open, and five intents
+    // sent one after another (as answers come) make one batch.
+    let mut five = Vec::new();
+    for i in 4..=8 {
+        five.push(durable(&app, format!("k{i}")));
+        tokio::task::yield_now().await;
+    }
+    for t in five {
+        assert!(t.await.unwrap());
+    }
+    assert_eq!(writes(), 3, "the five in one write");
+    assert_eq!(probe.syncs.load(Ordering::SeqCst), 3);
+    drop(app);
+    assert_eq!(w.finish().0.len(), 9);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_lone_intent_after_a_lone_intent_never_waits_to_gather() {
+    let probe = Probe::default();
+    let timing = Timing {
+        gather_for: AN_HOUR,
+        ..Timing::RUN
+    };
+    let (app, w) = timed_probe_writer(&probe, &CancellationToken::new(), timing);
+    // One request at a time (concurrency 1): each intent is written alone,
+    // at once; an hour's gathering would hang this test.
+    for i in 0..5 {
+        assert!(durable(&app, format!("k{i}")).await.unwrap());
+    }
+    assert_eq!(probe.syncs.load(Ordering::SeqCst), 5);
+    drop(app);
+    assert_eq!(w.finish().0.len(), 5);
+}
+
+const AN_HOUR: Duration = Duration::from_secs(3600);
 
 #[tokio::test(flavor = "current_thread")]
 async fn lines_nobody_waits_for_ride_with_the_next_intents_fsync() {
@@ -185,7 +255,7 @@ async fn lines_nobody_waits_for_ride_with_the_next_intents_fsync() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_lone_line_nobody_waits_for_is_written_after_the_lazy_wait() {
     let probe = Probe::default();
-    let lazy = std::time::Duration::from_millis(10);
+    let lazy = Duration::from_millis(10);
     let (app, w) = lazy_probe_writer(&probe, &CancellationToken::new(), lazy);
     app.append(rec("a", Status::Call(crate::wire::CallStatus::Queued)));
     // No other append comes: the writer's wait times out and takes it.
@@ -513,7 +583,7 @@ async fn a_writer_that_dies_fails_every_append_and_halts_instead_of_hanging() {
         Table::default(),
         "june".into(),
         halt.clone(),
-        LAZY_FOR,
+        Timing::RUN,
     );
     // A guard against a hang, not a timing: either answer comes at once.
     let guard = std::time::Duration::from_secs(60);
