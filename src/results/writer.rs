@@ -50,8 +50,8 @@ struct Timing {
     /// that the intents of requests whose answers are coming join it:
     /// fewer, larger fsyncs. A lone request's intent never waits (one
     /// request at a time). Beside an API's round trip (tens of ms) the
-    /// wait is nothing; against the loopback sandbox it saves a third of
-    /// the CPU a call (BENCHMARKS.md, "run at scale").
+    /// wait is nothing; against the loopback sandbox it saved a fifth of
+    /// the CPU a call at 1,000,000 rows (BENCHMARKS.md, "run at scale").
     gather_for: Duration,
 }
 
