@@ -362,21 +362,35 @@ fn check_default_region(plan: &Plan, file: &str) -> Option<Finding> {
     )
 }
 
-/// `api.base_url` must be an http(s) URL without white space. The value is
-/// shown masked, as every URL is ([`crate::api::shown_url`]): a key may
-/// have been pasted into it.
+/// `api.base_url` must be a URL `run` would send the key to (the same
+/// check, [`crate::api::calls_url`]: https, or plain http to this machine
+/// only; a host; no credentials), without white space. The value is shown
+/// masked, as every URL is ([`crate::api::shown_url`]): a key may have
+/// been pasted into it.
 fn check_base_url(plan: &Plan, file: &str) -> Option<Finding> {
+    use crate::api::ApiError;
     let url = plan.api.base_url.as_str();
-    let is_http = url.starts_with("https://") || url.starts_with("http://");
-    if is_http && !url.chars().any(char::is_whitespace) {
-        return None;
-    }
+    let problem = if url.chars().any(char::is_whitespace) {
+        "api.base_url holds white space: it is not a URL".to_string()
+    } else {
+        match crate::api::calls_url(url) {
+            Ok(_) => return None,
+            Err(ApiError::Insecure { .. }) => "api.base_url is plain http:// to another \
+                                               machine: the API key would travel in clear text"
+                .to_string(),
+            Err(ApiError::BadUrl { reason, .. }) => {
+                format!("api.base_url is not an http:// or https:// URL ({reason})")
+            }
+            Err(other) => other.to_string(),
+        }
+    };
     Some(
         Finding::new(
             Kind::BadBaseUrl,
             file,
-            "api.base_url is not an http:// or https:// URL",
-            "use https://api.dialnexa.com/v1, or remove api.base_url for that default",
+            problem,
+            "use https://api.dialnexa.com/v1, or remove api.base_url for that default \
+             (plain http:// only for 127.0.0.1, ::1 or localhost)",
         )
         .column("api.base_url")
         .value(&crate::api::shown_url(url)),
@@ -579,6 +593,30 @@ mod tests {
         );
         p.api.base_url = "https://api.example.com/v1 ".into();
         assert!(check_base_url(&p, "x.yaml").is_some());
+    }
+
+    #[test]
+    fn a_base_url_is_refused_in_validation_exactly_when_run_would_refuse_it() {
+        let mut p = minimal();
+        let problem = |p: &Plan| check_base_url(p, "x.yaml").map(|f| f.problem);
+        for ok in [
+            "https://api.dialnexa.com/v1",
+            "https://api.dialnexa.com",
+            "http://127.0.0.1:8080/v1",
+            "http://localhost:9/v1",
+            "http://[::1]:9",
+        ] {
+            p.api.base_url = ok.into();
+            assert_eq!(problem(&p), None, "{ok}");
+        }
+        p.api.base_url = "http://api.dialnexa.com/v1".into();
+        assert!(problem(&p).is_some_and(|m| m.contains("clear text")));
+        p.api.base_url = "https://user:sk_live_secret@api.dialnexa.com/v1".into();
+        let f = check_base_url(&p, "x.yaml").expect("credentials are refused");
+        assert!(f.problem.contains("credentials"), "{}", f.problem);
+        assert!(!format!("{f:?}").contains("sk_live_secret"), "{f:?}");
+        p.api.base_url = "https://".into();
+        assert!(problem(&p).is_some());
     }
 
     proptest! {
