@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use callplan::sandbox::{Config, VersionState};
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin, latest, records, show};
+use crate::common::{TestSandbox, bin, latest, online, records, show};
 
 const KEY: &str = "sk_test_campaign_0123456789";
 
@@ -58,16 +58,8 @@ fn sandbox_config(time_scale: f64) -> Config {
 }
 
 fn command(c: &Camp, base_url: &str, sub: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.arg(sub)
-        .arg(&c.plan)
-        .args(args)
-        .current_dir(c.dir.path())
-        .env("DIALNEXA_API_KEY", KEY)
-        .env("DIALNEXA_BASE_URL", base_url)
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
+    let mut cmd = online(c.dir.path(), base_url, KEY);
+    cmd.arg(sub).arg(&c.plan).args(args);
     cmd
 }
 
@@ -588,19 +580,32 @@ fn redials_under_the_fault_mix_never_duplicate_a_round() {
     assert!(redialled > 100, "only {redialled} redials");
     let last = latest(&c.results);
     assert_eq!(last.len(), 2000);
+    let mut in_doubt = 0;
     for (key, rec) in &last {
         let round: u64 = rec["round"].parse().expect("round");
         if let Some(v) = rounds.get(&(key.clone(), round)) {
-            assert_eq!(
-                rec["call_id"].as_str(),
-                v[0]["call_id"].as_str().unwrap_or("?"),
-                "{rec:?}"
-            );
+            let made = v[0]["call_id"].as_str().unwrap_or("?");
+            // A lost answer whose look-up failed too (a loaded machine, a
+            // 0.5 s timeout) leaves the row in doubt: no call_id claimed,
+            // never redialled blind, and the exit code says so (4).
+            if rec["status"] == "in_doubt" && rec["call_id"].is_empty() {
+                in_doubt += 1;
+            } else {
+                assert_eq!(rec["call_id"].as_str(), made, "{rec:?}");
+            }
         }
         assert!(
             !["pending", "dispatching", "queued", "ringing", "in_progress"]
                 .contains(&rec["status"].as_str()),
             "unsettled: {rec:?}"
+        );
+    }
+    if in_doubt > 0 {
+        assert_eq!(
+            o.status.code(),
+            Some(4),
+            "{in_doubt} in doubt: {}",
+            show(&o)
         );
     }
 }
