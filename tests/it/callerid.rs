@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use callplan::sandbox::{Config, VersionState};
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin, latest, show};
+use crate::common::{TestSandbox, bin, latest, online, show};
 
 const KEY: &str = "sk_test_callerid_0123456789";
 const DEFAULT: &str = "+14155550100";
@@ -59,16 +59,8 @@ fn sandbox(numbers: &[&str], versions: &[&str]) -> Config {
 }
 
 fn command(c: &Camp, base_url: &str, sub: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.arg(sub)
-        .arg(&c.plan)
-        .args(args)
-        .current_dir(c.dir.path())
-        .env("DIALNEXA_API_KEY", KEY)
-        .env("DIALNEXA_BASE_URL", base_url)
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
+    let mut cmd = online(c.dir.path(), base_url, KEY);
+    cmd.arg(sub).arg(&c.plan).args(args);
     cmd
 }
 

@@ -42,6 +42,15 @@ pub fn offline(dir: &std::path::Path) -> std::process::Command {
     cmd
 }
 
+/// [`offline`], with the API key `key` and the base URL `base_url` (a
+/// sandbox on loopback) in the environment.
+pub fn online(dir: &std::path::Path, base_url: &str, key: &str) -> std::process::Command {
+    let mut cmd = offline(dir);
+    cmd.env("DIALNEXA_API_KEY", key)
+        .env("DIALNEXA_BASE_URL", base_url);
+    cmd
+}
+
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }

@@ -6,14 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use callplan::outcomes::{Outcome, Store, store_path};
 use callplan::sandbox::{AnalysisFields, Config, Outcomes, VersionState};
 use callplan::wire::Call;
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin, client, show};
+use crate::common::{TestSandbox, client, online, show};
 
 const KEY: &str = "sk_test_export_SUPERSECRET";
 
@@ -80,14 +80,8 @@ fn sandbox() -> TestSandbox {
 }
 
 fn callplan(c: &Camp, sb: &TestSandbox, args: &[&str]) -> Output {
-    Command::new(bin())
+    online(c.dir.path(), &sb.base_url(), KEY)
         .args(args)
-        .current_dir(c.dir.path())
-        .env("DIALNEXA_API_KEY", KEY)
-        .env("DIALNEXA_BASE_URL", sb.base_url())
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .output()
         .expect("run callplan")
 }

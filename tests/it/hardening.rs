@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use callplan::sandbox::Config;
 
-use crate::common::{TestSandbox, bin, latest, show};
+use crate::common::{TestSandbox, bin, latest, online, show};
 
 const KEY: &str = "sk_test_hardening_5e1f0c9a77";
 
@@ -58,14 +58,8 @@ const FAST: &str = "api:\n  request_timeout_s: 0.5\n  connect_timeout_s: 0.5\n  
                     dispatch:\n  concurrency: 2\n  rate_per_second: 1000\n  max_attempts: 5\n";
 
 fn command(c: &Camp, base_url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.args(args)
-        .current_dir(c.dir.path())
-        .env("DIALNEXA_API_KEY", KEY)
-        .env("DIALNEXA_BASE_URL", base_url)
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
+    let mut cmd = online(c.dir.path(), base_url, KEY);
+    cmd.args(args);
     cmd
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use callplan::sandbox::{Config, Faults, RateLimit, VersionState};
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin, latest, offline, records, show};
+use crate::common::{TestSandbox, bin, latest, offline, online, records, show};
 
 const KEY: &str = "sk_test_9f8e7d6c5b4a_SUPERSECRET";
 
@@ -106,16 +106,8 @@ pub(crate) fn sandbox_config(idempotency: bool) -> Config {
 }
 
 pub(crate) fn runner(c: &Camp, base_url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.arg("run")
-        .arg(&c.plan)
-        .args(args)
-        .current_dir(c.dir.path())
-        .env("DIALNEXA_API_KEY", KEY)
-        .env("DIALNEXA_BASE_URL", base_url)
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
+    let mut cmd = online(c.dir.path(), base_url, KEY);
+    cmd.arg("run").arg(&c.plan).args(args);
     cmd
 }
 

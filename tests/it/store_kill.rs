@@ -17,7 +17,7 @@ use callplan::outcomes::store_path;
 use callplan::sandbox::{Config, Faults, VersionState};
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin, latest, show};
+use crate::common::{TestSandbox, latest, online, show};
 
 const KEY: &str = "sk_test_store_kill_0123456789";
 const ROWS: usize = 150;
@@ -71,15 +71,8 @@ fn campaign() -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 fn callplan(dir: &Path, base_url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.args(args)
-        .current_dir(dir)
-        .env("DIALNEXA_API_KEY", KEY)
-        .env("DIALNEXA_BASE_URL", base_url)
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("RUST_LOG")
-        .env_remove("CALLPLAN_POLL")
-        .stdin(Stdio::null());
+    let mut cmd = online(dir, base_url, KEY);
+    cmd.args(args).env_remove("CALLPLAN_POLL");
     cmd
 }
 

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use callplan::sandbox::{Config, ListShape, VersionState};
 use serde_json::Value;
 
-use crate::common::{TestSandbox, bin, latest, show};
+use crate::common::{TestSandbox, bin, latest, online, show};
 
 const KEY: &str = "sk_test_sync_0123456789";
 const TERMINAL: [&str; 6] = [
@@ -58,18 +58,12 @@ fn sandbox(shape: ListShape, list_lag_ms: u64) -> TestSandbox {
 }
 
 fn run_wait(dir: &tempfile::TempDir, plan: &Path, base_url: &str, args: &[&str]) -> Output {
-    Command::new(bin())
+    online(dir.path(), base_url, KEY)
         .arg("run")
         .arg(plan)
         .arg("--wait")
         .args(args)
-        .current_dir(dir.path())
-        .env("DIALNEXA_API_KEY", KEY)
-        .env("DIALNEXA_BASE_URL", base_url)
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("RUST_LOG")
         .env_remove("CALLPLAN_POLL")
-        .stdin(Stdio::null())
         .output()
         .expect("run callplan")
 }
