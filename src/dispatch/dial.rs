@@ -539,18 +539,21 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lost_answer_nobody_can_vouch_for_stays_in_doubt() {
-        let refused = LookupError {
+        // The list stays unavailable however often it is asked for.
+        let refused = || LookupError {
             http_status: Some(503),
             message: "list unavailable".into(),
             fatal: false,
         };
+        let tries = super::super::state::LOOKUP_TRIES;
         let api = FakeApi::default()
             .creating(vec![lost()])
-            .listing(vec![Err(refused)]);
+            .listing((0..tries).map(|_| Err(refused())).collect());
         let rig = Rig::new(api, settings());
         rig.dial(job("k1")).await;
 
-        assert_eq!(rig.api().sent().len(), 1);
+        assert_eq!(rig.api().sent().len(), 1, "never sent again blind");
+        assert_eq!(rig.api().lists_asked.load(Relaxed), tries, "asked again");
         assert_eq!(rig.stat(|s| &s.in_doubt), 1);
         let rec = last(&rig.finish().await, "k1");
         assert_eq!(rec.status, Status::InDoubt);

@@ -166,6 +166,32 @@ mod tests {
         assert!(rec.error.contains("--redial-in-doubt"), "{}", rec.error);
     }
 
+    fn unavailable() -> crate::api::LookupError {
+        crate::api::LookupError {
+            http_status: Some(503),
+            message: "HTTP 503".into(),
+            fatal: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lookup_that_fails_is_asked_again_and_finds_the_call() {
+        let api = FakeApi::default()
+            .creating(vec![lost(), created("never")])
+            .listing(vec![
+                Err(unavailable()),
+                Ok(page(vec![ours("call_7", "k1")])),
+            ]);
+        let rig = Rig::new(api, settings());
+        rig.dial(job("k1")).await;
+
+        assert_eq!(rig.api().sent().len(), 1, "nobody is called twice");
+        assert_eq!(rig.api().lists_asked.load(Relaxed), 2);
+        assert_eq!(rig.stat(|s| &s.adopted), 1);
+        assert_eq!(rig.stat(|s| &s.in_doubt), 0);
+        assert_eq!(last(&rig.finish().await, "k1").call_id, "call_7");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_empty_list_before_the_lag_has_passed_is_looked_at_again_not_believed() {
         let mut lagging = settings();

@@ -425,6 +425,10 @@ impl<A: CallsApi> Shared<A> {
     }
 
     /// Looks a row's call up; every page request takes a permit and a slot.
+    /// A page that could not be read (a timeout, a 5xx, a dropped
+    /// connection) is asked for again after a backoff, up to
+    /// [`LOOKUP_TRIES`] times in all: a GET is safe to repeat, and a row
+    /// whose look-up fails stays in doubt for the rest of the run.
     pub(super) async fn lookup(
         &self,
         target: &Target,
@@ -447,13 +451,31 @@ impl<A: CallsApi> Shared<A> {
         };
         let since = &since;
         reconcile::lookup(&wanted, |page| async move {
-            let Some(_permit) = self.gate().await else {
-                return Err(stopped());
-            };
-            Stats::add(&self.stats.in_flight, 1);
-            let list = self.api.list(&target.to_number, since, page).await;
-            Stats::sub(&self.stats.in_flight, 1);
-            list
+            let mut failed = 0;
+            loop {
+                let list = {
+                    let Some(_permit) = self.gate().await else {
+                        return Err(stopped());
+                    };
+                    Stats::add(&self.stats.in_flight, 1);
+                    let list = self.api.list(&target.to_number, since, page).await;
+                    Stats::sub(&self.stats.in_flight, 1);
+                    list
+                };
+                match list {
+                    Err(e) if !e.fatal && failed + 1 < LOOKUP_TRIES => {
+                        failed += 1;
+                        tracing::debug!(
+                            key = %target.key,
+                            "call lookup failed ({}); asking again", e.message
+                        );
+                        if !self.sleep(self.backoff.delay(failed)).await {
+                            return Err(e);
+                        }
+                    }
+                    other => return other,
+                }
+            }
         })
         .await
     }
@@ -544,6 +566,10 @@ impl<A: CallsApi> Shared<A> {
 }
 
 /// What a gated request answers when the run stopped before it could leave.
+/// Times a look-up asks for a page it could not read before the row stays
+/// in doubt ([`Shared::lookup`]).
+pub(super) const LOOKUP_TRIES: u32 = 3;
+
 pub(super) fn stopped() -> LookupError {
     LookupError {
         http_status: None,
