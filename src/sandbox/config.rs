@@ -217,7 +217,8 @@ impl From<Range> for [f64; 2] {
 }
 
 /// Failures injected on `POST /v1/calls`. Rates are probabilities per
-/// request (0 to 1, summing to at most 1); one request suffers one fault at most.
+/// request (0 to 1, summing to at most 1); one request suffers one fault at
+/// most. `read_error_rate` alone applies to reads instead, drawn apart.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Faults {
@@ -233,6 +234,10 @@ pub struct Faults {
     pub slow_ms: u64,
     /// Milliseconds added to every `/v1` answer, drawn from `[min, max]`.
     pub latency_ms: Range,
+    /// Answer a read (`GET /v1/calls`, `GET /v1/calls/{id}`) 500, 502 or
+    /// 503 with an error body instead of the list or the call. Drawn apart
+    /// from the create faults above.
+    pub read_error_rate: f64,
 }
 
 impl Default for Faults {
@@ -244,6 +249,7 @@ impl Default for Faults {
             slow_rate: 0.0,
             slow_ms: 35_000,
             latency_ms: Range::new(0.0, 0.0),
+            read_error_rate: 0.0,
         }
     }
 }
@@ -256,6 +262,7 @@ impl Faults {
             && self.lost_response_rate == 0.0
             && self.slow_rate == 0.0
             && self.latency_ms.max == 0.0
+            && self.read_error_rate == 0.0
     }
 }
 
@@ -429,6 +436,12 @@ impl Config {
                 "faults: the rates sum to {sum}; one request suffers one fault at most, so they must sum to 1 or less"
             ));
         }
+        if !(0.0..=1.0).contains(&f.read_error_rate) {
+            problems.push(format!(
+                "faults.read_error_rate: {} must be a probability from 0 to 1",
+                f.read_error_rate
+            ));
+        }
         if f.slow_ms > 3_600_000 {
             problems.push(format!(
                 "faults.slow_ms: {} is more than an hour",
@@ -522,7 +535,8 @@ outcomes:
 ring_seconds: [3, 25]
 talk_seconds: [20, 180]
 
-# Failures injected on POST /v1/calls: probabilities per request, summing to 1 at most.
+# Failures injected on POST /v1/calls: probabilities per request, summing to 1 at most
+# (read_error_rate: per GET, apart).
 faults:
   server_error_rate: 0    # 500/502/503 with an error body; nothing created
   drop_rate: 0            # connection reset before anything is created
@@ -530,6 +544,7 @@ faults:
   slow_rate: 0            # call created, answer delayed by slow_ms
   slow_ms: 35000
   latency_ms: [0, 0]      # added to every /v1 answer
+  read_error_rate: 0      # GET /v1/calls and /v1/calls/{id}: 500/502/503 instead
 
 # What answered (completed) calls learned: each has a summary naming its
 # variables, a sentiment, a transcript, a recording_url, and one value per

@@ -8,6 +8,7 @@ use super::config::Faults;
 use super::rng::SplitMix64;
 
 const REQUEST_STREAM: u64 = 0xFA17_FA17_FA17_FA17;
+const READ_STREAM: u64 = 0x0EAD_FA17_0EAD_FA17;
 
 /// What happens to a create request besides its normal handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,19 @@ pub(crate) fn draw(faults: &Faults, seed: u64, n: u64) -> (Fault, Duration) {
     (fault, Duration::from_micros((latency * 1000.0) as u64))
 }
 
+/// The 5xx status a read (request number `n`) answers instead of its
+/// data, if `faults.read_error_rate` picks it; its own stream, so reads
+/// faulted or not leave the create faults as they were.
+pub(crate) fn draw_read(faults: &Faults, seed: u64, n: u64) -> Option<u16> {
+    if faults.read_error_rate <= 0.0 {
+        return None;
+    }
+    let mut rng = SplitMix64::stream(seed, READ_STREAM, n);
+    let u = rng.unit();
+    let code = [500, 502, 503][(rng.next_u64() % 3) as usize];
+    (u < faults.read_error_rate).then_some(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +78,7 @@ mod tests {
             slow_rate: 0.1,
             slow_ms: 7,
             latency_ms: Range::new(1.0, 3.0),
+            read_error_rate: 0.0,
         };
         let mut counts = [0u32; 5];
         for n in 0..10_000 {
@@ -93,5 +108,24 @@ mod tests {
             draw(&Faults::default(), 9, 1),
             (Fault::None, Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn read_errors_follow_their_rate_and_repeat() {
+        let f = Faults {
+            read_error_rate: 0.25,
+            ..Faults::default()
+        };
+        let mut faulted = 0;
+        for n in 0..10_000 {
+            let code = draw_read(&f, 9, n);
+            assert_eq!(draw_read(&f, 9, n), code);
+            if let Some(c) = code {
+                assert!([500, 502, 503].contains(&c));
+                faulted += 1;
+            }
+        }
+        assert!((2250..=2750).contains(&faulted), "{faulted}");
+        assert_eq!(draw_read(&Faults::default(), 9, 1), None);
     }
 }

@@ -55,7 +55,8 @@ pub(crate) async fn serve(
     }
     let n = st.stats.request();
     let (fault, latency) = faults::draw(&st.config.faults, st.config.seed, n);
-    let answer = v1(&st, req, fault).await?;
+    let read_fault = faults::draw_read(&st.config.faults, st.config.seed, n);
+    let answer = v1(&st, req, fault, read_fault).await?;
     if latency > Duration::ZERO {
         tokio::time::sleep(latency).await;
     }
@@ -76,7 +77,12 @@ enum Route {
     Get(String),
 }
 
-async fn v1(st: &State, req: Request<Incoming>, fault: Fault) -> Result<Answer, Hangup> {
+async fn v1(
+    st: &State,
+    req: Request<Incoming>,
+    fault: Fault,
+    read_fault: Option<u16>,
+) -> Result<Answer, Hangup> {
     let path = req.uri().path();
     let route = match (req.method(), path) {
         (&Method::POST, "/v1/calls") => Route::Create,
@@ -106,6 +112,9 @@ async fn v1(st: &State, req: Request<Incoming>, fault: Fault) -> Result<Answer, 
     if let Route::Create = route {
         return create(st, req, &key, fault).await;
     }
+    if let Some(code) = read_fault {
+        return Ok(server_error(st, code));
+    }
     // Reads spend the key's budget only when told to (`rate_limit_reads`).
     let rate = if st.config.rate_limit_reads {
         st.limiter.take(&key, now, unix)
@@ -120,6 +129,18 @@ async fn v1(st: &State, req: Request<Incoming>, fault: Fault) -> Result<Answer, 
         _ => list(st, req.uri().query().unwrap_or("")),
     }
     .with_rate(rate))
+}
+
+/// A 500, 502 or 503 a fault answers, with the API's error body; counted.
+fn server_error(st: &State, code: u16) -> Answer {
+    st.stats.fault(FaultKind::ServerError);
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let msg = match code {
+        502 => "Bad gateway: the telephony upstream did not answer; retry later",
+        503 => "Service unavailable; retry later",
+        _ => "Internal server error",
+    };
+    Answer::error1(status, msg)
 }
 
 /// The Bearer key, or why it is refused. The key itself never appears in
@@ -230,16 +251,7 @@ async fn create(
         Some(_) => None,
     };
     match fault {
-        Fault::ServerError(code) => {
-            st.stats.fault(FaultKind::ServerError);
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let msg = match code {
-                502 => "Bad gateway: the telephony upstream did not answer; retry later",
-                503 => "Service unavailable; retry later",
-                _ => "Internal server error",
-            };
-            return Ok(Answer::error1(status, msg).with_rate(rate));
-        }
+        Fault::ServerError(code) => return Ok(server_error(st, code).with_rate(rate)),
         Fault::Drop => {
             st.stats.fault(FaultKind::Drop);
             return Err(Hangup);

@@ -578,6 +578,60 @@ fn lost_and_slow_answers_are_reconciled_not_resent() {
     }
 }
 
+/// Every answer lost, and half of the look-ups' list requests answered
+/// 5xx: a page that failed is asked for again, so a row stays in doubt
+/// only when three asks in a row fail (one row in eight, where one in two
+/// would without asking again); nobody is called twice, and a row in
+/// doubt says why.
+#[test]
+fn a_lookup_whose_list_fails_asks_again() {
+    let mut cfg = sandbox_config(false);
+    cfg.seed = 11;
+    cfg.faults = Faults {
+        lost_response_rate: 1.0,
+        read_error_rate: 0.5,
+        ..Faults::default()
+    };
+    let sb = TestSandbox::start(cfg);
+    let c = camp(&PlanOpts {
+        rows: 60,
+        concurrency: 8,
+        request_timeout_s: 0.3,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(sb.ledger_calls().len(), 60, "one call a row: {}", show(&o));
+    let last = latest(&c.results);
+    let in_doubt: Vec<_> = last
+        .values()
+        .filter(|r| r["status"] == "in_doubt")
+        .collect();
+    for r in &in_doubt {
+        assert!(r["error"].contains("call lookup failed"), "{r:?}");
+        assert!(r["call_id"].is_empty(), "{r:?}");
+    }
+    assert!(
+        in_doubt.len() <= 20,
+        "{} of 60 rows in doubt",
+        in_doubt.len()
+    );
+    assert_eq!(
+        code(&o),
+        if in_doubt.is_empty() { 0 } else { 4 },
+        "{}",
+        show(&o)
+    );
+    let stats = sb.stats();
+    let lists = stats["by_route"]["list"].as_u64().unwrap_or(0);
+    let failed = stats["faults"]["server_error"].as_u64().unwrap_or(0);
+    assert!(failed > 0, "{stats}");
+    assert_eq!(
+        lists - failed,
+        (60 - in_doubt.len()) as u64,
+        "one list read a row found: {stats}"
+    );
+}
+
 /// A request dropped before anything was created is confirmed absent by
 /// the lookup and sent again, up to max_attempts.
 #[test]
