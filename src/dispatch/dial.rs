@@ -439,10 +439,9 @@ fn cpu_seconds() -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fake_api::{FakeApi, Rig, job, last, ours, page, settings};
+    use super::super::fake_api::{FakeApi, Rig, job, last, ours, page, settings, unavailable};
     use super::super::state::lock;
     use super::*;
-    use crate::api::LookupError;
     use crate::api::RETRY_AFTER_CAP;
     use crate::wire::CallStatus;
 
@@ -540,15 +539,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_lost_answer_nobody_can_vouch_for_stays_in_doubt() {
         // The list stays unavailable however often it is asked for.
-        let refused = || LookupError {
-            http_status: Some(503),
-            message: "list unavailable".into(),
-            fatal: false,
-        };
         let tries = super::super::state::LOOKUP_TRIES;
         let api = FakeApi::default()
             .creating(vec![lost()])
-            .listing((0..tries).map(|_| Err(refused())).collect());
+            .listing((0..tries).map(|_| Err(unavailable())).collect());
         let rig = Rig::new(api, settings());
         rig.dial(job("k1")).await;
 

@@ -124,7 +124,7 @@ mod tests {
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::Duration;
 
-    use super::super::fake_api::{FakeApi, Rig, job, last, ours, page, settings};
+    use super::super::fake_api::{FakeApi, Rig, job, last, ours, page, settings, unavailable};
     use crate::api::Answer;
     use crate::results::Status;
     use crate::wire::CallStatus;
@@ -164,14 +164,6 @@ mod tests {
         assert_eq!(rec.http_status, Some(201));
         assert!(rec.error.contains("(created)"), "{}", rec.error);
         assert!(rec.error.contains("--redial-in-doubt"), "{}", rec.error);
-    }
-
-    fn unavailable() -> crate::api::LookupError {
-        crate::api::LookupError {
-            http_status: Some(503),
-            message: "HTTP 503".into(),
-            fatal: false,
-        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -205,6 +205,16 @@ pub(super) fn call(id: &str, status: &str) -> Call {
     }
 }
 
+/// A list request the API could not answer (a 503): the lookup may ask
+/// again.
+pub(super) fn unavailable() -> LookupError {
+    LookupError {
+        http_status: Some(503),
+        message: "list unavailable".into(),
+        fatal: false,
+    }
+}
+
 /// A call this campaign placed for `key`'s round 1, as a lookup lists it.
 pub(super) fn ours(id: &str, key: &str) -> Call {
     let meta = [

@@ -28,7 +28,7 @@ use super::reconcile::{self, Lookup, Wanted};
 use super::settings::Settings;
 use crate::api::{Campaign, LookupError};
 use crate::results::{Appender, Record, Status};
-use crate::wire::{Call, CallStatus};
+use crate::wire::{Call, CallList, CallStatus};
 
 /// Why a run stopped before its end.
 #[derive(Debug, Clone, PartialEq)]
@@ -453,16 +453,7 @@ impl<A: CallsApi> Shared<A> {
         reconcile::lookup(&wanted, |page| async move {
             let mut failed = 0;
             loop {
-                let list = {
-                    let Some(_permit) = self.gate().await else {
-                        return Err(stopped());
-                    };
-                    Stats::add(&self.stats.in_flight, 1);
-                    let list = self.api.list(&target.to_number, since, page).await;
-                    Stats::sub(&self.stats.in_flight, 1);
-                    list
-                };
-                match list {
+                match self.list_page(&target.to_number, since, page).await {
                     Err(e) if !e.fatal && failed + 1 < LOOKUP_TRIES => {
                         failed += 1;
                         tracing::debug!(
@@ -478,6 +469,18 @@ impl<A: CallsApi> Shared<A> {
             }
         })
         .await
+    }
+
+    /// One page of calls to `to` since `since`, asked once; the request
+    /// takes a permit and a pacing slot.
+    async fn list_page(&self, to: &str, since: &str, page: u32) -> Result<CallList, LookupError> {
+        let Some(_permit) = self.gate().await else {
+            return Err(stopped());
+        };
+        Stats::add(&self.stats.in_flight, 1);
+        let list = self.api.list(to, since, page).await;
+        Stats::sub(&self.stats.in_flight, 1);
+        list
     }
 
     /// Records a call found by a lookup.
@@ -565,11 +568,11 @@ impl<A: CallsApi> Shared<A> {
     }
 }
 
-/// What a gated request answers when the run stopped before it could leave.
 /// Times a look-up asks for a page it could not read before the row stays
 /// in doubt ([`Shared::lookup`]).
 pub(super) const LOOKUP_TRIES: u32 = 3;
 
+/// What a gated request answers when the run stopped before it could leave.
 pub(super) fn stopped() -> LookupError {
     LookupError {
         http_status: None,
