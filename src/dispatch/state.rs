@@ -454,7 +454,11 @@ impl<A: CallsApi> Shared<A> {
             let mut failed = 0;
             loop {
                 match self.list_page(&target.to_number, since, page).await {
-                    Err(e) if !e.fatal && failed + 1 < LOOKUP_TRIES => {
+                    // A stopped run's gate answers `stopped()`: not a
+                    // page that failed, so not asked for again.
+                    Err(e)
+                        if !e.fatal && failed + 1 < LOOKUP_TRIES && !self.stop.is_cancelled() =>
+                    {
                         failed += 1;
                         tracing::debug!(
                             key = %target.key,
