@@ -203,17 +203,42 @@ impl Table {
     /// as a new key.
     fn put(&mut self, p: &Parsed<'_>) -> Result<(), String> {
         let slim = self.slim(p);
-        match self.position(p.key) {
+        self.put_slim(slim)
+    }
+
+    /// Takes the records of `later`, the table of the lines that follow
+    /// this table's, as the latest of their keys: the table one pass over
+    /// all the lines would have built (keys first seen in `later` come
+    /// after this table's, in their order).
+    pub(super) fn absorb(&mut self, later: Table) -> Result<(), String> {
+        for mut s in later.records {
+            s.from_number = self
+                .from_numbers
+                .intern(later.from_numbers.get(s.from_number));
+            s.agent_version_id = self
+                .agent_versions
+                .intern(later.agent_versions.get(s.agent_version_id));
+            s.end_reason = self.end_reasons.intern(later.end_reasons.get(s.end_reason));
+            s.status = self.statuses.intern_value(later.statuses.get(s.status));
+            self.put_slim(s)?;
+        }
+        Ok(())
+    }
+
+    /// Records `slim` as its key's latest (see [`Table::put`]).
+    fn put_slim(&mut self, slim: Slim) -> Result<(), String> {
+        match self.position(&slim.key) {
             Some(i) => self.records[i] = slim,
             None => {
                 let n = self.records.len();
                 if n >= MAX_KEYS {
                     return Err(format!("more than {MAX_KEYS} keys"));
                 }
+                let hash = hash_of(slim.key.as_str());
                 self.records.push(slim);
                 self.cursor.set(n + 1);
                 let records = &self.records;
-                self.index.insert_unique(hash_of(p.key), n as u32, |&i| {
+                self.index.insert_unique(hash, n as u32, |&i| {
                     hash_of(records[i as usize].key.as_str())
                 });
             }
