@@ -23,6 +23,8 @@ use crate::recipients::fetch::Cells;
 use crate::recipients::{Changed, RowAt, RowFetch};
 use crate::results::Pool;
 
+mod codec;
+
 /// A target as [`Targets`] keeps it.
 #[derive(Debug, Clone)]
 struct Stored {

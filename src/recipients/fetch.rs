@@ -292,6 +292,26 @@ impl RowFetch {
         }
     }
 
+    /// The file the rows are read back from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file as messages name it.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// How a record becomes its request's variables and metadata.
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    /// What validation saw of the file as a whole.
+    pub fn seen(&self) -> &Seen {
+        &self.seen
+    }
+
     fn changed(&self, what: ChangedWhat) -> Changed {
         Changed {
             file: self.shown.clone(),

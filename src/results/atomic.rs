@@ -54,6 +54,18 @@ pub(super) fn replace(
     sync_dir(target)
 }
 
+/// Replaces `target` with `bytes` atomically but without fsync: for a
+/// cache beside the results file, which a crash may lose (the next run
+/// does the work again) but never leaves half written.
+pub(crate) fn replace_unsynced(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(target))
+        .tempfile_in(folder_of(target))?;
+    tmp.as_file_mut().write_all(bytes)?;
+    tmp.persist(target).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Removes temp files a [`replace`] of one of `targets` left behind when it
 /// was killed. Only call with the run lock held: then no other process is
 /// replacing them.

@@ -18,13 +18,13 @@ use super::header::{Header, campaign_cell};
 use super::line::push_line;
 use super::read::Table;
 use super::record::{COLUMNS, Record, Status};
-use super::state::{state_path, write_state};
+use super::state::{seal_path, state_path, write_state};
 
 /// Removes temp files a compaction or a state write of this results file
 /// left behind when it was killed. Only call with the run lock held: then
 /// no other process is writing them.
 pub fn remove_stale_temp_files(path: &Path) {
-    atomic::remove_stale_temp_files(&[path, &state_path(path)]);
+    atomic::remove_stale_temp_files(&[path, &state_path(path), &seal_path(path)]);
 }
 
 /// A recipient of the input, for [`compact`]: its place and identity.

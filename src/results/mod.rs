@@ -59,5 +59,9 @@ pub use lock::{RunLock, lock};
 pub use read::{Log, read};
 pub use record::{COLUMNS, Disposition, Record, Status};
 pub use slim::Pool;
+pub use state::seal_path;
+
+/// A cache beside the results file, replaced whole (see `atomic`).
+pub(crate) use atomic::replace_unsynced;
 pub use table::Table;
 pub use writer::{Appender, WriteFailed, Writer, open};

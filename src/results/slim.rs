@@ -271,9 +271,18 @@ impl<T: Hash + Eq> Pool<T> {
     }
 
     /// Values kept (the empty one included).
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.values.len()
+    }
+
+    /// True when only the empty value is kept.
+    pub fn is_empty(&self) -> bool {
+        self.values.len() <= 1
+    }
+
+    /// Every value, by number (the empty one first).
+    pub fn values(&self) -> &[T] {
+        &self.values
     }
 }
 

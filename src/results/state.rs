@@ -42,11 +42,20 @@ struct StateFile {
 
 /// Where the state file of the results file at `path` lives.
 pub(super) fn state_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
+    path.with_file_name(format!(".{}.state", file_name_of(path)))
+}
+
+/// The results file's name (`results` when it has none).
+fn file_name_of(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "results".into());
-    path.with_file_name(format!(".{name}.state"))
+        .unwrap_or_else(|| "results".into())
+}
+
+/// The validation seal beside the results file at `path`
+/// (`crate::triage::seal`): `.NAME.validated`.
+pub fn seal_path(path: &Path) -> PathBuf {
+    path.with_file_name(format!(".{}.validated", file_name_of(path)))
 }
 
 /// Writes the state file of the results file at `path`, atomically.

@@ -18,6 +18,7 @@ mod counts;
 mod resume;
 mod rows;
 mod rules;
+pub mod seal;
 mod sort;
 
 use jiff::Timestamp;
@@ -27,6 +28,7 @@ pub use counts::{Counts, local_time};
 pub use resume::ResumeCommand;
 pub use rows::{Rows, Validated, read};
 pub use rules::Rules;
+pub use seal::Seal;
 pub use sort::triage;
 
 use crate::dispatch::{Job, Resume};

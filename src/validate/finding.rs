@@ -2,13 +2,13 @@
 //! is, what is wrong and how to fix it. Each has a stable snake_case
 //! [`Kind`] code that scripts may match on and the README lists.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Values are cut by the crate's text helpers, which `plan` shares.
 pub use crate::text::{VALUE_CHARS, truncate};
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Blocks the row (or, in the plan or header, every row): exit code 1.
@@ -30,7 +30,7 @@ impl Severity {
 macro_rules! kinds {
     ($( $(#[$doc:meta])* $variant:ident => $code:literal, $sev:ident, $title:literal; )*) => {
         /// A finding's stable code. The README's "Validation rules" lists each.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum Kind {
             $( $(#[$doc])* $variant, )*
@@ -163,7 +163,7 @@ kinds! {
 }
 
 /// One problem, located.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub severity: Severity,
     pub kind: Kind,

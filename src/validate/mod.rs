@@ -47,7 +47,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::recipients::InputError;
 pub use finding::{Finding, Kind, Severity, VALUE_CHARS, truncate};
@@ -109,7 +109,7 @@ pub struct Row {
 }
 
 /// Everything `validate` found, and the counts for the summary line.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     /// The plan file, as shown to the user.
     pub plan_file: String,

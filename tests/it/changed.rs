@@ -200,3 +200,52 @@ fn rows_appended_after_validation_are_refused_and_nothing_is_dialled() {
     assert_eq!(calls.len(), 12);
     assert_calls_as_validated(&calls, None);
 }
+
+/// A rerun takes the last run's validation only while nothing it read has
+/// changed (`.NAME.validated`, see the README): it says so and dials what
+/// is left. A row edited between runs means a fresh validation: made
+/// invalid, it stops the run with nobody dialled; edited back to a valid
+/// row with another name, it is dialled as it now is.
+#[test]
+fn a_rerun_reuses_the_validation_of_an_unchanged_file_only() {
+    const REUSED: &str = "as the last run did";
+    let sb = TestSandbox::start(sandbox_config(true));
+    let c = camp(&PlanOpts {
+        name: "sealed",
+        rows: 10,
+        ..PlanOpts::default()
+    });
+    let o = run(&c, &sb.base_url(), &["--limit", "4"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(!stderr(&o).contains(REUSED), "{}", show(&o));
+    assert!(c.dir.path().join(".sealed.results.csv.validated").exists());
+    let o = run(&c, &sb.base_url(), &["--limit", "3"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(stderr(&o).contains(REUSED), "{}", show(&o));
+    assert_eq!(of_campaign(&sb.ledger_calls(), "sealed").len(), 7);
+
+    // Row 11 (not yet dialled) made invalid: validated afresh, refused.
+    edit(
+        &c,
+        &format!("{},Customer 9", number(9)),
+        "+1 650 CALL ME,Customer 9",
+    );
+    let o = run(&c, &sb.base_url(), &[]);
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    assert!(!stderr(&o).contains(REUSED), "{}", show(&o));
+    assert!(stdout(&o).contains("row 11"), "{}", show(&o));
+    assert_eq!(of_campaign(&sb.ledger_calls(), "sealed").len(), 7);
+
+    // Its number back, its name edited: dialled as it now is.
+    edit(
+        &c,
+        "+1 650 CALL ME,Customer 9",
+        &format!("{},Edited Nine", number(9)),
+    );
+    let o = run(&c, &sb.base_url(), &["--quiet"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(!stderr(&o).contains(REUSED), "{}", show(&o));
+    let calls = of_campaign(&sb.ledger_calls(), "sealed");
+    assert_eq!(calls.len(), 10);
+    assert_calls_as_validated(&calls, Some((11, "Edited Nine")));
+}

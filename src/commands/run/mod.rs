@@ -149,6 +149,9 @@ struct Prepared {
     results_path: PathBuf,
     header: Header,
     rows: Rows,
+    /// The rows are the last run's validation, reused: nothing it read
+    /// has changed.
+    reused: bool,
     log: Option<Log>,
     /// One run per results file at a time, held until the process ends.
     _lock: Option<results::RunLock>,
@@ -186,6 +189,11 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         results::remove_stale_temp_files(&results_path);
         Some(lock)
     };
+    // The last run's validation is reused when nothing it read changed
+    // (`triage::seal`); not by --dry-run, which writes nothing.
+    let seal = (!args.dry_run)
+        .then(|| triage::Seal::of(&plan, &recipients, &results_path))
+        .flatten();
     // Validation and reading the log are independent: do both at once (a
     // resume of a long campaign starts dialling sooner).
     let (validated, log) = std::thread::scope(|s| {
@@ -196,7 +204,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
             log
         });
         let t = Instant::now();
-        let validated = triage::read(&plan, &recipients);
+        let validated = validate_or_reuse(&plan, &recipients, seal.as_ref());
         tracing::debug!("recipients validated in {:?}", t.elapsed());
         let log = log.join().unwrap_or_else(|_| {
             Err(results::ResultsError::NotResults {
@@ -205,7 +213,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         });
         (validated, log)
     });
-    let mut validated = validated?;
+    let (mut validated, reused) = validated?;
     if validated.stops_a_run(args.skip_invalid) {
         print_stopping_report(&validated, args)?;
         return Ok(None);
@@ -245,9 +253,27 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         results_path,
         header,
         rows: validated.rows,
+        reused,
         log,
         _lock: lock,
     }))
+}
+
+/// The sealed validation of these inputs (true), else a fresh one, sealed
+/// for the next run.
+fn validate_or_reuse(
+    plan: &Plan,
+    recipients: &Path,
+    seal: Option<&triage::Seal>,
+) -> Result<(triage::Validated, bool), crate::validate::InputError> {
+    if let Some(sealed) = seal.and_then(triage::Seal::load) {
+        return Ok((sealed, true));
+    }
+    let validated = triage::read(plan, recipients)?;
+    if let Some(seal) = seal {
+        seal.store(plan, recipients, &validated);
+    }
+    Ok((validated, false))
 }
 
 /// The validation report, and why nothing was dialled.
@@ -275,8 +301,13 @@ fn announce(args: &RunArgs, input: &Prepared, counts: &Counts) {
             counts.invalid
         );
     }
+    let reused = if input.reused {
+        " (as the last run did: the file, the plan and callplan are unchanged)"
+    } else {
+        ""
+    };
     eprintln!(
-        "validated {} rows: {}; results: {}",
+        "validated {} rows{reused}: {}; results: {}",
         counts.rows,
         counts.describe(args.limit),
         plan::display_path(&input.results_path)
