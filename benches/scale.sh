@@ -9,7 +9,7 @@
 #       their ratio;
 #   (c) resume from a 1,000,000-line results log (RESUME_ROWS recipients,
 #       an intent and an outcome each, RESUME_LEFT left): time and CPU to
-#       the first request;
+#       the first request, the last run's validation reused (COLD=1: not);
 #   (d) with HUGE=1: HUGE_ROWS rows (default 10,000,000), once per binary.
 #
 # BINS="a b" runs each part with each binary in turn, round by round
@@ -185,9 +185,17 @@ if [ -z "${SKIP_RESUME:-}" ]; then
     }' "$TMP/r/recipients.csv" > "$TMP/r/log.csv"
   lines=$(wc -l < "$TMP/r/log.csv")
   echo "# (c) resume: $RESUME_ROWS recipients, a results log of $lines lines, $RESUME_LEFT rows left; $RUNS rounds, load before $(cut -d' ' -f1-3 /proc/loadavg)"
-  for i in "${!bins[@]}"; do : > "$TMP/resume.$i"; done
-  for run in $(seq "$RUNS"); do
+  for i in "${!bins[@]}"; do : > "$TMP/resume.$i"; rm -f "$TMP/seal.$i"; done
+  # Round 0 is not counted: each binary's run that validated the file and
+  # sealed it (the validation seal, `.NAME.validated`; builds before it
+  # have none). Each binary's seal is kept apart, so binaries that seal
+  # do not undo each other's. COLD=1 removes it before every round: a
+  # resume that validates again (the file, plan or build changed).
+  sealed="$TMP/r/.resume.results.csv.validated"
+  for run in $(seq 0 "$RUNS"); do
     for i in "${!bins[@]}"; do
+      rm -f "$sealed"
+      [ -n "${COLD:-}" ] || [ ! -f "$TMP/seal.$i" ] || cp "$TMP/seal.$i" "$sealed"
       cp "$TMP/r/log.csv" "$TMP/r/resume.results.csv"
       # The log a real resume reads was fsynced line by line by the run
       # that wrote it. A fresh copy is ~115 MB of dirty pages, which the
@@ -202,6 +210,11 @@ if [ -z "${SKIP_RESUME:-}" ]; then
       first=$(sed -n 's/.*first request sent \([0-9.]*\) s after start.*/\1/p' "$TMP/stderr" | head -1)
       cpu=$(sed -n 's/.*first request sent .*(\([0-9.]*\) s of CPU).*/\1/p' "$TMP/stderr" | head -1)
       [ -n "$first" ] || { echo "no first-request line:" >&2; cat "$TMP/stderr" "$TMP/summary" >&2; exit 1; }
+      [ ! -f "$sealed" ] || cp "$sealed" "$TMP/seal.$i"
+      if [ "$run" = 0 ]; then
+        echo "  round 0 $(basename "${bins[$i]}") (not counted): first request ${first}s after start"
+        continue
+      fi
       echo "  round $run $(basename "${bins[$i]}"): first request ${first}s after start, ${cpu}s of CPU by then, load $(load)"
       echo "$first $cpu" >> "$TMP/resume.$i"
     done

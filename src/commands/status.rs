@@ -115,7 +115,7 @@ pub fn report(path: &Path) -> anyhow::Result<StatusReport> {
         )
     })?;
     let now = crate::clock::clock()?.now();
-    let (plan, rows, note) = match plan_of(&log) {
+    let (plan, rows, note) = match plan_of(path, &log) {
         Ok((plan, rows)) => (Some(plan), rows, None),
         Err(why) => (None, Rows::from_log(&log), Some(why)),
     };
@@ -130,7 +130,7 @@ pub fn report(path: &Path) -> anyhow::Result<StatusReport> {
 
 /// The plan the file's identity line names, with its recipients validated
 /// as `run` would; or why it cannot be used.
-fn plan_of(log: &Log) -> Result<(Plan, Rows), String> {
+fn plan_of(path: &Path, log: &Log) -> Result<(Plan, Rows), String> {
     let header = &log.header;
     let plan = plan::load(Path::new(&header.plan))
         .map_err(|e| format!("the plan cannot be read ({e})"))?;
@@ -145,8 +145,11 @@ fn plan_of(log: &Log) -> Result<(Plan, Rows), String> {
         .recipients
         .as_ref()
         .map_or_else(|| plan.recipients.clone(), PathBuf::from);
-    let validated = triage::read(&plan, &recipients)
-        .map_err(|e| format!("the recipients cannot be read ({e})"))?;
+    // The last run's validation, when nothing it read has changed.
+    let seal = triage::Seal::of(&plan, &recipients, path);
+    let validated = triage::seal::validate(&plan, &recipients, seal.as_ref(), false)
+        .map_err(|e| format!("the recipients cannot be read ({e})"))?
+        .validated;
     if validated.blocked {
         return Err(format!(
             "the plan or the recipients' header has errors (see `callplan validate {}`)",

@@ -56,7 +56,7 @@ pub use compact::{RowRef, compact, counts, remove_stale_temp_files, tally};
 pub use error::ResultsError;
 pub use header::{Header, Identity};
 pub use lock::{RunLock, lock};
-pub use read::{Log, read};
+pub use read::{Log, read, read_beside_other_work};
 pub use record::{COLUMNS, Disposition, Record, Status};
 pub use slim::Pool;
 pub use state::seal_path;

@@ -56,6 +56,12 @@ pub fn read(path: &Path) -> Result<Option<Log>, ResultsError> {
     read_with(path, HALVES_FROM)
 }
 
+/// [`read`] while other work keeps the cores busy (a validation beside
+/// it): in one pass, as a second thread would only slow that work down.
+pub fn read_beside_other_work(path: &Path) -> Result<Option<Log>, ResultsError> {
+    read_with(path, u64::MAX)
+}
+
 /// [`read`], in two halves from `halves_from` bytes on.
 fn read_with(path: &Path, halves_from: u64) -> Result<Option<Log>, ResultsError> {
     let rd = |source| ResultsError::Read {

@@ -39,7 +39,7 @@ use super::rows::{Rows, Validated};
 use crate::dispatch::Targets;
 use crate::plan::{Plan, display_path};
 use crate::results::{self, RowRef};
-use crate::validate::Report;
+use crate::validate::{InputError, Report};
 
 /// The first bytes of a seal, with its format's version.
 const MAGIC: &[u8] = b"callplan validation seal 1\n";
@@ -74,6 +74,17 @@ impl Seal {
             path: results::seal_path(results),
             fingerprint,
         })
+    }
+
+    /// True when the seal file is of these inputs (its first bytes only:
+    /// [`Seal::load`] checks the rest).
+    pub fn matches(&self) -> bool {
+        let mut head = [0u8; MAGIC.len() + 32];
+        File::open(&self.path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|()| {
+                head[..MAGIC.len()] == *MAGIC && head[MAGIC.len()..] == self.fingerprint
+            })
     }
 
     /// The validation sealed, when the seal is of these inputs.
@@ -116,21 +127,35 @@ impl Seal {
 
     /// Seals `validated`, the validation of these inputs, when the inputs
     /// are still what the fingerprint was taken of (`plan` and
-    /// `recipients` as given to [`Seal::of`]). Failures are only logged:
+    /// `recipients` as given to [`Seal::of`]). The seal's bytes are made
+    /// now; the inputs are hashed again and the file written on a thread
+    /// of its own (the run goes on to triage meanwhile), which the
+    /// [`Sealing`] waits for when dropped. Failures are only logged:
     /// without a seal the next run validates again.
-    pub fn store(&self, plan: &Plan, recipients: &Path, validated: &Validated) {
+    pub fn store(&self, plan: &Plan, recipients: &Path, validated: &Validated) -> Sealing {
+        let t = std::time::Instant::now();
         let Some(bytes) = self.encode(validated) else {
             tracing::debug!("validation not sealed: its targets have no byte form");
-            return;
+            return Sealing(None);
         };
-        let now = build_id().and_then(|b| fingerprint(plan, recipients, &b).ok());
-        if now != Some(self.fingerprint) {
-            tracing::debug!("validation not sealed: an input changed while it was validated");
-            return;
-        }
-        if let Err(e) = results::replace_unsynced(&self.path, &bytes) {
-            tracing::debug!("validation not sealed: {e}");
-        }
+        let (seal, plan, recipients) = (self.clone(), plan.clone(), recipients.to_path_buf());
+        let write = move || {
+            let now = build_id().and_then(|b| fingerprint(&plan, &recipients, &b).ok());
+            if now != Some(seal.fingerprint) {
+                tracing::debug!("validation not sealed: an input changed while it was validated");
+                return;
+            }
+            match results::replace_unsynced(&seal.path, &bytes) {
+                Ok(()) => tracing::debug!("validation sealed in {:?}", t.elapsed()),
+                Err(e) => tracing::debug!("validation not sealed: {e}"),
+            }
+        };
+        Sealing(
+            std::thread::Builder::new()
+                .name("seal".into())
+                .spawn(write)
+                .ok(),
+        )
     }
 
     /// The seal's bytes (see the module doc).
@@ -156,6 +181,59 @@ impl Seal {
         bytes.extend_from_slice(&body);
         Some(bytes)
     }
+}
+
+/// A seal being written ([`Seal::store`]): dropped, it waits until the
+/// file is written.
+#[derive(Debug, Default)]
+pub struct Sealing(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for Sealing {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A validation, and whether it was the sealed one.
+#[derive(Debug)]
+pub struct Checked {
+    pub validated: Validated,
+    /// The last run's validation, reused.
+    pub reused: bool,
+    /// The seal of a fresh validation, being written.
+    pub sealing: Sealing,
+}
+
+/// The validation of `recipients` against `plan`: the sealed one when
+/// `seal` is of these inputs (true), else a fresh one (false), then
+/// sealed when `store` (by `run`, which holds the results file's lock;
+/// `status` and `run --dry-run` only read).
+pub fn validate(
+    plan: &Plan,
+    recipients: &Path,
+    seal: Option<&Seal>,
+    store: bool,
+) -> Result<Checked, InputError> {
+    if let Some(validated) = seal.and_then(Seal::load) {
+        let sealing = Sealing(None);
+        return Ok(Checked {
+            validated,
+            reused: true,
+            sealing,
+        });
+    }
+    let validated = super::rows::read(plan, recipients)?;
+    let sealing = match seal.filter(|_| store) {
+        Some(seal) => seal.store(plan, recipients, &validated),
+        None => Sealing(None),
+    };
+    Ok(Checked {
+        validated,
+        reused: false,
+        sealing,
+    })
 }
 
 /// The build: its version and the executable's size and modification

@@ -53,7 +53,7 @@ impl Campaign {
     fn validate_and_seal(&self) -> Validated {
         let validated = read(&self.plan, &self.recipients()).unwrap();
         let seal = self.seal().expect("a seal");
-        seal.store(&self.plan, &self.recipients(), &validated);
+        drop(seal.store(&self.plan, &self.recipients(), &validated));
         validated
     }
 }
@@ -141,7 +141,7 @@ fn an_input_changed_while_it_was_validated_is_not_sealed() {
     let seal = c.seal().unwrap();
     let validated = read(&c.plan, &c.recipients()).unwrap();
     std::fs::write(c.recipients(), RECIPIENTS.replace("Ann", "Anm")).unwrap();
-    seal.store(&c.plan, &c.recipients(), &validated);
+    drop(seal.store(&c.plan, &c.recipients(), &validated));
     assert!(!seal.path.exists());
     // Nor are targets with no file to read their rows back from.
     assert!(Targets::default().encode(&mut Vec::new()).is_none());
@@ -203,4 +203,26 @@ proptest! {
         longer.extend_from_slice(&junk);
         prop_assert_eq!(Targets::decode(&longer).is_some(), junk.is_empty());
     }
+}
+
+#[test]
+fn only_a_run_that_may_write_seals_and_the_next_one_reuses_it() {
+    let c = Campaign::new();
+    let seal = c.seal().unwrap();
+    let read_only = validate(&c.plan, &c.recipients(), Some(&seal), false).unwrap();
+    drop(read_only.sealing);
+    assert!(
+        !read_only.reused && !seal.path.exists(),
+        "status, --dry-run"
+    );
+    let fresh = validate(&c.plan, &c.recipients(), Some(&seal), true).unwrap();
+    assert!(!fresh.reused);
+    drop(fresh.sealing);
+    assert!(seal.matches());
+    let again = validate(&c.plan, &c.recipients(), Some(&seal), false).unwrap();
+    assert!(again.reused);
+    assert_eq!(summary(&again.validated), summary(&fresh.validated));
+    // A seal of other inputs does not match, whatever its length.
+    std::fs::write(&seal.path, MAGIC).unwrap();
+    assert!(!seal.matches());
 }

@@ -153,6 +153,9 @@ struct Prepared {
     /// has changed.
     reused: bool,
     log: Option<Log>,
+    /// The seal of this run's validation being written (waited for when
+    /// dropped, before the lock).
+    _sealing: triage::seal::Sealing,
     /// One run per results file at a time, held until the process ends.
     _lock: Option<results::RunLock>,
 }
@@ -190,21 +193,27 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         Some(lock)
     };
     // The last run's validation is reused when nothing it read changed
-    // (`triage::seal`); not by --dry-run, which writes nothing.
-    let seal = (!args.dry_run)
-        .then(|| triage::Seal::of(&plan, &recipients, &results_path))
-        .flatten();
+    // (`triage::seal`); --dry-run, which writes nothing, only reads it.
     // Validation and reading the log are independent: do both at once (a
-    // resume of a long campaign starts dialling sooner).
+    // resume of a long campaign starts dialling sooner). With the seal of
+    // these inputs, validation is a read of it: the log may take both
+    // cores.
+    let seal = triage::Seal::of(&plan, &recipients, &results_path);
+    let sealed = seal.as_ref().is_some_and(triage::Seal::matches);
     let (validated, log) = std::thread::scope(|s| {
         let log = s.spawn(|| {
             let t = Instant::now();
-            let log = results::read(&results_path);
+            let log = if sealed {
+                results::read(&results_path)
+            } else {
+                results::read_beside_other_work(&results_path)
+            };
             tracing::debug!("results file read in {:?}", t.elapsed());
             log
         });
         let t = Instant::now();
-        let validated = validate_or_reuse(&plan, &recipients, seal.as_ref());
+        let store = !args.dry_run;
+        let validated = triage::seal::validate(&plan, &recipients, seal.as_ref(), store);
         tracing::debug!("recipients validated in {:?}", t.elapsed());
         let log = log.join().unwrap_or_else(|_| {
             Err(results::ResultsError::NotResults {
@@ -213,7 +222,11 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         });
         (validated, log)
     });
-    let (mut validated, reused) = validated?;
+    let triage::seal::Checked {
+        mut validated,
+        reused,
+        sealing,
+    } = validated?;
     if validated.stops_a_run(args.skip_invalid) {
         print_stopping_report(&validated, args)?;
         return Ok(None);
@@ -255,25 +268,9 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         rows: validated.rows,
         reused,
         log,
+        _sealing: sealing,
         _lock: lock,
     }))
-}
-
-/// The sealed validation of these inputs (true), else a fresh one, sealed
-/// for the next run.
-fn validate_or_reuse(
-    plan: &Plan,
-    recipients: &Path,
-    seal: Option<&triage::Seal>,
-) -> Result<(triage::Validated, bool), crate::validate::InputError> {
-    if let Some(sealed) = seal.and_then(triage::Seal::load) {
-        return Ok((sealed, true));
-    }
-    let validated = triage::read(plan, recipients)?;
-    if let Some(seal) = seal {
-        seal.store(plan, recipients, &validated);
-    }
-    Ok((validated, false))
 }
 
 /// The validation report, and why nothing was dialled.
