@@ -28,7 +28,7 @@
 //! numbers).
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -262,18 +262,8 @@ fn fingerprint(plan: &Plan, recipients: &Path, build: &str) -> io::Result<Digest
         field(&mut h, file.as_os_str().as_bytes());
         field(&mut h, display_path(file).as_bytes());
         let mut f = File::open(file)?;
-        let mut buf = vec![0u8; 1 << 18];
-        let mut len = 0u64;
-        loop {
-            let n = match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            h.update(&buf[..n]);
-            len += n as u64;
-        }
+        h.update_reader(&mut f)?;
+        let len = f.stream_position()?;
         h.update(&len.to_le_bytes());
     }
     Ok(*h.finalize().as_bytes())
