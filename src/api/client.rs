@@ -1,9 +1,9 @@
 //! The HTTP side: one reqwest [`Client`] (one pool, no redirects, no
-//! automatic retries, the key in a sensitive header), the create request,
-//! the GETs (a page of calls to a number or from a caller ID, one call
-//! by id) and a body
-//! reader bounded at [`MAX_BODY`]. It decides nothing: every answer, or the
-//! lack of one, goes to `classify` as it came.
+//! automatic retries, the key in a sensitive header) for the GETs (a page
+//! of calls to a number or from a caller ID, one call by id), and the
+//! create request, sent by the `direct` client unless a proxy is set. It
+//! decides nothing: every answer, or the lack of one, goes to `classify`
+//! as it came.
 
 use std::time::Duration;
 
@@ -11,10 +11,10 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::ApiError;
-use super::classify::{
-    Answer, LookupError, classify_error, classify_lookup, classify_sent, error_chain,
-};
-use super::parse::{PAGE_LIMIT, parse_call, parse_call_list, parse_retry_after};
+use super::classify::{Answer, LookupError, classify_error, classify_lookup, error_chain};
+use super::direct::{Direct, IDEMPOTENCY_KEY, USER_AGENT_VALUE, proxy_set};
+use super::parse::{PAGE_LIMIT, parse_call, parse_call_list};
+use super::read::{judge_created, read_body};
 use super::request::CallRequest;
 use super::url::calls_url;
 use crate::wire::{Call, CallList};
@@ -35,21 +35,40 @@ pub struct ClientConfig {
 pub struct Client {
     http: reqwest::Client,
     calls_url: reqwest::Url,
+    /// What sends the creates; `None`: reqwest does (a proxy is set).
+    direct: Option<Direct>,
+}
+
+/// Which client sends the creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Creates {
+    Direct,
+    Reqwest,
 }
 
 impl Client {
     /// Builds the client: one pool, no redirects, no automatic retries, the
-    /// key in a sensitive header.
+    /// key in a sensitive header. Creates go through the direct client
+    /// unless the environment sets a proxy (then reqwest honours it).
     pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
+        let creates = if proxy_set(|v| std::env::var_os(v)) {
+            Creates::Reqwest
+        } else {
+            Creates::Direct
+        };
+        Client::with(cfg, creates)
+    }
+
+    fn with(cfg: ClientConfig, creates: Creates) -> Result<Client, ApiError> {
         let calls_url = calls_url(&cfg.base_url)?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", cfg.key.expose_secret()))
             .map_err(|_| ApiError::BadKey)?;
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
-        headers.insert(reqwest::header::AUTHORIZATION, auth);
+        headers.insert(reqwest::header::AUTHORIZATION, auth.clone());
         let http = reqwest::Client::builder()
             .default_headers(headers)
-            .user_agent(concat!("callplan/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT_VALUE)
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())
             .connect_timeout(cfg.connect_timeout)
@@ -57,7 +76,20 @@ impl Client {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| ApiError::Build(error_chain(&e)))?;
-        Ok(Client { http, calls_url })
+        let direct = match creates {
+            Creates::Reqwest => None,
+            Creates::Direct => Some(Direct::new(
+                calls_url.as_str(),
+                auth,
+                cfg.connect_timeout,
+                cfg.request_timeout,
+            )?),
+        };
+        Ok(Client {
+            http,
+            calls_url,
+            direct,
+        })
     }
 
     /// The `POST .../calls` endpoint.
@@ -67,6 +99,14 @@ impl Client {
 
     /// Sends one create request and classifies what came back.
     pub async fn create_call(&self, req: &CallRequest) -> Answer {
+        match &self.direct {
+            Some(direct) => direct.create_call(req).await,
+            None => self.create_call_reqwest(req).await,
+        }
+    }
+
+    /// [`Client::create_call`] through reqwest (a proxy is set).
+    async fn create_call_reqwest(&self, req: &CallRequest) -> Answer {
         let sent = self
             .http
             .post(self.calls_url.clone())
@@ -78,22 +118,13 @@ impl Client {
             Ok(r) => r,
             Err(e) => return classify_error(&e),
         };
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
-        match read_body(resp).await {
-            Ok(body) => classify_sent(status, retry_after, &body, Some(&req.body)),
-            // The status line came, the body did not: a 2xx means a call may
-            // exist; anything else created nothing and is classified as is.
-            Err(e) if (200..300).contains(&status) => Answer::InDoubt {
-                http_status: Some(status),
-                message: format!("answer body lost: {}", error_chain(&e)),
-            },
-            Err(_) => classify_sent(status, retry_after, b"", Some(&req.body)),
-        }
+        let (parts, body) = http::Response::from(resp).into_parts();
+        judge_created(
+            parts.status.as_u16(),
+            &parts.headers,
+            read_body(body).await,
+            req,
+        )
     }
 
     /// `GET .../calls?to=&start_date=&page=&limit=200`: calls to a number
@@ -153,9 +184,13 @@ impl Client {
             .await
             .map_err(|e| LookupError::transport(None, &e))?;
         let status = resp.status().as_u16();
-        let body = read_body(resp)
+        let body = read_body(http::Response::from(resp).into_body())
             .await
-            .map_err(|e| LookupError::transport(Some(status), &e))?;
+            .map_err(|message| LookupError {
+                http_status: Some(status),
+                message,
+                fatal: false,
+            })?;
         classify_lookup(status, &body, parse, unreadable, fatal)
     }
 }
@@ -188,48 +223,6 @@ impl Client {
     }
 }
 
-/// The header that names a create request (its value is ASCII: see
-/// `request::idempotency_key`), spelled once rather than parsed per request.
-const IDEMPOTENCY_KEY: reqwest::header::HeaderName =
-    reqwest::header::HeaderName::from_static("idempotency-key");
-
-/// Largest answer body read; the rest is dropped (an answer this big is
-/// not one the API gives, and is read as unreadable).
-pub const MAX_BODY: usize = 1 << 20;
-
-/// Reads an answer's body, at most [`MAX_BODY`] bytes of it. A body that
-/// comes in one chunk (the usual small answer) is kept as it came, with no
-/// copy.
-async fn read_body(mut resp: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
-    let Some(first) = resp.chunk().await? else {
-        return Ok(bytes::Bytes::new());
-    };
-    if first.len() >= MAX_BODY {
-        return Ok(first.slice(..MAX_BODY));
-    }
-    let Some(second) = resp.chunk().await? else {
-        return Ok(first);
-    };
-    let mut body = Vec::with_capacity(first.len() + second.len());
-    for chunk in [first, second] {
-        let room = MAX_BODY - body.len();
-        if chunk.len() >= room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok(body.into());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    while let Some(chunk) = resp.chunk().await? {
-        let room = MAX_BODY - body.len();
-        if chunk.len() >= room {
-            body.extend_from_slice(&chunk[..room]);
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.into())
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -257,14 +250,20 @@ mod tests {
         assert!(!e.to_string().contains("SECRET123"));
     }
 
-    fn client(port: u16, timeout_ms: u64) -> Client {
-        Client::new(ClientConfig {
-            base_url: format!("http://127.0.0.1:{port}/v1"),
-            key: SecretString::from("k"),
-            connect_timeout: Duration::from_millis(500),
-            request_timeout: Duration::from_millis(timeout_ms),
+    /// Both clients a create may go through, the direct one first.
+    fn clients(port: u16, timeout_ms: u64) -> [Client; 2] {
+        [Creates::Direct, Creates::Reqwest].map(|creates| {
+            Client::with(
+                ClientConfig {
+                    base_url: format!("http://127.0.0.1:{port}/v1"),
+                    key: SecretString::from("k"),
+                    connect_timeout: Duration::from_millis(500),
+                    request_timeout: Duration::from_millis(timeout_ms),
+                },
+                creates,
+            )
+            .unwrap()
         })
-        .unwrap()
     }
 
     fn req() -> CallRequest {
@@ -284,67 +283,115 @@ mod tests {
         )
     }
 
+    /// A raw server on loopback: each connection it accepts is handed to
+    /// `serve` (with the request's first read), one task a connection.
+    async fn raw_server<F, Fut>(serve: F) -> u16
+    where
+        F: Fn(tokio::net::TcpStream, Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        use tokio::io::AsyncReadExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let serve = std::sync::Arc::new(serve);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let serve = serve.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    buf.truncate(n);
+                    serve(s, buf).await;
+                });
+            }
+        });
+        port
+    }
+
+    /// A server that answers every request with `answer` (raw HTTP).
+    async fn answering(answer: &'static str) -> u16 {
+        raw_server(move |mut s, _| async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = s.write_all(answer.as_bytes()).await;
+            let _ = s.shutdown().await;
+        })
+        .await
+    }
+
+    /// Both clients judge a create to `port` in doubt.
+    async fn assert_in_doubt(port: u16, timeout_ms: u64) {
+        for c in clients(port, timeout_ms) {
+            let a = c.create_call(&req()).await;
+            assert!(matches!(a, Answer::InDoubt { .. }), "{a:?}");
+        }
+    }
+
     /// A refused connection proves the request never left: safe to retry.
     #[tokio::test]
     async fn refused_connection_is_transient() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        let a = client(port, 1000).create_call(&req()).await;
-        assert!(
-            matches!(
-                a,
-                Answer::Transient {
-                    http_status: None,
-                    ..
-                }
-            ),
-            "{a:?}"
-        );
+        for c in clients(port, 1000) {
+            let a = c.create_call(&req()).await;
+            assert!(
+                matches!(
+                    a,
+                    Answer::Transient {
+                        http_status: None,
+                        ..
+                    }
+                ),
+                "{a:?}"
+            );
+        }
     }
 
     /// The server read the request and closed without answering: in doubt.
     #[tokio::test]
     async fn reset_after_sending_is_in_doubt() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = l.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf).await;
-        });
-        let a = client(port, 2000).create_call(&req()).await;
-        assert!(matches!(a, Answer::InDoubt { .. }), "{a:?}");
+        let port = raw_server(|s, _| async move { drop(s) }).await;
+        assert_in_doubt(port, 2000).await;
     }
 
     /// The server read the request and never answered: in doubt.
     #[tokio::test]
     async fn timeout_after_sending_is_in_doubt() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = l.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            let (_s, _) = l.accept().await.unwrap();
+        let port = raw_server(|s, _| async move {
             tokio::time::sleep(Duration::from_secs(5)).await;
-        });
-        let a = client(port, 200).create_call(&req()).await;
-        assert!(
-            matches!(a, Answer::InDoubt { ref message, .. } if message.contains("timeout")),
-            "{a:?}"
-        );
+            drop(s);
+        })
+        .await;
+        for c in clients(port, 200) {
+            let a = c.create_call(&req()).await;
+            assert!(
+                matches!(a, Answer::InDoubt { ref message, .. } if message.contains("timeout")),
+                "{a:?}"
+            );
+        }
+    }
+
+    /// The status line came and the body stalls past the request timeout:
+    /// a 2xx is in doubt (a call may exist), never waited on for ever.
+    #[tokio::test]
+    async fn a_body_that_stalls_past_the_timeout_is_in_doubt() {
+        let port = raw_server(|mut s, _| async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = s
+                .write_all(b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"id\"")
+                .await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        })
+        .await;
+        assert_in_doubt(port, 300).await;
     }
 
     /// A 201 whose body never ends is cut at MAX_BODY and read as
     /// unreadable: in doubt, never a crash or an unbounded buffer.
     #[tokio::test]
     async fn endless_body_is_cut_and_in_doubt() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = l.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf).await;
+        let port = raw_server(|mut s, _| async move {
+            use tokio::io::AsyncWriteExt;
             let _ = s
                 .write_all(b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
                 .await;
@@ -354,8 +401,87 @@ mod tests {
                     break;
                 }
             }
-        });
-        let a = client(port, 5000).create_call(&req()).await;
-        assert!(matches!(a, Answer::InDoubt { .. }), "{a:?}");
+        })
+        .await;
+        assert_in_doubt(port, 5000).await;
+    }
+
+    /// Both clients read a created call, and a 429's Retry-After.
+    #[tokio::test]
+    async fn both_clients_read_a_created_call_and_a_retry_after() {
+        let created = answering(
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 40\r\n\r\n{\"call_id\":\"call_abc\",\"status\":\"queued\"}",
+        )
+        .await;
+        let limited = answering(
+            "HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: 0\r\n\r\n",
+        )
+        .await;
+        for (c, l) in clients(created, 2000)
+            .into_iter()
+            .zip(clients(limited, 2000))
+        {
+            let a = c.create_call(&req()).await;
+            assert!(
+                matches!(a, Answer::Created { http_status: 201, ref call_id, .. } if call_id == "call_abc"),
+                "{a:?}"
+            );
+            let a = l.create_call(&req()).await;
+            assert!(
+                matches!(a, Answer::Wait { http_status: 429, retry_after: Some(d), .. } if d == Duration::from_secs(7)),
+                "{a:?}"
+            );
+        }
+    }
+
+    /// The direct client sends what reqwest sends: the same request line,
+    /// the same headers (the key in `Authorization`, the idempotency key,
+    /// JSON), the same body, byte for byte once the headers are sorted.
+    #[tokio::test]
+    async fn the_direct_client_sends_what_reqwest_sends() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let port = raw_server(move |mut s, got| {
+            let tx = tx.clone();
+            async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = tx.send(got);
+                let _ = s
+                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        })
+        .await;
+        let mut sent = Vec::new();
+        for c in clients(port, 2000) {
+            let a = c.create_call(&req()).await;
+            assert!(
+                matches!(
+                    a,
+                    Answer::Transient {
+                        http_status: Some(500),
+                        ..
+                    }
+                ),
+                "{a:?}"
+            );
+            let raw = String::from_utf8(rx.recv().await.unwrap()).unwrap();
+            let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+            let mut lines: Vec<String> = head.lines().map(str::to_ascii_lowercase).collect();
+            lines[1..].sort();
+            sent.push((lines, body.to_string()));
+        }
+        assert_eq!(sent[0], sent[1]);
+        let (lines, body) = &sent[0];
+        assert_eq!(lines[0], "post /v1/calls http/1.1");
+        for h in [
+            "authorization: bearer k",
+            "idempotency-key: june:k1:1",
+            "content-type: application/json",
+            "accept: */*",
+        ] {
+            assert!(lines.iter().any(|l| l == h), "{h} not in {lines:?}");
+        }
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["to_number"], "+16505550199");
     }
 }

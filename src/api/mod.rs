@@ -11,22 +11,26 @@
 //! elsewhere).
 //!
 //! One concept per file: `request` builds what is sent and its idempotency
-//! key, `url` checks the base URL, `client` does the HTTP, `parse` reads
-//! bodies and `classify` judges every answer. Only `client` does I/O; the
-//! rest are pure functions, tested without a socket. The paths below are the
+//! key, `url` checks the base URL, `client` does the HTTP (`direct` sends
+//! the creates, `read` reads what any answer brings), `parse` reads bodies
+//! and `classify` judges every answer. Only `client`, `direct` and `read`
+//! do I/O; the rest are pure functions, tested without a socket. The paths below are the
 //! module's whole surface (`crate::api::X`), whatever file holds `X`.
 
 mod classify;
 mod client;
+mod direct;
 mod parse;
+mod read;
 mod request;
 mod url;
 
 pub use classify::{Answer, LookupError, classify, classify_error, classify_sent, error_message};
-pub use client::{Client, ClientConfig, MAX_BODY};
+pub use client::{Client, ClientConfig};
 pub use parse::{
     PAGE_LIMIT, RETRY_AFTER_CAP, call_id_ok, parse_call, parse_call_list, parse_retry_after,
 };
+pub use read::MAX_BODY;
 pub use request::{
     CallRequest, Campaign, MAX_IDEMPOTENCY_KEY, META_CAMPAIGN, META_KEY, META_ROUND,
     idempotency_key,

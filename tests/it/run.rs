@@ -544,6 +544,35 @@ fn refused_connection_is_retried_then_error() {
     }
 }
 
+/// With a proxy in the environment every request goes through it (reqwest
+/// honours it; the direct create client stands aside): here the "proxy" is
+/// the sandbox and the base URL a closed port, so a request that went
+/// around the proxy could not connect.
+#[test]
+fn a_proxy_in_the_environment_carries_every_request() {
+    let sb = TestSandbox::start(sandbox_config(true));
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = camp(&PlanOpts {
+        rows: 20,
+        ..PlanOpts::default()
+    });
+    let o = runner(&c, &format!("http://127.0.0.1:{closed}/v1"), &["--wait"])
+        .env("HTTP_PROXY", sb.url())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .expect("run callplan");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(assert_once_and_recorded(&sb, &c.results), 20);
+    // Every call followed to its end: the look-ups went through it too.
+    for r in latest(&c.results).values() {
+        assert!(!r["end_reason"].is_empty(), "{r:?}");
+    }
+}
+
 /// Answers lost after the call was created (and answers too slow to wait
 /// for) are reconciled within the run: the call is found and adopted,
 /// never dialled again, even where the API ignores idempotency keys.
