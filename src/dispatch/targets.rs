@@ -254,6 +254,19 @@ impl Targets {
         }
     }
 
+    /// Sets `from_number` as the caller ID of every row that has none and
+    /// is not on a do-not-call list (`crate::callerid` with one caller ID).
+    pub fn fill_from_number(&mut self, from_number: &str) {
+        let n = self.callers.intern(from_number);
+        for s in self
+            .list
+            .iter_mut()
+            .filter(|s| !s.listed && s.from_number == 0)
+        {
+            s.from_number = n;
+        }
+    }
+
     /// `target`'s calling zone, if it has one.
     pub fn zone(&self, target: &Target) -> Option<&TimeZone> {
         let i = target.zone.checked_sub(1)?;
