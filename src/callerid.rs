@@ -423,6 +423,14 @@ mod tests {
         plan
     }
 
+    fn targets_of(list: &[Target]) -> Targets {
+        let mut targets = Targets::default();
+        for t in list {
+            targets.push(t.clone(), None);
+        }
+        targets
+    }
+
     #[test]
     fn assign_keeps_own_and_recorded_caller_ids_and_balances_the_rest() {
         let a = "+442079460001";
@@ -442,13 +450,6 @@ mod tests {
             target("k4", "+16502530001"),
         ];
         list[2].from_number = a.into(); // the row's own
-        let targets_of = |list: &[Target]| {
-            let mut targets = Targets::default();
-            for t in list {
-                targets.push(t.clone(), None);
-            }
-            targets
-        };
         let from_numbers = |targets: &Targets| {
             targets
                 .iter()
@@ -489,10 +490,7 @@ mod tests {
         ];
         list[0].from_number = own.into();
         list[3].listed = true;
-        let mut targets = Targets::default();
-        for t in &list {
-            targets.push(t.clone(), None);
-        }
+        let mut targets = targets_of(&list);
         assign(&plan, &mut targets, Some(&table));
         let got: Vec<_> = targets.iter().map(|(_, t)| t.from_number).collect();
         assert_eq!(got, [own, DEFAULT, DEFAULT, ""]);
