@@ -172,13 +172,18 @@ impl Seal {
             invalid: invalid.collect(),
         };
         let meta = serde_json::to_vec(&meta).ok()?;
-        let mut body = (meta.len() as u64).to_le_bytes().to_vec();
-        body.extend_from_slice(&meta);
-        rows.targets.encode(&mut body)?;
+        // One buffer (the body is 50 bytes a row): the header, room for
+        // the body's checksum, the body, then the checksum put in place.
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&self.fingerprint);
-        bytes.extend_from_slice(blake3::hash(&body).as_bytes());
-        bytes.extend_from_slice(&body);
+        let sum_at = bytes.len();
+        bytes.extend_from_slice(&[0; blake3::OUT_LEN]);
+        let body_at = bytes.len();
+        bytes.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&meta);
+        rows.targets.encode(&mut bytes)?;
+        let sum = blake3::hash(&bytes[body_at..]);
+        bytes[sum_at..body_at].copy_from_slice(sum.as_bytes());
         Some(bytes)
     }
 }
