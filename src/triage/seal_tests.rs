@@ -167,6 +167,28 @@ fn a_torn_or_corrupt_seal_is_not_used() {
     assert!(seal.load().is_some());
 }
 
+#[test]
+fn a_large_validation_is_encoded_in_the_room_reserved_for_it() {
+    // Grown by doubling, the buffer would end with up to twice the room
+    // its bytes need (both held at once while it grew).
+    let c = Campaign::new();
+    let mut csv = String::from("id,to_number,name,tz,caller\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!(
+            "customer-{i:06},+1212555{:04},N,America/New_York,\n",
+            i % 10_000
+        ));
+    }
+    std::fs::write(c.recipients(), csv).unwrap();
+    let validated = read(&c.plan, &c.recipients()).unwrap();
+    assert!(validated.rows.targets.len() >= 10_000);
+    let mut bytes = Vec::new();
+    validated.rows.targets.encode(&mut bytes).unwrap();
+    assert!(bytes.len() > 1 << 20, "{} bytes", bytes.len());
+    let spare = bytes.capacity() - bytes.len();
+    assert!(spare <= 1 << 16, "{spare} bytes reserved and not used");
+}
+
 /// The targets' bytes of a campaign's validation, and the campaign (the
 /// bytes name its file).
 static TARGETS: std::sync::LazyLock<(Campaign, Vec<u8>)> = std::sync::LazyLock::new(|| {

@@ -43,6 +43,10 @@ impl Targets {
         let Seen::Csv { len, rows } = *fetch.seen() else {
             return None;
         };
+        // Room for it all at once: grown by doubling, a million rows' 50 MB
+        // would be held twice (the old buffer and the new) at the end of
+        // validation, where a run's peak can fall.
+        out.reserve(self.encoded_len_hint());
         let mut w = Out(out);
         for pool in [&self.callers, &self.agents] {
             let values = pool.values().get(1..).unwrap_or_default();
@@ -103,6 +107,21 @@ impl Targets {
             w.u8(u8::from(s.listed));
         }
         Some(())
+    }
+
+    /// About the bytes [`Targets::encode`] writes: the rows' fixed bytes,
+    /// keys and odd numbers exactly, the rest (pools, zones, the plan's
+    /// fields) as 64 KiB, which a plan's few values stay well within (more
+    /// costs one growth of the buffer, nothing else).
+    fn encoded_len_hint(&self) -> usize {
+        let keys: usize = if self.keys.is_empty() {
+            0
+        } else {
+            let texts: usize = self.keys.iter().flatten().map(|k| k.len()).sum();
+            4 * self.list.len() + texts
+        };
+        let odd: usize = self.odd_numbers.values().map(|n| 8 + n.len()).sum();
+        self.list.len() * ROW_BYTES + keys + odd + (1 << 16)
     }
 
     /// Targets [`Targets::encode`] wrote, from the start of `bytes`; None
