@@ -1,8 +1,9 @@
 //! How [`Table`](super::Table) keeps a record small and fixed: the pieces
 //! of its slim form. A timestamp of callplan's own layout is its digits in
-//! a `u64` ([`Stamp`]); the rarely filled text columns share one inline
-//! string ([`Tail`]); values repeated across rows (caller IDs, agent
-//! versions, end reasons, statuses) are numbers into a [`Pool`].
+//! a `u64` ([`Stamp`]); a call id of the API's shape is its 128 bits
+//! ([`CallId`]); the rarely filled text columns share one inline string
+//! ([`Tail`]); values repeated across rows (caller IDs, agent versions,
+//! end reasons, statuses) are numbers into a [`Pool`].
 //!
 //! Every conversion is exact: what is stored reads back as the text that
 //! came in, byte for byte. A value that does not fit a compact form (a
@@ -14,6 +15,8 @@ use std::hash::{BuildHasher, Hash};
 use compact_str::CompactString;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
+
+use crate::wire::ulid;
 
 /// The layout of an `updated_at`: one of those callplan writes, RFC 3339
 /// UTC with milliseconds (`2026-01-01T00:00:00.000Z`, what
@@ -117,9 +120,50 @@ const DIGIT_PAIRS: [u8; 200] = {
     t
 };
 
+/// The form of a `call_id`: none, one of the shape the API page documents
+/// (`call_01hy...`: `call_` and a ULID, whose 31 bytes would not fit an
+/// inline string) as its 128 bits, or any other text, kept in the
+/// [`Tail`]. Only a ULID's canonical form is packed, so it reads back as
+/// written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CallId {
+    Empty,
+    /// `call_` and a ULID: its bits are kept.
+    Ulid,
+    /// Another shape: the text is kept in the [`Tail`].
+    Text,
+}
+
+/// The form of `text` and its bits (zero unless [`CallId::Ulid`]), as two
+/// `u64`s (a `u128` would align a record to 16 bytes).
+pub(super) fn call_id_of(text: &str) -> (CallId, [u64; 2]) {
+    if text.is_empty() {
+        return (CallId::Empty, [0; 2]);
+    }
+    match ulid::call_id_bits(text) {
+        Some(v) => (CallId::Ulid, [(v >> 64) as u64, v as u64]),
+        None => (CallId::Text, [0; 2]),
+    }
+}
+
+/// The text [`call_id_of`] read `bits` from; `text` is the tail's, for
+/// [`CallId::Text`].
+pub(super) fn call_id_text(form: CallId, bits: [u64; 2], text: &str) -> CompactString {
+    match form {
+        CallId::Empty => CompactString::default(),
+        CallId::Ulid => {
+            let mut out = CompactString::with_capacity(ulid::CALL_PREFIX.len() + ulid::LEN);
+            ulid::push_call_id(u128::from(bits[0]) << 64 | u128::from(bits[1]), &mut out);
+            out
+        }
+        CallId::Text => CompactString::from(text),
+    }
+}
+
 /// The text columns a typical row leaves empty (`error`, `duration_s`,
-/// `next_at`), an `updated_at` of another layout ([`Stamp::Text`]) and a
-/// `to_number` that is not the key, in one string: empty when they all
+/// `next_at`), an `updated_at` of another layout ([`Stamp::Text`]), a
+/// `to_number` that is not the key and a `call_id` of another shape
+/// ([`CallId::Text`]), in one string: empty when they all
 /// are, so a typical row pays nothing. Inline up to 24 bytes (a duration,
 /// a `next_at`, a number), on the heap beyond.
 ///
@@ -130,7 +174,7 @@ const DIGIT_PAIRS: [u8; 200] = {
 pub(super) struct Tail(CompactString);
 
 /// Fields in a [`Tail`].
-pub(super) const TAIL_FIELDS: usize = 5;
+pub(super) const TAIL_FIELDS: usize = 6;
 
 impl Tail {
     pub(super) fn new(fields: [&str; TAIL_FIELDS]) -> Tail {
@@ -353,28 +397,44 @@ mod tests {
 
     #[test]
     fn a_tail_holds_its_fields_exactly_and_nothing_when_empty() {
-        let empty = Tail::new(["", "", "", "", ""]);
+        let empty = Tail::new(["", "", "", "", "", ""]);
         assert!(empty.is_empty());
-        assert_eq!(empty.fields(), ["", "", "", "", ""]);
-        // A duration, a next_at or a number alone stays inline.
-        let t = Tail::new(["", "31.5", "", "", ""]);
-        assert_eq!(t.fields(), ["", "31.5", "", "", ""]);
+        assert_eq!(empty.fields(), ["", "", "", "", "", ""]);
+        // A duration, a next_at, a number or a short call id alone stays inline.
+        let t = Tail::new(["", "31.5", "", "", "", ""]);
+        assert_eq!(t.fields(), ["", "31.5", "", "", "", ""]);
         assert!(!t.is_heap_allocated());
-        let t = Tail::new(["", "", "2026-06-08T13:00:00Z", "", ""]);
+        let t = Tail::new(["", "", "2026-06-08T13:00:00Z", "", "", ""]);
         assert!(!t.is_heap_allocated());
-        let t = Tail::new(["", "", "", "", "+16505550100"]);
+        let t = Tail::new(["", "", "", "", "+16505550100", ""]);
+        assert!(!t.is_heap_allocated());
+        let t = Tail::new(["", "", "", "", "", "call_d5e9aac82253fc87"]);
         assert!(!t.is_heap_allocated());
         let long = "x:1:".repeat(5000);
-        let f = ["e: 12:3", "", &long, "2026-01-01T00:00:00+01:00", "+1 650"];
+        let f = [
+            "e: 12:3",
+            "",
+            &long,
+            "2026-01-01T00:00:00+01:00",
+            "+1 650",
+            "c:1",
+        ];
         assert_eq!(Tail::new(f).fields(), f);
     }
 
     proptest::proptest! {
         #[test]
-        fn any_tail_reads_back(a in "\\PC{0,30}", b in "[0-9.:]{0,8}", c in "\\PC{0,30}", d in ".{0,30}", e in "\\PC{0,20}") {
-            let f = [a.as_str(), b.as_str(), c.as_str(), d.as_str(), e.as_str()];
+        fn any_tail_reads_back(a in "\\PC{0,30}", b in "[0-9.:]{0,8}", c in "\\PC{0,30}", d in ".{0,30}", e in "\\PC{0,20}", g in "\\PC{0,40}") {
+            let f = [a.as_str(), b.as_str(), c.as_str(), d.as_str(), e.as_str(), g.as_str()];
             let tail = Tail::new(f);
             proptest::prop_assert_eq!(tail.fields(), f);
+        }
+
+        #[test]
+        fn any_call_id_reads_back(t in "call_[0-7][0-9a-hjkmnp-tv-z]{25}|call_[0-9a-zA-Z]{0,30}|\\PC{0,40}") {
+            let (form, bits) = call_id_of(&t);
+            let kept = if form == CallId::Text { t.as_str() } else { "" };
+            proptest::prop_assert_eq!(call_id_text(form, bits, kept), t);
         }
 
         #[test]
@@ -382,6 +442,24 @@ mod tests {
             let (s, d) = stamp_of(&t);
             proptest::prop_assert_eq!(stamp_text(s, d, &t), t);
         }
+    }
+
+    #[test]
+    fn a_call_id_of_the_api_shape_is_kept_as_its_bits() {
+        let id = "call_01kbrz3v2x8k9m4n5p6q7r8s9t";
+        let (form, bits) = call_id_of(id);
+        assert_eq!(form, CallId::Ulid);
+        assert_eq!(call_id_text(form, bits, ""), id);
+        for other in [
+            "call_01KBRZ3V2X8K9M4N5P6Q7R8S9T", // uppercase would not read back as written
+            "call_d5e9aac82253fc87",
+            "01kbrz3v2x8k9m4n5p6q7r8s9t",
+            "call_01kbrz3v2x8k9m4n5p6q7r8s9t ",
+        ] {
+            assert_eq!(call_id_of(other), (CallId::Text, [0; 2]), "{other}");
+            assert_eq!(call_id_text(CallId::Text, [0; 2], other), other);
+        }
+        assert_eq!(call_id_of(""), (CallId::Empty, [0; 2]));
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! appeared, kept small and fixed per key so that a million rows fit in
 //! about 130 MB.
 //!
-//! Each key's record is kept in a slim form ([`Slim`], 120 bytes, no heap
-//! for a typical row): the key, call id and the rarely filled text columns
-//! (among them the number, when it is not the key) as inline strings
-//! (`compact_str`: up to 24 bytes need no heap), the `updated_at` of
-//! callplan's layout as its digits in a `u64`, and the
+//! Each key's record is kept in a slim form ([`Slim`], 112 bytes, no heap
+//! for a typical row): the key and the rarely filled text columns (among
+//! them the number, when it is not the key) as inline strings
+//! (`compact_str`: up to 24 bytes need no heap), a call id of the API's
+//! shape (`call_` and a ULID, 31 bytes) as its 128 bits, the `updated_at`
+//! of callplan's layout as its digits in a `u64`, and the
 //! caller ID, agent version, end reason and status as numbers into pools of
 //! the values repeated across rows. The index is a `hashbrown::HashTable`
 //! of record numbers (4 bytes a slot) that hashes the key where the record
@@ -20,19 +21,23 @@ use compact_str::CompactString;
 use hashbrown::HashTable;
 
 use super::record::{COLUMNS, LineValues, Parsed, Record, Status};
-use super::slim::{Pool, Stamp, TAIL_FIELDS, Tail, hash_of, stamp_of, stamp_text};
+use super::slim::{
+    CallId, Pool, Stamp, TAIL_FIELDS, Tail, call_id_of, call_id_text, hash_of, stamp_of, stamp_text,
+};
 
 /// A record as the table keeps it. Text that repeats across rows is a
 /// number into [`Table`]'s pools.
 #[derive(Debug, Clone)]
 struct Slim {
     key: CompactString,
-    call_id: CompactString,
     /// `error`, `duration_s`, `next_at`, `updated_at` when it is of no
-    /// layout of callplan's ([`Stamp::Text`]), and `to_number` when it is
+    /// layout of callplan's ([`Stamp::Text`]), `to_number` when it is
     /// not the key ([`Slim::own_number`]; the key is the number unless the
-    /// plan names a key column).
+    /// plan names a key column), and `call_id` when it is not of the API's
+    /// shape ([`CallId::Text`]).
     tail: Tail,
+    /// The bits of a `call_id` of the API's shape (see [`call_id_of`]).
+    call_bits: [u64; 2],
     /// The digits of `updated_at` (see [`stamp_of`]).
     updated: u64,
     row: u64,
@@ -44,7 +49,8 @@ struct Slim {
     status: u32,
     http_status: Option<u16>,
     updated_layout: Stamp,
-    /// `to_number` is not the key: it is the tail's last field.
+    call_form: CallId,
+    /// `to_number` is not the key: it is in the tail.
     own_number: bool,
 }
 
@@ -161,7 +167,7 @@ impl Table {
     /// The record at `i` ([`Table::position`]), as an owned record.
     pub(super) fn record(&self, i: usize) -> Record {
         let s = &self.records[i];
-        let [error, duration_s, next_at, updated_text, number] = s.tail.fields();
+        let [error, duration_s, next_at, updated_text, number, call_text] = s.tail.fields();
         Record {
             key: s.key.clone(),
             row: s.row,
@@ -174,7 +180,7 @@ impl Table {
             agent_version_id: self.agent_versions.get(s.agent_version_id).clone(),
             round: s.round,
             status: self.statuses.get(s.status).clone(),
-            call_id: s.call_id.clone(),
+            call_id: call_id_text(s.call_form, s.call_bits, call_text),
             attempts: s.attempts,
             http_status: s.http_status,
             error: error.into(),
@@ -256,11 +262,24 @@ impl Table {
         };
         let own_number = p.to_number != p.key;
         let number = if own_number { p.to_number } else { "" };
-        let tail: [&str; TAIL_FIELDS] = [p.error, p.duration_s, p.next_at, updated_text, number];
+        let (call_form, call_bits) = call_id_of(p.call_id);
+        let call_text = if call_form == CallId::Text {
+            p.call_id
+        } else {
+            ""
+        };
+        let tail: [&str; TAIL_FIELDS] = [
+            p.error,
+            p.duration_s,
+            p.next_at,
+            updated_text,
+            number,
+            call_text,
+        ];
         Slim {
             key: p.key.into(),
-            call_id: p.call_id.into(),
             tail: Tail::new(tail),
+            call_bits,
             updated,
             row: p.row,
             round: p.round,
@@ -271,6 +290,7 @@ impl Table {
             status: self.statuses.intern_value(p.status),
             http_status: p.http_status,
             updated_layout,
+            call_form,
             own_number,
         }
     }
@@ -303,26 +323,28 @@ mod tests {
     use crate::wire::CallStatus;
 
     /// What a table keeps per key, all in: the slim record (no heap for a
-    /// typical row: key, numbers, call id and timestamp are inline, the
-    /// caller ID and agent version pooled) and its index slot (4 bytes and
-    /// a control byte, at hashbrown's 7/8 load at most, up to twice that
-    /// just after it doubles).
+    /// typical row: key, numbers and timestamp are inline, the call id of
+    /// the API's shape its bits, the caller ID and agent version pooled)
+    /// and its index slot (4 bytes and a control byte, at hashbrown's 7/8
+    /// load at most, up to twice that just after it doubles).
     #[test]
-    fn a_key_costs_at_most_136_bytes_index_included() {
-        assert_eq!(std::mem::size_of::<Slim>(), 120);
+    fn a_key_costs_at_most_128_bytes_index_included() {
+        assert_eq!(std::mem::size_of::<Slim>(), 112);
         let mut t = Table::with_capacity(0);
         let n = 100_000;
         for i in 0..n {
             let mut r = rec(&format!("+1650{i:07}"), Status::Call(CallStatus::Queued));
             r.to_number = r.key.clone();
-            r.call_id = format!("call_{i:019}").into();
+            // `call_` and a ULID (31 bytes): what the API hands out.
+            r.call_id = CompactString::default();
+            crate::wire::ulid::push_call_id(0x019a_f3c2_7e10 << 80 | i as u128, &mut r.call_id);
             r.http_status = Some(201);
             r.attempts = 1;
             t.upsert(r);
         }
         assert!(t.records.iter().all(|s| !s.key.is_heap_allocated()
             && !s.own_number
-            && !s.call_id.is_heap_allocated()
+            && s.call_form == CallId::Ulid
             && s.tail.is_empty()
             && s.updated_layout == Stamp::Millis));
         assert_eq!(t.from_numbers.len(), 2, "the empty value, one caller ID");
@@ -337,7 +359,13 @@ mod tests {
         let per_key = (sized.records.capacity() * std::mem::size_of::<Slim>()
             + sized.index.capacity() * 5 * 8 / 7)
             / n;
-        assert!(per_key <= 136, "{per_key} bytes per key");
+        assert!(per_key <= 128, "{per_key} bytes per key");
+        // And each reads back as it went in.
+        for (a, b) in t.iter().zip(sized.iter()) {
+            assert_eq!(a, b);
+            assert_eq!(a.call_id.len(), 31);
+            assert!(a.call_id.starts_with("call_01k"), "{}", a.call_id);
+        }
     }
 
     #[test]
@@ -353,6 +381,11 @@ mod tests {
         a.attempts = u32::MAX;
         a.round = u32::MAX;
         a.row = u64::MAX;
+        // A call id of another shape, beside the other tail fields.
+        a.call_id = "call_D5E9aac82253fc87-retry".into();
+        t.upsert(a.clone());
+        assert_eq!(t.get("a"), Some(a.clone()));
+        a.call_id = "call_01kbrz3v2x8k9m4n5p6q7r8s9t".into();
         t.upsert(a.clone());
         assert_eq!(t.get("a"), Some(a.clone()));
         let mut b = rec("b", Status::Dispatching);

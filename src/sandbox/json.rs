@@ -90,8 +90,9 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
     } else {
         rec.phase(ctx.clock, ctx.now_us)
     };
+    let created = ctx.clock.wall_us(rec.created_us);
     out.push_str("{\"call_id\":\"");
-    super::ids::write(ctx.id_key, index, out);
+    super::ids::write(ctx.id_key, index, created, out);
     out.push('"');
     field_str(out, "status", phase.as_str());
     field_str(out, "from_number", ctx.workspace.number(rec.from));
@@ -99,7 +100,6 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
     out.push_str(&rec.to.to_string());
     out.push('"');
     field_str(out, "agent_version_id", ctx.workspace.version(rec.agent));
-    let created = ctx.clock.wall_us(rec.created_us);
     field_ts(out, "created_at", created);
     if detail == Detail::Created {
         out.push('}');
@@ -124,7 +124,7 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
     field_obj(out, "variables", rec.variables());
     field_obj(out, "metadata", rec.metadata());
     if detail == Detail::Record && phase == Phase::Ended(Outcome::Completed) {
-        let id = super::ids::encode(ctx.id_key, index);
+        let id = super::ids::encode(ctx.id_key, index, created);
         let data = postcall::draw(ctx.post_call, ctx.seed, index, &id, rec.variables());
         postcall::write(out, &data);
     }

@@ -15,6 +15,7 @@ use std::hash::{Hash, Hasher};
 
 use super::clock::Clock;
 use super::config::Config;
+use super::ids;
 use super::lifecycle::{Phase, Script};
 use super::request::NewCall;
 use super::rng::SplitMix64;
@@ -159,6 +160,14 @@ impl Ledger {
 
     pub(crate) fn calls(&self) -> &[CallRec] {
         &self.calls
+    }
+
+    /// The call `id` names under `id_key`: one of ours, and created at the
+    /// time the id holds (a changed time digit is no call).
+    pub(crate) fn find(&self, id_key: u64, clock: &Clock, id: &str) -> Option<(u32, &CallRec)> {
+        let (i, ms) = ids::decode(id_key, id)?;
+        let rec = self.get(i)?;
+        (ids::millis(clock.wall_us(rec.created_us)) == ms).then_some((i, rec))
     }
 
     fn find_key(&self, key: &str) -> Option<u32> {
@@ -378,6 +387,27 @@ mod tests {
         assert_eq!(l.list(&f, &clock, clock.now_us(), 1, 10), (vec![0], 2));
         let all = l.list(&Filter::default(), &clock, clock.now_us(), 0, 2);
         assert_eq!(all, (vec![2, 1], 3));
+    }
+
+    #[test]
+    fn an_id_finds_its_call_only_with_its_creation_time() {
+        let config = Config::unlimited();
+        let clock = Clock::new(60.0);
+        let mut l = Ledger::default();
+        for to in ["+16505550199", "+16505550100"] {
+            l.create(&config, &clock, &call(to, ""), ADM, None, true);
+        }
+        let key = 99;
+        let at = clock.wall_us(l.get(1).unwrap().created_us);
+        let id = ids::encode(key, 1, at);
+        assert_eq!(l.find(key, &clock, &id).map(|(i, _)| i), Some(1));
+        // Its time a second off: the same index, but no call of the ledger.
+        let off = ids::encode(key, 1, at + 1_000_000);
+        assert_eq!(ids::decode(key, &off).map(|(i, _)| i), Some(1));
+        assert!(l.find(key, &clock, &off).is_none());
+        // Another seed's id, and an index past the ledger.
+        assert!(l.find(key + 1, &clock, &id).is_none());
+        assert!(l.find(key, &clock, &ids::encode(key, 2, at)).is_none());
     }
 
     #[test]

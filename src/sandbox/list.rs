@@ -11,7 +11,6 @@ use http::StatusCode;
 use super::answer::Answer;
 use super::clock::parse_instant;
 use super::config::{ListShape, is_e164};
-use super::ids;
 use super::json::{self, Detail};
 use super::ledger::{self, Filter};
 use super::lifecycle::Phase;
@@ -104,8 +103,8 @@ pub(crate) fn list(st: &State, query: &str) -> Answer {
                     quote(&v)
                 )),
             },
-            "call_id" => match ids::decode(st.id_key, v.trim()) {
-                Some(i) => filter.index = Some(i),
+            "call_id" => match st.ledger().find(st.id_key, &st.clock, v.trim()) {
+                Some((i, _)) => filter.index = Some(i),
                 None => none_match = true,
             },
             "page" => match v.trim().parse::<usize>() {

@@ -258,17 +258,21 @@ async fn create(
         }
         _ => {}
     }
-    let (outcome, created_body) = {
+    let (outcome, created_body, earlier) = {
         let mut ledger = st.ledger();
         let outcome = ledger.create(&st.config, &st.clock, &call, admitted, idem, honoured);
-        let mut out = String::new();
+        let (mut out, mut earlier) = (String::new(), String::new());
         if let Outcome::New(i) | Outcome::Replay(i) = outcome
             && let Some(rec) = ledger.get(i)
         {
             let ctx = st.ctx(now);
             json::call(&mut out, &ctx, i, rec, Detail::Created);
+        } else if let Outcome::Conflict(i) = outcome
+            && let Some(rec) = ledger.get(i)
+        {
+            earlier = ids::encode(st.id_key, i, st.clock.wall_us(rec.created_us));
         }
-        (outcome, out)
+        (outcome, out, earlier)
     };
     let created = Answer::json(StatusCode::CREATED, created_body).with_rate(rate);
     match outcome {
@@ -291,12 +295,11 @@ async fn create(
                 ..created
             })
         }
-        Outcome::Conflict(i) => Ok(Answer::error1(
+        Outcome::Conflict(_) => Ok(Answer::error1(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
-                "Idempotency-Key {} was already used with a different request body (call {}); use a new key for a new call",
+                "Idempotency-Key {} was already used with a different request body (call {earlier}); use a new key for a new call",
                 quote(idem.unwrap_or("")),
-                ids::encode(st.id_key, i)
             ),
         )
         .with_rate(rate)),
@@ -319,7 +322,7 @@ async fn create(
 fn get(st: &State, id: &str) -> Answer {
     let now = st.clock.now_us();
     let ledger = st.ledger();
-    let Some((i, rec)) = ids::decode(st.id_key, id).and_then(|i| Some((i, ledger.get(i)?))) else {
+    let Some((i, rec)) = ledger.find(st.id_key, &st.clock, id) else {
         return Answer::error1(
             StatusCode::NOT_FOUND,
             format!("Call {} not found", quote(id)),

@@ -236,11 +236,24 @@ async fn get_call_returns_the_record_and_404_for_unknown_ids() {
         json!("row-+16505550199")
     );
     assert_eq!(c.variables.unwrap()["customer_name"], json!("Alex Rivera"));
+    assert!(
+        id.starts_with("call_01") && id.len() == 31,
+        "call_ and a ULID: {id}"
+    );
+    // The same id with another creation time, another seed's digits.
+    let mut later = id.clone().into_bytes();
+    later[14] = if later[14] == b'0' { b'1' } else { b'0' };
+    let later = String::from_utf8(later).unwrap();
+    let reseeded = format!("{}{}", &id[..15], "0".repeat(16));
     for unknown in [
         "call_0000000000000000",
         "call_nope",
         "x",
         "call_ffffffffffffffff",
+        "call_00000000000000000000000000",
+        later.as_str(),
+        reseeded.as_str(),
+        &id.to_uppercase(),
     ] {
         let resp = get(&url, &format!("/v1/calls/{unknown}")).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{unknown}");
@@ -1210,12 +1223,19 @@ async fn latency_is_added_to_every_v1_answer() {
 // ---------------------------------------------------------------- determinism
 
 /// What a seed decides: ids, outcomes, durations, end reasons (not times).
+/// The digits of a call id the seed fixes: a ULID's last 16 (its first
+/// 10 are the creation time, which follows the clock).
+fn seeded_part(id: &str) -> &str {
+    assert_eq!(id.len(), 31, "call_ and a ULID: {id}");
+    &id[15..]
+}
+
 fn fates(calls: &[Value]) -> Vec<(Value, Value, Value, Value, Value)> {
     calls
         .iter()
         .map(|c| {
             (
-                c["call_id"].clone(),
+                c["call_id"].as_str().map(seeded_part).into(),
                 c["to_number"].clone(),
                 c["status"].clone(),
                 c["duration_s"].clone(),
@@ -1596,7 +1616,17 @@ async fn post_call_fates(seed: u64) -> Vec<Vec<Value>> {
     let mut fates = Vec::new();
     for id in ids {
         let raw = record(&url, &id).await;
-        fates.push(POST_CALL_KEYS.iter().map(|k| raw[*k].clone()).collect());
+        // The recording's URL names the call: by its seeded digits only.
+        let url_of = |v: &Value| json!(v.as_str().map(|u| u.replace(&id, seeded_part(&id))));
+        fates.push(
+            POST_CALL_KEYS
+                .iter()
+                .map(|&k| match k {
+                    "recording_url" => url_of(&raw[k]),
+                    _ => raw[k].clone(),
+                })
+                .collect(),
+        );
     }
     sb.shutdown().await;
     fates
