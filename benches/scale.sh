@@ -170,7 +170,8 @@ if [ -z "${SKIP_RESUME:-}" ]; then
   mkdir -p "$TMP/r"
   gen_csv "$RESUME_ROWS" > "$TMP/r/recipients.csv"
   plan resume "$TMP/r"
-  # The log in the current layout (results/record.rs COLUMNS), no state
+  # The log in the current layout (results/record.rs COLUMNS), call ids of
+  # the API's shape (`call_` and a ULID, 31 bytes), no state
   # file: the run takes its lone file back.
   awk -v left="$RESUME_LEFT" -F, '
     NR == 1 {
@@ -180,7 +181,7 @@ if [ -z "${SKIP_RESUME:-}" ]; then
     END {
       for (i = 2; i <= NR - left; i++) {
         printf "%s,%d,%s,+14155550100,av_sandbox,1,dispatching,,1,,,,,,2026-01-01T00:00:00.000Z,resume\n", rows[i], i, rows[i];
-        printf "%s,%d,%s,+14155550100,av_sandbox,1,queued,call_%d,1,201,,,,,2026-01-01T00:00:00.001Z,resume\n", rows[i], i, rows[i], i;
+        printf "%s,%d,%s,+14155550100,av_sandbox,1,queued,call_01kbrz3v2x%016d,1,201,,,,,2026-01-01T00:00:00.001Z,resume\n", rows[i], i, rows[i], i;
       }
     }' "$TMP/r/recipients.csv" > "$TMP/r/log.csv"
   lines=$(wc -l < "$TMP/r/log.csv")
