@@ -92,7 +92,10 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
     };
     let created = ctx.clock.wall_us(rec.created_us);
     out.push_str("{\"call_id\":\"");
+    // Where the id is in `out`: post-call data names the call by it.
+    let id_at = out.len();
     super::ids::write(ctx.id_key, index, created, out);
+    let id_end = out.len();
     out.push('"');
     field_str(out, "status", phase.as_str());
     field_str(out, "from_number", ctx.workspace.number(rec.from));
@@ -124,8 +127,8 @@ pub(crate) fn call(out: &mut String, ctx: &Ctx<'_>, index: u32, rec: &CallRec, d
     field_obj(out, "variables", rec.variables());
     field_obj(out, "metadata", rec.metadata());
     if detail == Detail::Record && phase == Phase::Ended(Outcome::Completed) {
-        let id = super::ids::encode(ctx.id_key, index, created);
-        let data = postcall::draw(ctx.post_call, ctx.seed, index, &id, rec.variables());
+        let id = out.get(id_at..id_end).unwrap_or_default();
+        let data = postcall::draw(ctx.post_call, ctx.seed, index, id, rec.variables());
         postcall::write(out, &data);
     }
     if detail == Detail::Ledger {

@@ -38,12 +38,6 @@ pub fn encode(v: u128) -> [u8; LEN] {
     out
 }
 
-/// The digits [`encode`] wrote, as text.
-pub fn as_str(digits: &[u8; LEN]) -> &str {
-    // Only ASCII digits are ever in it.
-    std::str::from_utf8(digits).unwrap_or_default()
-}
-
 /// The 128 bits of 26 canonical digits; None for anything else (another
 /// length, a byte that is no lowercase digit, a first digit above `7`).
 pub fn decode(text: &[u8]) -> Option<u128> {
@@ -75,6 +69,10 @@ pub fn push_call_id(bits: u128, out: &mut impl Extend<char>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn as_str(digits: &[u8; LEN]) -> &str {
+        std::str::from_utf8(digits).unwrap()
+    }
 
     #[test]
     fn every_value_round_trips_through_its_canonical_digits() {
